@@ -1,0 +1,108 @@
+// Reads a tag's replication status (by tag or by digest) and lists a registry's tags.
+import { evaluate, type Evaluation, type TagState } from '../replication/tag-state';
+import type { Instant } from '../replication/timestamp';
+import type { TagListQuery, TagRecord } from './ports';
+import type { RegionsDeps } from './required-regions';
+import { getRequiredRegions } from './required-regions';
+
+/** The status body of DESIGN.md, which the CLI and pipelines rely on. */
+export interface StatusBody {
+  registry: string;
+  repository: string;
+  tag: string | null;
+  digest: string | null;
+  status: Evaluation['status'];
+  requiredRegions: string[];
+  regions: {
+    region: string;
+    status: string;
+    required: boolean;
+    digest?: string;
+    arrivedAt?: Instant;
+  }[];
+  missingRegions: string[];
+  pushedAt: Instant | null;
+  replicatedAt: Instant | null;
+  eventId: string | null;
+}
+
+export function toStatusBody(state: TagState, evaluation: Evaluation): StatusBody {
+  const completion = state.completions.find((c) => c.digest === evaluation.digest);
+  return {
+    registry: state.registry,
+    repository: state.repository,
+    tag: state.tag,
+    digest: evaluation.digest,
+    status: evaluation.status,
+    requiredRegions: evaluation.requiredRegions,
+    regions: evaluation.regions.map(({ region, status, required, digest, arrivedAt }) => ({
+      region,
+      status,
+      required,
+      ...(digest === undefined ? {} : { digest }),
+      ...(arrivedAt === undefined ? {} : { arrivedAt }),
+    })),
+    missingRegions: evaluation.missingRegions,
+    pushedAt: evaluation.pushedAt,
+    replicatedAt: evaluation.replicatedAt,
+    eventId: evaluation.status === 'replicated' ? (completion?.eventId ?? null) : null,
+  };
+}
+
+export type Reference =
+  | { kind: 'tag'; repository: string; tag: string }
+  | { kind: 'digest'; repository: string; digest: string };
+
+type ReadDeps = Pick<RegionsDeps, 'store' | 'defaultRegions'>;
+
+/** Evaluated against the registry's regions as they are now, so a read never shows a stale rule. */
+export async function readStatus(
+  deps: ReadDeps,
+  registry: string,
+  reference: Reference,
+): Promise<StatusBody | undefined> {
+  const { regions } = await getRequiredRegions(deps, registry);
+  let state: TagState | undefined;
+  if (reference.kind === 'tag') {
+    state = (await deps.store.tags.get({ registry, repository: reference.repository, tag: reference.tag }))
+      ?.record.state;
+  } else {
+    const matches = await deps.store.tags.findByDigest(registry, reference.repository, reference.digest);
+    // Prefer the tag whose current target is that digest, most recently pushed first.
+    const ranked = matches
+      .map(({ record }) => ({ state: record.state, evaluation: evaluate(record.state, regions) }))
+      .sort((a, b) => rank(b, reference.digest) - rank(a, reference.digest) || cmp(b, a));
+    state = ranked[0]?.state;
+    if (state && ranked[0]?.evaluation.digest !== reference.digest) {
+      // The digest is no longer any tag's target: report it under its own name.
+      state = { ...state, tag: null, observations: onlyDigest(state, reference.digest) };
+    }
+  }
+  return state && toStatusBody(state, evaluate(state, regions));
+}
+
+const rank = (e: { evaluation: Evaluation }, digest: string): number =>
+  e.evaluation.digest === digest ? 1 : 0;
+const cmp = (a: { evaluation: Evaluation }, b: { evaluation: Evaluation }): number =>
+  (a.evaluation.pushedAt ?? '').localeCompare(b.evaluation.pushedAt ?? '');
+
+function onlyDigest(state: TagState, digest: string): TagState['observations'] {
+  const out: TagState['observations'] = {};
+  for (const [region, byDigest] of Object.entries(state.observations)) {
+    const o = byDigest[digest];
+    if (o) out[region] = { [digest]: o };
+  }
+  return out;
+}
+
+export async function listStatuses(
+  deps: ReadDeps,
+  query: TagListQuery,
+): Promise<{ items: StatusBody[]; continuationToken: string | null }> {
+  const { regions } = await getRequiredRegions(deps, query.registry);
+  const page = await deps.store.tags.list(query);
+  return {
+    items: page.items.map((r: TagRecord) => toStatusBody(r.state, evaluate(r.state, regions))),
+    continuationToken: page.continuationToken,
+  };
+}

@@ -1,0 +1,47 @@
+// A registry's required regions: its own setting when one was PUT, else REPLICATION_REGIONS.
+import type { Instant } from '../replication/timestamp';
+import type { Clock, Store } from './ports';
+import { updateTag } from './update-tag';
+
+export interface RegionsDeps {
+  store: Pick<Store, 'registries' | 'tags' | 'events'>;
+  clock: Clock;
+  defaultRegions: readonly string[];
+  maxAttempts: number;
+}
+
+export interface RequiredRegions {
+  registry: string;
+  regions: string[];
+  source: 'registry' | 'default';
+  updatedAt: Instant | null;
+}
+
+export async function getRequiredRegions(
+  deps: Pick<RegionsDeps, 'store' | 'defaultRegions'>,
+  registry: string,
+): Promise<RequiredRegions> {
+  const own = await deps.store.registries.getRegions(registry);
+  return own
+    ? { registry, regions: own.regions, source: 'registry', updatedAt: own.updatedAt }
+    : { registry, regions: [...deps.defaultRegions], source: 'default', updatedAt: null };
+}
+
+/** Stores the regions, then re-evaluates every open round so a tag waiting only on a removed region completes. */
+export async function setRequiredRegions(
+  deps: RegionsDeps,
+  registry: string,
+  regions: string[],
+): Promise<RequiredRegions & { reevaluated: number; completed: number }> {
+  const sorted = [...new Set(regions)].sort();
+  const at = deps.clock.now();
+  await deps.store.registries.putRegions(registry, sorted, at);
+  let reevaluated = 0;
+  let completed = 0;
+  for await (const key of deps.store.tags.listOpen(registry)) {
+    const result = await updateTag(deps, key, (s) => s, sorted);
+    reevaluated += 1;
+    if (result.completed) completed += 1;
+  }
+  return { registry, regions: sorted, source: 'registry', updatedAt: at, reevaluated, completed };
+}

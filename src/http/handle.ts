@@ -1,0 +1,95 @@
+// The one error boundary of every HTTP function: expected problems answer as themselves, the rest is logged.
+import type { HttpHandler, HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import type { z } from 'zod';
+import { StoreUnavailableError } from '../app/ports';
+import { HttpProblem, invalid, toProblemResponse } from './problem';
+
+export function handle(
+  run: (request: HttpRequest, context: InvocationContext) => Promise<HttpResponseInit>,
+): HttpHandler {
+  return async (request, context) => {
+    const instance = new URL(request.url).pathname;
+    try {
+      return await run(request, context);
+    } catch (error) {
+      if (error instanceof HttpProblem) return toProblemResponse(error.problem, instance);
+      if (error instanceof StoreUnavailableError) {
+        context.error(`store unavailable: ${error.message}`);
+        return toProblemResponse(
+          {
+            status: 503,
+            title: 'Store unavailable',
+            detail: 'the replication store could not be reached; nothing was recorded',
+            headers: { 'retry-after': '5' },
+          },
+          instance,
+        );
+      }
+      context.error('unhandled error', error);
+      return toProblemResponse({ status: 500, title: 'Internal Server Error' }, instance);
+    }
+  };
+}
+
+const JSON_TYPES = ['application/json', 'application/cloudevents+json', 'application/cloudevents-batch+json'];
+
+/** Reads a JSON body within the size limit; 415, 413 or 400 problems otherwise. */
+export async function readJsonBody(
+  request: HttpRequest,
+  maxBytes: number,
+  accept: readonly string[] = JSON_TYPES.slice(0, 1),
+): Promise<unknown> {
+  const contentType = (request.headers.get('content-type') ?? '').split(';')[0]?.trim().toLowerCase();
+  if (!contentType || !accept.includes(contentType)) {
+    throw new HttpProblem({
+      status: 415,
+      title: 'Unsupported Media Type',
+      detail: `content-type must be ${accept.join(' or ')}`,
+      errors: [{ field: 'content-type', detail: `expected ${accept.join(' or ')}` }],
+    });
+  }
+  const declared = Number(request.headers.get('content-length') ?? '0');
+  const tooLarge = () =>
+    new HttpProblem({
+      status: 413,
+      title: 'Payload Too Large',
+      detail: `the body must be at most ${maxBytes} bytes`,
+    });
+  if (declared > maxBytes) throw tooLarge();
+  const bytes = Buffer.from(await request.arrayBuffer());
+  if (bytes.byteLength > maxBytes) throw tooLarge();
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw new HttpProblem({ status: 400, title: 'Invalid body', detail: 'the body is not valid UTF-8' });
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    throw new HttpProblem({
+      status: 400,
+      title: 'Invalid JSON',
+      detail: `the body is not valid JSON: ${(error as Error).message.slice(0, 200)}`,
+      errors: [{ field: '(body)', detail: 'malformed JSON' }],
+    });
+  }
+}
+
+/** Parses with zod or throws a 400 naming the offending field (prefixed, e.g. `query.status`). */
+export function parseOr400<S extends z.ZodType>(
+  schema: S,
+  value: unknown,
+  what: string,
+  prefix?: string,
+): z.output<S> {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw invalid(what, parsed.error, prefix);
+  return parsed.data;
+}
+
+export const json = (status: number, body: unknown, headers?: Record<string, string>): HttpResponseInit => ({
+  status,
+  jsonBody: body,
+  headers: { 'cache-control': 'no-store', ...headers },
+});

@@ -1,0 +1,99 @@
+// GET /api/replications/{registry}/{*reference} and GET /api/replications/{registry}: the completion API.
+import type { HttpHandler } from '@azure/functions';
+import { z } from 'zod';
+import { listStatuses, readStatus, type Reference } from '../app/read-status';
+import type { RegionsDeps } from '../app/required-regions';
+import { digestSchema, registrySchema, repositorySchema, tagSchema } from '../replication/names';
+import type { Authenticate } from './auth';
+import { handle, json, parseOr400 } from './handle';
+import { HttpProblem } from './problem';
+
+export interface ReadDeps extends Pick<RegionsDeps, 'store' | 'defaultRegions'> {
+  authenticate: Authenticate;
+}
+
+/** `repository:tag` or `repository@sha256:…`; the repository may contain `/`. */
+export const referenceSchema = z
+  .string()
+  .max(600)
+  .transform((text, ctx): Reference => {
+    const at = text.indexOf('@');
+    if (at >= 0) {
+      const repository = repositorySchema.safeParse(text.slice(0, at));
+      const digest = digestSchema.safeParse(text.slice(at + 1));
+      if (repository.success && digest.success) {
+        return { kind: 'digest', repository: repository.data, digest: digest.data };
+      }
+      ctx.addIssue({
+        code: 'custom',
+        message: repository.success
+          ? `digest ${digest.error?.issues[0]?.message ?? 'is invalid'}`
+          : `repository ${repository.error.issues[0]?.message ?? 'is invalid'}`,
+      });
+      return z.NEVER;
+    }
+    const colon = text.lastIndexOf(':');
+    if (colon < 0 || text.indexOf('/', colon) >= 0) {
+      ctx.addIssue({ code: 'custom', message: 'must be repository:tag or repository@digest' });
+      return z.NEVER;
+    }
+    const repository = repositorySchema.safeParse(text.slice(0, colon));
+    const tag = tagSchema.safeParse(text.slice(colon + 1));
+    if (repository.success && tag.success) {
+      return { kind: 'tag', repository: repository.data, tag: tag.data };
+    }
+    ctx.addIssue({
+      code: 'custom',
+      message: repository.success
+        ? `tag ${tag.error?.issues[0]?.message ?? 'is invalid'}`
+        : `repository ${repository.error.issues[0]?.message ?? 'is invalid'}`,
+    });
+    return z.NEVER;
+  });
+
+const statusParams = z.object({ registry: registrySchema, reference: referenceSchema });
+const listParams = z.object({ registry: registrySchema });
+const listQuery = z.object({
+  repository: repositorySchema.optional(),
+  status: z.enum(['replicating', 'replicated', 'deleted']).optional(),
+  continuationToken: z.string().max(4096).optional(),
+  pageSize: z.coerce.number().int().min(1).max(100).default(50),
+});
+
+const queryObject = (query: URLSearchParams): Record<string, string> => Object.fromEntries(query.entries());
+
+export function makeStatusHandler(deps: ReadDeps): HttpHandler {
+  return handle(async (request) => {
+    deps.authenticate(request, ['webhook', 'admin']);
+    const { registry, reference } = parseOr400(statusParams, request.params, 'path', 'path');
+    const status = await readStatus(deps, registry, reference);
+    if (!status) {
+      const name =
+        reference.kind === 'tag'
+          ? `${reference.repository}:${reference.tag}`
+          : `${reference.repository}@${reference.digest}`;
+      throw new HttpProblem({
+        status: 404,
+        title: 'Not Found',
+        detail: `no arrival of ${registry}/${name} has been recorded`,
+      });
+    }
+    return json(200, status);
+  });
+}
+
+export function makeListHandler(deps: ReadDeps): HttpHandler {
+  return handle(async (request) => {
+    deps.authenticate(request, ['webhook', 'admin']);
+    const { registry } = parseOr400(listParams, request.params, 'path', 'path');
+    const query = parseOr400(listQuery, queryObject(request.query), 'query', 'query');
+    const page = await listStatuses(deps, {
+      registry,
+      pageSize: query.pageSize,
+      ...(query.repository === undefined ? {} : { repository: query.repository }),
+      ...(query.status === undefined ? {} : { status: query.status }),
+      ...(query.continuationToken === undefined ? {} : { continuationToken: query.continuationToken }),
+    });
+    return json(200, { registry, ...page });
+  });
+}

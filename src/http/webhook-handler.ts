@@ -1,0 +1,51 @@
+// POST /api/webhooks/acr/{region}: one ACR regional webhook in, stored before it is acknowledged.
+import type { HttpHandler } from '@azure/functions';
+import { z } from 'zod';
+import { recordArrival } from '../app/record-arrival';
+import type { RegionsDeps } from '../app/required-regions';
+import { toStatusBody } from '../app/read-status';
+import { acrEventSchema, toIntent } from '../replication/acr-event';
+import { evaluate } from '../replication/tag-state';
+import { regionNameSchema } from '../replication/names';
+import type { Authenticate } from './auth';
+import { handle, json, parseOr400, readJsonBody } from './handle';
+
+export interface WebhookDeps extends RegionsDeps {
+  authenticate: Authenticate;
+  maxBodyBytes: number;
+  countQuarantineAsArrival: boolean;
+}
+
+const paramsSchema = z.object({ region: regionNameSchema });
+
+export function makeAcrWebhookHandler(deps: WebhookDeps): HttpHandler {
+  return handle(async (request, context) => {
+    deps.authenticate(request, ['webhook']);
+    const { region } = parseOr400(paramsSchema, request.params, 'path', 'path');
+    const body = await readJsonBody(request, deps.maxBodyBytes);
+    const event = parseOr400(acrEventSchema, body, 'ACR webhook payload');
+    const intent = toIntent(event, { countQuarantine: deps.countQuarantineAsArrival });
+
+    if (intent.kind === 'ping') return json(200, { status: 'pong', region });
+    if (intent.kind === 'ignore') {
+      return json(202, { status: 'ignored', action: event.action, reason: intent.reason, region });
+    }
+
+    const outcome = await recordArrival(deps, intent, region);
+    if (outcome.kind === 'push' && intent.kind === 'push') {
+      const { record, written, completed } = outcome.result;
+      const name = `${intent.registry}/${intent.repository}${intent.tag === null ? '' : `:${intent.tag}`}`;
+      context.log(
+        `push ${name}@${intent.digest} in ${region}: ` +
+          `${written ? 'recorded' : 'duplicate'}, ${record.evaluation.status}` +
+          (completed ? `, event ${completed.id}` : ''),
+      );
+      return json(202, toStatusBody(record.state, record.evaluation));
+    }
+    const tags = outcome.results.map((r) => toStatusBody(r.record.state, evaluate(r.record.state, r.record.evaluation.requiredRegions)));
+    context.log(
+      `delete ${intent.registry}/${intent.repository}@${intent.digest} in ${region}: ${tags.length} tag(s)`,
+    );
+    return json(202, { status: 'recorded', action: 'delete', region, digest: intent.digest, tags });
+  });
+}

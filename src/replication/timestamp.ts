@@ -1,0 +1,49 @@
+// ACR timestamps carry up to nine fractional digits; we keep all of them in a sortable UTC string.
+import { z } from 'zod';
+
+/** `YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ`: fixed width, so string order is time order. */
+export type Instant = string & { readonly __brand: 'Instant' };
+
+const RFC3339 =
+  /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?([Zz]|[+-]\d{2}:\d{2})$/;
+
+/** Parses an RFC 3339 timestamp without losing sub-millisecond digits; undefined when invalid. */
+export function toInstant(text: string): Instant | undefined {
+  const m = RFC3339.exec(text);
+  if (!m) return undefined;
+  const [, y, mo, d, h, mi, s, frac = '', zone = 'Z'] = m;
+  const wholeSeconds = Date.parse(`${y}-${mo}-${d}T${h}:${mi}:${s}${zone.toUpperCase()}`);
+  if (Number.isNaN(wholeSeconds)) return undefined;
+  // Date.parse accepts e.g. Feb 30 by rolling over; reject what does not round-trip.
+  if (zone.toUpperCase() === 'Z') {
+    const check = new Date(wholeSeconds).toISOString().slice(0, 19);
+    if (check !== `${y}-${mo}-${d}T${h}:${mi}:${s}`) return undefined;
+  }
+  const utc = new Date(wholeSeconds).toISOString().slice(0, 19);
+  return `${utc}.${frac.padEnd(9, '0')}Z` as Instant;
+}
+
+/** From a JavaScript Date (millisecond precision), for the clock. */
+export function instantFromDate(date: Date): Instant {
+  return `${date.toISOString().slice(0, 23)}000000Z` as Instant;
+}
+
+/** Milliseconds between two instants (sub-millisecond digits only matter for ordering). */
+export function millisBetween(from: Instant, to: Instant): number {
+  return Date.parse(to.slice(0, 23) + 'Z') - Date.parse(from.slice(0, 23) + 'Z');
+}
+
+export const instantSchema = z.string().transform((text, ctx): Instant => {
+  const instant = toInstant(text);
+  if (instant === undefined) {
+    ctx.addIssue({ code: 'custom', message: 'must be an RFC 3339 timestamp' });
+    return z.NEVER;
+  }
+  return instant;
+});
+
+/** Reads back what we stored: already normalised. */
+export const storedInstantSchema = z
+  .string()
+  .regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{9}Z$/)
+  .transform((s) => s as Instant);

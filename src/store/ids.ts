@@ -1,0 +1,17 @@
+// Cosmos DB item ids may not contain / \ ? #: percent-encoding is reversible, so nothing collides.
+export function encodeId(text: string): string {
+  return encodeURIComponent(text).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+}
+
+export function decodeId(id: string): string {
+  return decodeURIComponent(id);
+}
+
+/** One repository's tags share a partition: they are read together and deleted together. */
+export const tagPartition = (registry: string, repository: string): string => `${registry}/${repository}`;
+
+export const tagId = (key: { tag: string | null; untaggedDigest?: string }): string =>
+  key.tag !== null ? `tag:${encodeId(key.tag)}` : `digest:${encodeId(key.untaggedDigest ?? '')}`;
+
+export const registryPartition = (registry: string): string => `registry:${registry}`;
+export const EVENTS_PARTITION = 'events';
