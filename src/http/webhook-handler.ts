@@ -5,7 +5,6 @@ import { recordArrival } from '../app/record-arrival';
 import type { RegionsDeps } from '../app/required-regions';
 import { toStatusBody } from '../app/read-status';
 import { acrEventSchema, toIntent } from '../replication/acr-event';
-import { evaluate } from '../replication/tag-state';
 import { regionNameSchema } from '../replication/names';
 import type { Authenticate } from './auth';
 import { handle, json, parseOr400, readJsonBody } from './handle';
@@ -32,20 +31,18 @@ export function makeAcrWebhookHandler(deps: WebhookDeps): HttpHandler {
     }
 
     const outcome = await recordArrival(deps, intent, region);
-    if (outcome.kind === 'push' && intent.kind === 'push') {
+    if (outcome.kind === 'push') {
       const { record, written, completed } = outcome.result;
-      const name = `${intent.registry}/${intent.repository}${intent.tag === null ? '' : `:${intent.tag}`}`;
+      const { registry, repository, tag } = record.state;
       context.log(
-        `push ${name}@${intent.digest} in ${region}: ` +
+        `push ${registry}/${repository}${tag === null ? '' : `:${tag}`}@${intent.digest} in ${region}: ` +
           `${written ? 'recorded' : 'duplicate'}, ${record.evaluation.status}` +
           (completed ? `, event ${completed.id}` : ''),
       );
       return json(202, toStatusBody(record.state, record.evaluation));
     }
-    const tags = outcome.results.map((r) => toStatusBody(r.record.state, evaluate(r.record.state, r.record.evaluation.requiredRegions)));
-    context.log(
-      `delete ${intent.registry}/${intent.repository}@${intent.digest} in ${region}: ${tags.length} tag(s)`,
-    );
+    const tags = outcome.results.map((r) => toStatusBody(r.record.state, r.record.evaluation));
+    context.log(`delete ${intent.registry}/${intent.repository}@${intent.digest} in ${region}: ${tags.length} tag(s)`);
     return json(202, { status: 'recorded', action: 'delete', region, digest: intent.digest, tags });
   });
 }
