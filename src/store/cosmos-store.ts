@@ -60,13 +60,20 @@ export function createCosmosClient(settings: CosmosSettings): CosmosClient {
 
 /** Creates the database and container when missing; partitioned by `/pk`. */
 export async function ensureContainer(client: CosmosClient, settings: CosmosSettings): Promise<Container> {
-  const { database } = await client.databases.createIfNotExists({ id: settings.database });
-  const { container } = await database.containers.createIfNotExists({
-    id: settings.container,
-    partitionKey: { paths: ['/pk'] },
-    indexingPolicy: INDEXING_POLICY,
-  });
-  return container;
+  // createIfNotExists is read-then-create: instances starting together race, and the loser sees 409.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const { database } = await client.databases.createIfNotExists({ id: settings.database });
+      const { container } = await database.containers.createIfNotExists({
+        id: settings.container,
+        partitionKey: { paths: ['/pk'] },
+        indexingPolicy: INDEXING_POLICY,
+      });
+      return container;
+    } catch (error) {
+      if (statusOf(error) !== 409 || attempt >= 5) throw error;
+    }
+  }
 }
 
 function statusOf(error: unknown): number | undefined {

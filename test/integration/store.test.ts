@@ -1,0 +1,151 @@
+// The use cases against the embedded Cosmos DB, through the real @azure/cosmos client.
+import { CosmosClient } from '@azure/cosmos';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { StoreUnavailableError } from '../../src/app/ports';
+import { readStatus } from '../../src/app/read-status';
+import { recordArrival } from '../../src/app/record-arrival';
+import { setRequiredRegions, type RegionsDeps } from '../../src/app/required-regions';
+import { startEmbeddedCosmos, type EmbeddedCosmos } from '../../src/dev/embedded-cosmos';
+import { acrEventSchema, toIntent, type Intent } from '../../src/replication/acr-event';
+import { aDeleteEvent, aDigest, aPushEvent } from '../support/fixtures';
+import { anInstance, cosmosSettings, freshDatabase } from '../support/cosmos';
+
+const REGIONS = ['westus', 'eastus', 'canadacentral', 'westeurope'];
+let cosmos: EmbeddedCosmos;
+
+beforeAll(async () => {
+  cosmos = await startEmbeddedCosmos();
+});
+afterAll(async () => {
+  await cosmos.close();
+});
+
+type Arrival = Extract<Intent, { kind: 'push' | 'delete' }>;
+const intentOf = (event: unknown): Arrival => {
+  const intent = toIntent(acrEventSchema.parse(event), { countQuarantine: false });
+  if (intent.kind !== 'push' && intent.kind !== 'delete') throw new Error('not an arrival');
+  return intent;
+};
+
+function setup(regions = REGIONS) {
+  const settings = cosmosSettings(cosmos.endpoint, cosmos.key, freshDatabase());
+  return { settings, instance: () => anInstance(settings, regions) };
+}
+
+async function eventsIn(deps: RegionsDeps, settingsDb: string): Promise<unknown[]> {
+  const client = new CosmosClient({
+    endpoint: cosmos.endpoint,
+    key: cosmos.key,
+    connectionPolicy: { enableEndpointDiscovery: false },
+  });
+  void deps;
+  const { resources } = await client
+    .database(settingsDb)
+    .container('replication')
+    .items.query("SELECT * FROM c WHERE c.type = 'event'")
+    .fetchAll();
+  return resources;
+}
+
+describe('recording arrivals in Cosmos DB', () => {
+  it('gives exactly one completion for 20 concurrent deliveries from separate clients', async () => {
+    const { settings, instance } = setup();
+    const instances = Array.from({ length: 5 }, instance);
+    const digest = aDigest();
+    const deliveries = REGIONS.flatMap((region, i) =>
+      Array.from({ length: 5 }, () => ({
+        region,
+        intent: intentOf(
+          aPushEvent({ repository: 'team/app/api', digest, timestamp: `2026-03-14T09:00:0${i}.123456789Z` }),
+        ),
+      })),
+    );
+    const outcomes = await Promise.all(
+      deliveries.map(({ region, intent }, i) =>
+        recordArrival(instances[i % instances.length] as RegionsDeps, intent, region),
+      ),
+    );
+    const completions = outcomes.filter((o) => o.kind === 'push' && o.result.completed !== null);
+    expect(deliveries).toHaveLength(20);
+    expect(completions).toHaveLength(1);
+
+    const deps = instance();
+    const status = await readStatus(deps, 'contoso.azurecr.io', {
+      kind: 'tag',
+      repository: 'team/app/api',
+      tag: '1.2',
+    });
+    expect(status).toMatchObject({ status: 'replicated', digest, repository: 'team/app/api' });
+    expect(status?.regions.map((r) => r.status)).toEqual(['arrived', 'arrived', 'arrived', 'arrived']);
+    const events = await eventsIn(deps, settings.database);
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({ event: { type: 'acrgate.tag.replicated', subject: 'team/app/api:1.2' } });
+  });
+
+  it('writes nothing for a duplicate', async () => {
+    const { instance } = setup();
+    const deps = instance();
+    const intent = intentOf(aPushEvent());
+    const first = await recordArrival(deps, intent, 'westus');
+    const again = await recordArrival(deps, intent, 'westus');
+    expect(first.kind === 'push' && first.result.written).toBe(true);
+    expect(again.kind === 'push' && again.result.written).toBe(false);
+  });
+
+  it('marks every tag of a deleted digest as deleted in that region', async () => {
+    const { instance } = setup(['westus']);
+    const deps = instance();
+    const digest = aDigest();
+    await recordArrival(deps, intentOf(aPushEvent({ digest, tag: '1.2' })), 'westus');
+    await recordArrival(deps, intentOf(aPushEvent({ digest, tag: 'latest' })), 'westus');
+    const outcome = await recordArrival(
+      deps,
+      intentOf(aDeleteEvent({ digest, timestamp: '2026-03-14T10:00:00Z' })),
+      'westus',
+    );
+    expect(outcome.kind === 'delete' && outcome.results).toHaveLength(2);
+    for (const tag of ['1.2', 'latest']) {
+      const status = await readStatus(deps, 'contoso.azurecr.io', {
+        kind: 'tag',
+        repository: 'public/products/web',
+        tag,
+      });
+      expect(status?.status).toBe('deleted');
+      expect(status?.regions[0]).toMatchObject({ region: 'westus', status: 'deleted' });
+    }
+  });
+
+  it('completes a tag that waited only on a region removed from the registry', async () => {
+    const { instance } = setup();
+    const deps = instance();
+    const digest = aDigest();
+    for (const region of ['westus', 'eastus', 'canadacentral']) {
+      await recordArrival(deps, intentOf(aPushEvent({ digest })), region);
+    }
+    const result = await setRequiredRegions(deps, 'contoso.azurecr.io', ['westus', 'eastus', 'canadacentral']);
+    expect(result).toMatchObject({ reevaluated: 1, completed: 1 });
+    const status = await readStatus(deps, 'contoso.azurecr.io', {
+      kind: 'tag',
+      repository: 'public/products/web',
+      tag: '1.2',
+    });
+    expect(status).toMatchObject({ status: 'replicated', requiredRegions: ['canadacentral', 'eastus', 'westus'] });
+  });
+
+  it('finds a tag by its digest', async () => {
+    const { instance } = setup(['westus']);
+    const deps = instance();
+    const digest = aDigest();
+    await recordArrival(deps, intentOf(aPushEvent({ digest, repository: 'team/app/api' })), 'westus');
+    const status = await readStatus(deps, 'contoso.azurecr.io', { kind: 'digest', repository: 'team/app/api', digest });
+    expect(status).toMatchObject({ tag: '1.2', digest, status: 'replicated' });
+  });
+
+  it('raises StoreUnavailableError when Cosmos DB cannot be reached', async () => {
+    const settings = cosmosSettings('http://127.0.0.1:9/', cosmos.key, freshDatabase());
+    const deps = anInstance(settings);
+    await expect(recordArrival(deps, intentOf(aPushEvent()), 'westus')).rejects.toBeInstanceOf(
+      StoreUnavailableError,
+    );
+  });
+});
