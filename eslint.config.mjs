@@ -1,13 +1,25 @@
-// Lint rules: typescript-eslint with type information; Prettier owns formatting.
+// Lint rules: typescript-eslint with type information for TypeScript; Prettier owns formatting.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+const nodeGlobals = {
+  require: 'readonly',
+  module: 'writable',
+  exports: 'writable',
+  __dirname: 'readonly',
+  process: 'readonly',
+  console: 'readonly',
+  setTimeout: 'readonly',
+  Buffer: 'readonly',
+};
+
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'coverage/', 'bin/'] },
+  { ignores: ['dist/', 'node_modules/', 'coverage/'] },
   { linterOptions: { reportUnusedDisableDirectives: 'error' } },
   js.configs.recommended,
-  ...tseslint.configs.recommendedTypeChecked,
   {
+    files: ['**/*.ts', '**/*.mts'],
+    extends: [...tseslint.configs.recommendedTypeChecked],
     languageOptions: {
       parserOptions: { project: './tsconfig.test.json', tsconfigRootDir: import.meta.dirname },
     },
@@ -16,5 +28,9 @@ export default tseslint.config(
       '@typescript-eslint/consistent-type-imports': 'error',
     },
   },
-  { files: ['**/*.mjs'], ...tseslint.configs.disableTypeChecked },
+  {
+    files: ['**/*.js', '**/*.cjs'],
+    languageOptions: { sourceType: 'commonjs', globals: nodeGlobals },
+  },
+  { files: ['**/*.mjs'], languageOptions: { globals: nodeGlobals } },
 );

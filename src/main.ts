@@ -23,7 +23,10 @@ export const systemClock: Clock = { now: () => instantFromDate(new Date()) };
 
 export function buildHandlers(settings: Settings = loadSettings()): Handlers {
   const store = makeCosmosStore(createCosmosClient(settings.cosmos), settings.cosmos);
-  const authenticate = makeAuthenticator({ webhook: settings.webhookTokens, admin: settings.adminTokens });
+  const authenticate = makeAuthenticator({
+    webhook: settings.webhookTokens,
+    admin: settings.adminTokens,
+  });
   const core = {
     store,
     clock: systemClock,
@@ -33,7 +36,10 @@ export function buildHandlers(settings: Settings = loadSettings()): Handlers {
     maxBodyBytes: settings.maxBodyBytes,
   };
   return {
-    acrWebhook: makeAcrWebhookHandler({ ...core, countQuarantineAsArrival: settings.countQuarantineAsArrival }),
+    acrWebhook: makeAcrWebhookHandler({
+      ...core,
+      countQuarantineAsArrival: settings.countQuarantineAsArrival,
+    }),
     replicationStatus: makeStatusHandler(core),
     replicationList: makeListHandler(core),
     getRegistry: makeGetRegistryHandler(core),

@@ -54,7 +54,16 @@ describe('loadFunctionApp', () => {
   it('registers every function with its trigger details', () => {
     const byName = Object.fromEntries(host.functions.map((f) => [f.name, f]));
     expect(Object.keys(byName).sort()).toEqual(
-      ['boom', 'echo', 'getFile', 'getItem', 'itemByName', 'latestItem', 'tick', 'tickCount'].sort(),
+      [
+        'boom',
+        'echo',
+        'getFile',
+        'getItem',
+        'itemByName',
+        'latestItem',
+        'tick',
+        'tickCount',
+      ].sort(),
     );
     expect(byName.getItem).toMatchObject({
       trigger: 'http',

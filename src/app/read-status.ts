@@ -64,10 +64,15 @@ export async function readStatus(
   const { regions } = await getRequiredRegions(deps, registry);
   let state: TagState | undefined;
   if (reference.kind === 'tag') {
-    state = (await deps.store.tags.get({ registry, repository: reference.repository, tag: reference.tag }))
-      ?.record.state;
+    state = (
+      await deps.store.tags.get({ registry, repository: reference.repository, tag: reference.tag })
+    )?.record.state;
   } else {
-    const matches = await deps.store.tags.findByDigest(registry, reference.repository, reference.digest);
+    const matches = await deps.store.tags.findByDigest(
+      registry,
+      reference.repository,
+      reference.digest,
+    );
     // Prefer the tag whose current target is that digest, most recently pushed first.
     const ranked = matches
       .map(({ record }) => ({ state: record.state, evaluation: evaluate(record.state, regions) }))

@@ -6,8 +6,7 @@ import { getRequiredRegions } from './required-regions';
 import { updateTag, type UpdateResult } from './update-tag';
 
 export type ArrivalOutcome =
-  | { kind: 'push'; result: UpdateResult }
-  | { kind: 'delete'; results: UpdateResult[] };
+  { kind: 'push'; result: UpdateResult } | { kind: 'delete'; results: UpdateResult[] };
 
 export async function recordArrival(
   deps: RegionsDeps,
@@ -27,10 +26,16 @@ export async function recordArrival(
     return { kind: 'push', result };
   }
   // A delete names a manifest, not a tag: every tag that has seen the digest is affected.
-  const matches = await deps.store.tags.findByDigest(intent.registry, intent.repository, intent.digest);
+  const matches = await deps.store.tags.findByDigest(
+    intent.registry,
+    intent.repository,
+    intent.digest,
+  );
   const results: UpdateResult[] = [];
   for (const { record } of matches) {
-    results.push(await updateTag(deps, keyOf(record.state), (s) => applyDelete(s, report), regions));
+    results.push(
+      await updateTag(deps, keyOf(record.state), (s) => applyDelete(s, report), regions),
+    );
   }
   return { kind: 'delete', results };
 }

@@ -16,7 +16,9 @@ const positiveInt = (fallback: number, max: number) =>
   z.coerce.number().int().min(1).max(max).default(fallback);
 
 const envSchema = z.object({
-  COSMOS_ENDPOINT: z.url({ message: 'must be the account URL, e.g. https://acct.documents.azure.com:443/' }),
+  COSMOS_ENDPOINT: z.url({
+    message: 'must be the account URL, e.g. https://acct.documents.azure.com:443/',
+  }),
   COSMOS_KEY: z.string().min(1).optional(),
   COSMOS_DATABASE: z
     .string()
@@ -41,7 +43,12 @@ const envSchema = z.object({
 });
 
 export type Settings = Readonly<{
-  cosmos: Readonly<{ endpoint: string; key: string | undefined; database: string; container: string }>;
+  cosmos: Readonly<{
+    endpoint: string;
+    key: string | undefined;
+    database: string;
+    container: string;
+  }>;
   defaultRegions: readonly string[];
   webhookTokens: readonly string[];
   adminTokens: readonly string[];

@@ -284,7 +284,11 @@ class CoreShim {
     if (!shouldPrint(finalLevel, category)) return;
     const prefix = functionName ? `[${functionName}] ` : '';
     const levelTag =
-      finalLevel === 'warning' ? 'WARN ' : finalLevel === 'error' || finalLevel === 'critical' ? 'ERROR ' : '';
+      finalLevel === 'warning'
+        ? 'WARN '
+        : finalLevel === 'error' || finalLevel === 'critical'
+          ? 'ERROR '
+          : '';
     this.emitLog(`${prefix}${levelTag}${finalMessage}`);
   }
 }
@@ -500,7 +504,9 @@ function parseRouteSegment(segment: string, template: string): RouteSegment {
   const isParam = segment.startsWith('{') && segment.endsWith('}');
   if (!isParam) {
     if (/[{}]/.test(segment)) {
-      throw new Error(`Route "${template}": complex segment "${segment}" is not supported locally.`);
+      throw new Error(
+        `Route "${template}": complex segment "${segment}" is not supported locally.`,
+      );
     }
     return { kind: 'literal', text: segment, lower: segment.toLowerCase() };
   }
@@ -540,7 +546,8 @@ function parseRouteSegment(segment: string, template: string): RouteSegment {
 
 function compileRoute(template: string): CompiledRoute {
   const trimmed = template.replace(/^\/+|\/+$/g, '');
-  const segments = trimmed === '' ? [] : trimmed.split('/').map((s) => parseRouteSegment(s, template));
+  const segments =
+    trimmed === '' ? [] : trimmed.split('/').map((s) => parseRouteSegment(s, template));
   const catchAllIndex = segments.findIndex((s) => s.kind === 'param' && s.catchAll);
   if (catchAllIndex >= 0 && catchAllIndex !== segments.length - 1) {
     throw new Error(`Route "${template}": a catch-all parameter must be the last segment.`);
@@ -619,7 +626,20 @@ export interface Schedule {
   next(after: Date): Date | undefined;
 }
 
-const MONTH_NAMES = ['JAN', 'FEB', 'MAR', 'APR', 'MAY', 'JUN', 'JUL', 'AUG', 'SEP', 'OCT', 'NOV', 'DEC'];
+const MONTH_NAMES = [
+  'JAN',
+  'FEB',
+  'MAR',
+  'APR',
+  'MAY',
+  'JUN',
+  'JUL',
+  'AUG',
+  'SEP',
+  'OCT',
+  'NOV',
+  'DEC',
+];
 const DAY_NAMES = ['SUN', 'MON', 'TUE', 'WED', 'THU', 'FRI', 'SAT'];
 
 function parseCronField(
@@ -788,7 +808,9 @@ function describeFunction(metadata: FunctionMetadata, callback: FunctionCallback
   if (lowerType === 'httptrigger') {
     const route = asString(binding.route) ?? metadata.name;
     const methods = Array.isArray(binding.methods)
-      ? binding.methods.filter((m): m is string => typeof m === 'string').map((m) => m.toUpperCase())
+      ? binding.methods
+          .filter((m): m is string => typeof m === 'string')
+          .map((m) => m.toUpperCase())
       : undefined;
     info.trigger = 'http';
     info.route = route;
@@ -801,7 +823,8 @@ function describeFunction(metadata: FunctionMetadata, callback: FunctionCallback
     }
     if (info.methods) loaded.methods = new Set(info.methods);
     loaded.httpOutputName = entries.find(
-      ([name, b]) => b.direction === 'out' && (name === '$return' || b.type?.toLowerCase() === 'http'),
+      ([name, b]) =>
+        b.direction === 'out' && (name === '$return' || b.type?.toLowerCase() === 'http'),
     )?.[0];
   } else if (lowerType === 'timertrigger') {
     const schedule = asString(binding.schedule) ?? '';
@@ -841,7 +864,8 @@ function formatCookie(cookie: RpcHttpCookie): string {
 
 function typedDataToBuffer(data: RpcTypedData | null | undefined): Buffer {
   if (!data) return Buffer.alloc(0);
-  if (data.bytes) return Buffer.from(data.bytes.buffer, data.bytes.byteOffset, data.bytes.byteLength);
+  if (data.bytes)
+    return Buffer.from(data.bytes.buffer, data.bytes.byteOffset, data.bytes.byteLength);
   if (typeof data.string === 'string') return Buffer.from(data.string, 'utf8');
   if (typeof data.json === 'string') return Buffer.from(data.json, 'utf8');
   if (typeof data.int === 'number') return Buffer.from(String(data.int));
@@ -914,7 +938,12 @@ class FunctionAppHost implements LocalHost {
   #timersStarted = false;
   #closed: Promise<void> | undefined;
 
-  constructor(shim: CoreShim, loaded: LoadedFunction[], routePrefix: string, log: (line: string) => void) {
+  constructor(
+    shim: CoreShim,
+    loaded: LoadedFunction[],
+    routePrefix: string,
+    log: (line: string) => void,
+  ) {
     this.#shim = shim;
     this.#log = log;
     this.#all = loaded;
@@ -1127,7 +1156,12 @@ class FunctionAppHost implements LocalHost {
     try {
       response = await this.#invoke(fn, [{ name: fn.triggerName, data: { http: httpData } }]);
     } catch (err) {
-      this.#shim.writeLog('error', 'system', `Executed with error: ${errorDetail(err)}`, fn.info.name);
+      this.#shim.writeLog(
+        'error',
+        'system',
+        `Executed with error: ${errorDetail(err)}`,
+        fn.info.name,
+      );
       return problemAnswer();
     }
     return this.#toAnswer(fn, response);
@@ -1416,7 +1450,9 @@ export async function loadFunctionApp(options: LoadFunctionAppOptions): Promise<
     appRequire(path.join(appRoot, file));
   }
   if (shim.httpStreamRequested) {
-    throw new Error('HTTP streaming (app.setup({ enableHttpStream: true })) is not supported by the local host.');
+    throw new Error(
+      'HTTP streaming (app.setup({ enableHttpStream: true })) is not supported by the local host.',
+    );
   }
 
   const appStartContext = {
@@ -1431,7 +1467,9 @@ export async function loadFunctionApp(options: LoadFunctionAppOptions): Promise<
   await shim.executeHooks('appStart', appStartContext);
   shim.startupFinished = true;
 
-  const loaded = [...shim.registrations.values()].map((r) => describeFunction(r.metadata, r.callback));
+  const loaded = [...shim.registrations.values()].map((r) =>
+    describeFunction(r.metadata, r.callback),
+  );
   const host = new FunctionAppHost(shim, loaded, routePrefix, log);
   for (const fn of host.unsupported) {
     log(`[${fn.info.name}] ${fn.triggerType} is not supported by the local host; it will not run`);

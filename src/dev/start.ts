@@ -11,7 +11,8 @@ const NAME = 'acr-replication-gate';
 function findAppRoot(): string {
   const candidates = [process.cwd(), path.resolve(__dirname, '../../..')];
   const root = candidates.find(
-    (dir) => fs.existsSync(path.join(dir, 'host.json')) && fs.existsSync(path.join(dir, 'package.json')),
+    (dir) =>
+      fs.existsSync(path.join(dir, 'host.json')) && fs.existsSync(path.join(dir, 'package.json')),
   );
   return root ?? path.resolve(__dirname, '../../..');
 }
@@ -29,7 +30,9 @@ function applyLocalSettings(appRoot: string): void {
     );
   }
   const values =
-    typeof parsed === 'object' && parsed !== null ? (parsed as { Values?: unknown }).Values : undefined;
+    typeof parsed === 'object' && parsed !== null
+      ? (parsed as { Values?: unknown }).Values
+      : undefined;
   if (typeof values !== 'object' || values === null) return;
   for (const [key, value] of Object.entries(values as Record<string, unknown>)) {
     if (process.env[key] !== undefined || value === null || value === undefined) continue;

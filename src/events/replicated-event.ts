@@ -53,7 +53,8 @@ export function toReplicatedEvent(state: TagState, evaluation: Evaluation): Repl
   if (digest === null || replicatedAt === null) {
     throw new Error('toReplicatedEvent needs a replicated evaluation');
   }
-  const reference = state.tag === null ? `${state.repository}@${digest}` : `${state.repository}:${state.tag}`;
+  const reference =
+    state.tag === null ? `${state.repository}@${digest}` : `${state.repository}:${state.tag}`;
   return {
     specversion: '1.0',
     id: replicatedEventId(state.registry, state.repository, state.tag, digest),

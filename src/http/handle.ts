@@ -1,5 +1,10 @@
 // The one error boundary of every HTTP function: expected problems answer as themselves, the rest is logged.
-import type { HttpHandler, HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import type {
+  HttpHandler,
+  HttpRequest,
+  HttpResponseInit,
+  InvocationContext,
+} from '@azure/functions';
 import type { z } from 'zod';
 import { StoreUnavailableError } from '../app/ports';
 import { HttpProblem, invalid, toProblemResponse } from './problem';
@@ -31,7 +36,11 @@ export function handle(
   };
 }
 
-const JSON_TYPES = ['application/json', 'application/cloudevents+json', 'application/cloudevents-batch+json'];
+const JSON_TYPES = [
+  'application/json',
+  'application/cloudevents+json',
+  'application/cloudevents-batch+json',
+];
 
 /** Reads a JSON body within the size limit; 415, 413 or 400 problems otherwise. */
 export async function readJsonBody(
@@ -39,7 +48,10 @@ export async function readJsonBody(
   maxBytes: number,
   accept: readonly string[] = JSON_TYPES.slice(0, 1),
 ): Promise<unknown> {
-  const contentType = (request.headers.get('content-type') ?? '').split(';')[0]?.trim().toLowerCase();
+  const contentType = (request.headers.get('content-type') ?? '')
+    .split(';')[0]
+    ?.trim()
+    .toLowerCase();
   if (!contentType || !accept.includes(contentType)) {
     throw new HttpProblem({
       status: 415,
@@ -62,7 +74,11 @@ export async function readJsonBody(
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
   } catch {
-    throw new HttpProblem({ status: 400, title: 'Invalid body', detail: 'the body is not valid UTF-8' });
+    throw new HttpProblem({
+      status: 400,
+      title: 'Invalid body',
+      detail: 'the body is not valid UTF-8',
+    });
   }
   try {
     return JSON.parse(text) as unknown;
@@ -88,7 +104,11 @@ export function parseOr400<S extends z.ZodType>(
   return parsed.data;
 }
 
-export const json = (status: number, body: unknown, headers?: Record<string, string>): HttpResponseInit => ({
+export const json = (
+  status: number,
+  body: unknown,
+  headers?: Record<string, string>,
+): HttpResponseInit => ({
   status,
   jsonBody: body,
   headers: { 'cache-control': 'no-store', ...headers },

@@ -8,7 +8,10 @@ export function makeHealthHandler(deps: { store: Pick<Store, 'ping'> }): HttpHan
     const started = Date.now();
     try {
       await deps.store.ping();
-      return json(200, { status: 'healthy', store: { status: 'reachable', latencyMs: Date.now() - started } });
+      return json(200, {
+        status: 'healthy',
+        store: { status: 'reachable', latencyMs: Date.now() - started },
+      });
     } catch (error) {
       context.warn(`health: store unreachable: ${(error as Error).message}`);
       return json(503, { status: 'unhealthy', store: { status: 'unreachable' } });

@@ -59,7 +59,8 @@ export function fieldErrors(error: z.ZodError, prefix?: string): FieldError[] {
   return error.issues.slice(0, 10).map((issue) => {
     const path = issue.path.map(String).join('.');
     return {
-      field: [prefix, path].filter((p) => p !== undefined && p !== '').join('.') || (prefix ?? '(body)'),
+      field:
+        [prefix, path].filter((p) => p !== undefined && p !== '').join('.') || (prefix ?? '(body)'),
       detail: issue.message,
     };
   });

@@ -28,7 +28,11 @@ export function makePutRegistryHandler(deps: RegistryDeps): HttpHandler {
   return handle(async (request, context) => {
     deps.authenticate(request, ['admin']);
     const { registry } = parseOr400(params, request.params, 'path', 'path');
-    const body = parseOr400(regionsBodySchema, await readJsonBody(request, deps.maxBodyBytes), 'body');
+    const body = parseOr400(
+      regionsBodySchema,
+      await readJsonBody(request, deps.maxBodyBytes),
+      'body',
+    );
     const result = await setRequiredRegions(deps, registry, body.regions);
     context.log(
       `regions of ${registry} set to ${result.regions.join(',')}: ${result.reevaluated} open round(s) re-evaluated, ${result.completed} completed`,

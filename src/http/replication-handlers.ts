@@ -60,7 +60,8 @@ const listQuery = z.object({
   pageSize: z.coerce.number().int().min(1).max(100).default(50),
 });
 
-const queryObject = (query: URLSearchParams): Record<string, string> => Object.fromEntries(query.entries());
+const queryObject = (query: URLSearchParams): Record<string, string> =>
+  Object.fromEntries(query.entries());
 
 export function makeStatusHandler(deps: ReadDeps): HttpHandler {
   return handle(async (request) => {
@@ -92,7 +93,9 @@ export function makeListHandler(deps: ReadDeps): HttpHandler {
       pageSize: query.pageSize,
       ...(query.repository === undefined ? {} : { repository: query.repository }),
       ...(query.status === undefined ? {} : { status: query.status }),
-      ...(query.continuationToken === undefined ? {} : { continuationToken: query.continuationToken }),
+      ...(query.continuationToken === undefined
+        ? {}
+        : { continuationToken: query.continuationToken }),
     });
     return json(200, { registry, ...page });
   });

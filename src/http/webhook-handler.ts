@@ -42,7 +42,9 @@ export function makeAcrWebhookHandler(deps: WebhookDeps): HttpHandler {
       return json(202, toStatusBody(record.state, record.evaluation));
     }
     const tags = outcome.results.map((r) => toStatusBody(r.record.state, r.record.evaluation));
-    context.log(`delete ${intent.registry}/${intent.repository}@${intent.digest} in ${region}: ${tags.length} tag(s)`);
+    context.log(
+      `delete ${intent.registry}/${intent.repository}@${intent.digest} in ${region}: ${tags.length} tag(s)`,
+    );
     return json(202, { status: 'recorded', action: 'delete', region, digest: intent.digest, tags });
   });
 }

@@ -29,7 +29,10 @@ export const repositorySchema = z
 
 export const tagSchema = z
   .string()
-  .regex(/^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/, 'must be an OCI tag ([A-Za-z0-9_][A-Za-z0-9._-]{0,127})');
+  .regex(
+    /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/,
+    'must be an OCI tag ([A-Za-z0-9_][A-Za-z0-9._-]{0,127})',
+  );
 
 export const digestSchema = z
   .string()

@@ -153,7 +153,13 @@ function regionView(
 ): RegionView {
   const own = target === null ? undefined : byDigest?.[target];
   if (target !== null && isPresent(own)) {
-    return { region, required, status: 'arrived', digest: target, arrivedAt: own.firstSeen ?? own.lastSeen };
+    return {
+      region,
+      required,
+      status: 'arrived',
+      digest: target,
+      arrivedAt: own.firstSeen ?? own.lastSeen,
+    };
   }
   if (isDeleted(own)) return { region, required, status: 'deleted', digest: target ?? undefined };
   // The newest other digest this region holds makes it stale.
@@ -186,7 +192,8 @@ export function evaluate(state: TagState, requiredRegions: readonly string[]): E
   const requiredViews = regions.filter((r) => r.required);
   const missingRegions = requiredViews.filter((r) => r.status !== 'arrived').map((r) => r.region);
   const deleted =
-    digest !== null && Object.values(state.observations).some((byDigest) => isDeleted(byDigest[digest]));
+    digest !== null &&
+    Object.values(state.observations).some((byDigest) => isDeleted(byDigest[digest]));
 
   let status: TagStatus = 'replicating';
   let replicatedAt: Instant | null = null;
@@ -232,5 +239,7 @@ export function knownDigests(state: TagState): string[] {
 
 /** How long the round took, from push to the last required region. */
 export function replicationMillis(e: Evaluation): number | null {
-  return e.pushedAt !== null && e.replicatedAt !== null ? millisBetween(e.pushedAt, e.replicatedAt) : null;
+  return e.pushedAt !== null && e.replicatedAt !== null
+    ? millisBetween(e.pushedAt, e.replicatedAt)
+    : null;
 }

@@ -59,7 +59,10 @@ export function createCosmosClient(settings: CosmosSettings): CosmosClient {
 }
 
 /** Creates the database and container when missing; partitioned by `/pk`. */
-export async function ensureContainer(client: CosmosClient, settings: CosmosSettings): Promise<Container> {
+export async function ensureContainer(
+  client: CosmosClient,
+  settings: CosmosSettings,
+): Promise<Container> {
   // createIfNotExists is read-then-create: instances starting together race, and the loser sees 409.
   for (let attempt = 1; ; attempt++) {
     try {
@@ -77,7 +80,8 @@ export async function ensureContainer(client: CosmosClient, settings: CosmosSett
 }
 
 function statusOf(error: unknown): number | undefined {
-  if (!(error instanceof ErrorResponse) && (typeof error !== 'object' || error === null)) return undefined;
+  if (!(error instanceof ErrorResponse) && (typeof error !== 'object' || error === null))
+    return undefined;
   const { statusCode, code } = error as { statusCode?: unknown; code?: unknown };
   if (typeof statusCode === 'number') return statusCode;
   return typeof code === 'number' ? code : undefined;
@@ -98,7 +102,9 @@ async function guard<T>(what: string, run: () => Promise<T>): Promise<T> {
 function parse<T>(schema: z.ZodType<T>, doc: unknown, what: string): T {
   const parsed = schema.safeParse(doc);
   if (!parsed.success) {
-    throw new StoreUnavailableError(`stored ${what} is malformed: ${parsed.error.issues[0]?.message}`);
+    throw new StoreUnavailableError(
+      `stored ${what} is malformed: ${parsed.error.issues[0]?.message}`,
+    );
   }
   return parsed.data;
 }
@@ -245,7 +251,8 @@ function makeTagRepository(container: () => Promise<Container>): TagRepository {
       async *[Symbol.asyncIterator]() {
         const c = await guard('connect', container);
         const iterator = c.items.query<unknown>({
-          query: "SELECT * FROM c WHERE c.type = 'tag' AND c.registry = @registry AND c.status = 'replicating'",
+          query:
+            "SELECT * FROM c WHERE c.type = 'tag' AND c.registry = @registry AND c.status = 'replicating'",
           parameters: [{ name: '@registry', value: registry }],
         });
         while (iterator.hasMoreResults()) {
@@ -262,7 +269,9 @@ function makeRegistryRepository(container: () => Promise<Container>): RegistryRe
     getRegions: (registry) =>
       guard('read', async () => {
         const c = await container();
-        const response = await c.item('regions', registryPartition(registry)).read<ItemDefinition>();
+        const response = await c
+          .item('regions', registryPartition(registry))
+          .read<ItemDefinition>();
         if (response.statusCode === 404 || !response.resource) return undefined;
         const doc = parse(registryDocumentSchema, response.resource, 'registry');
         return { regions: doc.regions, updatedAt: doc.updatedAt };
@@ -282,13 +291,22 @@ function makeRegistryRepository(container: () => Promise<Container>): RegistryRe
   };
 }
 
-function makeEventRepository(container: () => Promise<Container>, now: () => Instant): EventRepository {
+function makeEventRepository(
+  container: () => Promise<Container>,
+  now: () => Instant,
+): EventRepository {
   return {
     add: (event: ReplicatedEvent) =>
       guard('write', async () => {
         const c = await container();
         try {
-          await c.items.create({ id: event.id, pk: EVENTS_PARTITION, type: 'event', event, recordedAt: now() });
+          await c.items.create({
+            id: event.id,
+            pk: EVENTS_PARTITION,
+            type: 'event',
+            event,
+            recordedAt: now(),
+          });
         } catch (error) {
           if (statusOf(error) !== 409) throw error; // already stored: idempotent
         }

@@ -1,6 +1,9 @@
 // Cosmos DB item ids may not contain / \ ? #: percent-encoding is reversible, so nothing collides.
 export function encodeId(text: string): string {
-  return encodeURIComponent(text).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  return encodeURIComponent(text).replace(
+    /[!'()*]/g,
+    (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
+  );
 }
 
 export function decodeId(id: string): string {
@@ -8,7 +11,8 @@ export function decodeId(id: string): string {
 }
 
 /** One repository's tags share a partition: they are read together and deleted together. */
-export const tagPartition = (registry: string, repository: string): string => `${registry}/${repository}`;
+export const tagPartition = (registry: string, repository: string): string =>
+  `${registry}/${repository}`;
 
 export const tagId = (key: { tag: string | null; untaggedDigest?: string }): string =>
   key.tag !== null ? `tag:${encodeId(key.tag)}` : `digest:${encodeId(key.untaggedDigest ?? '')}`;

@@ -32,17 +32,17 @@ function setup(regions = REGIONS) {
   return { settings, instance: () => anInstance(settings, regions) };
 }
 
-async function eventsIn(deps: RegionsDeps, settingsDb: string): Promise<unknown[]> {
+/** Reads the stored events with a client of its own, not through the code under test. */
+async function storedEvents(database: string): Promise<unknown[]> {
   const client = new CosmosClient({
     endpoint: cosmos.endpoint,
     key: cosmos.key,
     connectionPolicy: { enableEndpointDiscovery: false },
   });
-  void deps;
   const { resources } = await client
-    .database(settingsDb)
+    .database(database)
     .container('replication')
-    .items.query("SELECT * FROM c WHERE c.type = 'event'")
+    .items.query<unknown>("SELECT * FROM c WHERE c.type = 'event'")
     .fetchAll();
   return resources;
 }
@@ -56,7 +56,11 @@ describe('recording arrivals in Cosmos DB', () => {
       Array.from({ length: 5 }, () => ({
         region,
         intent: intentOf(
-          aPushEvent({ repository: 'team/app/api', digest, timestamp: `2026-03-14T09:00:0${i}.123456789Z` }),
+          aPushEvent({
+            repository: 'team/app/api',
+            digest,
+            timestamp: `2026-03-14T09:00:0${i}.123456789Z`,
+          }),
         ),
       })),
     );
@@ -76,10 +80,17 @@ describe('recording arrivals in Cosmos DB', () => {
       tag: '1.2',
     });
     expect(status).toMatchObject({ status: 'replicated', digest, repository: 'team/app/api' });
-    expect(status?.regions.map((r) => r.status)).toEqual(['arrived', 'arrived', 'arrived', 'arrived']);
-    const events = await eventsIn(deps, settings.database);
+    expect(status?.regions.map((r) => r.status)).toEqual([
+      'arrived',
+      'arrived',
+      'arrived',
+      'arrived',
+    ]);
+    const events = await storedEvents(settings.database);
     expect(events).toHaveLength(1);
-    expect(events[0]).toMatchObject({ event: { type: 'acrgate.tag.replicated', subject: 'team/app/api:1.2' } });
+    expect(events[0]).toMatchObject({
+      event: { type: 'acrgate.tag.replicated', subject: 'team/app/api:1.2' },
+    });
   });
 
   it('writes nothing for a duplicate', async () => {
@@ -122,22 +133,37 @@ describe('recording arrivals in Cosmos DB', () => {
     for (const region of ['westus', 'eastus', 'canadacentral']) {
       await recordArrival(deps, intentOf(aPushEvent({ digest })), region);
     }
-    const result = await setRequiredRegions(deps, 'contoso.azurecr.io', ['westus', 'eastus', 'canadacentral']);
+    const result = await setRequiredRegions(deps, 'contoso.azurecr.io', [
+      'westus',
+      'eastus',
+      'canadacentral',
+    ]);
     expect(result).toMatchObject({ reevaluated: 1, completed: 1 });
     const status = await readStatus(deps, 'contoso.azurecr.io', {
       kind: 'tag',
       repository: 'public/products/web',
       tag: '1.2',
     });
-    expect(status).toMatchObject({ status: 'replicated', requiredRegions: ['canadacentral', 'eastus', 'westus'] });
+    expect(status).toMatchObject({
+      status: 'replicated',
+      requiredRegions: ['canadacentral', 'eastus', 'westus'],
+    });
   });
 
   it('finds a tag by its digest', async () => {
     const { instance } = setup(['westus']);
     const deps = instance();
     const digest = aDigest();
-    await recordArrival(deps, intentOf(aPushEvent({ digest, repository: 'team/app/api' })), 'westus');
-    const status = await readStatus(deps, 'contoso.azurecr.io', { kind: 'digest', repository: 'team/app/api', digest });
+    await recordArrival(
+      deps,
+      intentOf(aPushEvent({ digest, repository: 'team/app/api' })),
+      'westus',
+    );
+    const status = await readStatus(deps, 'contoso.azurecr.io', {
+      kind: 'digest',
+      repository: 'team/app/api',
+      digest,
+    });
     expect(status).toMatchObject({ tag: '1.2', digest, status: 'replicated' });
   });
 

@@ -2,7 +2,11 @@
 import { randomUUID } from 'node:crypto';
 import type { RegionsDeps } from '../../src/app/required-regions';
 import { systemClock } from '../../src/main';
-import { createCosmosClient, makeCosmosStore, type CosmosSettings } from '../../src/store/cosmos-store';
+import {
+  createCosmosClient,
+  makeCosmosStore,
+  type CosmosSettings,
+} from '../../src/store/cosmos-store';
 
 export const freshDatabase = (): string => `test-${randomUUID()}`;
 

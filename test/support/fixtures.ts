@@ -37,7 +37,9 @@ export function aPushEvent(options: PushOptions = {}): Record<string, unknown> {
 }
 
 /** A delete event: by digest, with no tag, as ACR sends it when a manifest is deleted. */
-export function aDeleteEvent(options: Omit<PushOptions, 'tag' | 'action'> = {}): Record<string, unknown> {
+export function aDeleteEvent(
+  options: Omit<PushOptions, 'tag' | 'action'> = {},
+): Record<string, unknown> {
   const event = aPushEvent({ ...options, action: 'delete' });
   const target = event.target as Record<string, unknown>;
   delete target.tag;

@@ -20,25 +20,41 @@ describe('ACR webhook payloads', () => {
   });
 
   it('accepts unknown extra fields, as list-events shows them', () => {
-    const event = { ...aPushEvent(), actor: { name: 'ci' }, source: { addr: 'x', instanceID: 'y' } };
+    const event = {
+      ...aPushEvent(),
+      actor: { name: 'ci' },
+      source: { addr: 'x', instanceID: 'y' },
+    };
     expect(parse(event).success).toBe(true);
   });
 
   it('reads a push by digest (no tag) and a delete (no tag)', () => {
     const byDigest = parse(aPushEvent({ tag: undefined }));
-    expect(byDigest.success && toIntent(byDigest.data, opts)).toMatchObject({ kind: 'push', tag: null });
+    expect(byDigest.success && toIntent(byDigest.data, opts)).toMatchObject({
+      kind: 'push',
+      tag: null,
+    });
     const del = parse(aDeleteEvent());
     expect(del.success && toIntent(del.data, opts)).toMatchObject({ kind: 'delete' });
   });
 
   it('acknowledges quarantine and chart events without counting them', () => {
-    const q = parse({ ...aPushEvent(), action: 'quarantine', target: { repository: 'web', digest: 'sha256:abc' } });
+    const q = parse({
+      ...aPushEvent(),
+      action: 'quarantine',
+      target: { repository: 'web', digest: 'sha256:abc' },
+    });
     expect(q.success && toIntent(q.data, opts)).toMatchObject({ kind: 'ignore' });
     const chart = parse({
       id: '1',
       timestamp: '2026-03-14T09:26:53Z',
       action: 'chart_push',
-      target: { mediaType: 'application/vnd.acr.helm.chart', name: 'c', version: '1.0.0', repository: 'c' },
+      target: {
+        mediaType: 'application/vnd.acr.helm.chart',
+        name: 'c',
+        version: '1.0.0',
+        repository: 'c',
+      },
     });
     expect(chart.success && toIntent(chart.data, opts)).toMatchObject({ kind: 'ignore' });
     expect(parse({ action: 'ping' }).success).toBe(true);

@@ -93,7 +93,10 @@ describe('the rules of replication state', () => {
     expect(completions).toBe(0);
 
     const done = run(
-      [...history, report('westeurope', D2, '2026-03-14T09:06:30Z')].map((r) => ({ kind: 'push' as const, r })),
+      [...history, report('westeurope', D2, '2026-03-14T09:06:30Z')].map((r) => ({
+        kind: 'push' as const,
+        r,
+      })),
     );
     expect(done.evaluation.status).toBe('replicated');
     expect(done.evaluation.digest).toBe(D2);
@@ -102,7 +105,9 @@ describe('the rules of replication state', () => {
 
   it('starts a new round on a re-push after completion; the old round stands', () => {
     const r2 = REGIONS.map((region, i) => report(region, D2, `2026-03-14T10:00:0${i}Z`));
-    const { state, evaluation, completions } = run([...round1, ...r2].map((r) => ({ kind: 'push' as const, r })));
+    const { state, evaluation, completions } = run(
+      [...round1, ...r2].map((r) => ({ kind: 'push' as const, r })),
+    );
     expect(completions).toBe(2);
     expect(state.completions.map((c) => c.digest)).toEqual([D1, D2]);
     expect(evaluation.digest).toBe(D2);
@@ -115,14 +120,20 @@ describe('the rules of replication state', () => {
       [a, b],
       [b, a],
     ]) {
-      const { evaluation } = run(order.map((r) => ({ kind: 'push' as const, r })), ['westus']);
+      const { evaluation } = run(
+        order.map((r) => ({ kind: 'push' as const, r })),
+        ['westus'],
+      );
       expect(evaluation.digest).toBe(D2);
     }
   });
 
   it('shows extra regions without requiring them', () => {
     const { evaluation } = run(
-      [...round1, report('japaneast', D1, '2026-03-14T09:28:00Z')].map((r) => ({ kind: 'push' as const, r })),
+      [...round1, report('japaneast', D1, '2026-03-14T09:28:00Z')].map((r) => ({
+        kind: 'push' as const,
+        r,
+      })),
     );
     expect(evaluation.status).toBe('replicated');
     expect(evaluation.regions.find((r) => r.region === 'japaneast')).toMatchObject({
@@ -150,7 +161,10 @@ describe('the rules of replication state', () => {
   });
 
   it('is never replicated with no required region', () => {
-    const { evaluation } = run(round1.map((r) => ({ kind: 'push' as const, r })), []);
+    const { evaluation } = run(
+      round1.map((r) => ({ kind: 'push' as const, r })),
+      [],
+    );
     expect(evaluation.status).toBe('replicating');
   });
 });

@@ -20,7 +20,13 @@ describe('ACR timestamps', () => {
   });
 
   it('rejects what is not a timestamp', () => {
-    for (const text of ['', 'yesterday', '2026-02-30T00:00:00Z', '2026-03-14 09:26:53Z', '2026-03-14T25:00:00Z']) {
+    for (const text of [
+      '',
+      'yesterday',
+      '2026-02-30T00:00:00Z',
+      '2026-03-14 09:26:53Z',
+      '2026-03-14T25:00:00Z',
+    ]) {
       expect(toInstant(text)).toBeUndefined();
     }
   });
