@@ -82,7 +82,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
       database: v.COSMOS_DATABASE,
       container: v.COSMOS_CONTAINER,
     }),
-    defaultRegions: Object.freeze([...new Set(v.REPLICATION_REGIONS.map((r) => r.toLowerCase()))]),
+    defaultRegions: Object.freeze([...new Set(v.REPLICATION_REGIONS)].sort()),
     webhookTokens: Object.freeze(v.WEBHOOK_TOKENS),
     adminTokens: Object.freeze(v.ADMIN_TOKENS),
     maxBodyBytes: v.MAX_BODY_BYTES,

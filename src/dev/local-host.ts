@@ -9,7 +9,8 @@ import { performance } from 'node:perf_hooks';
 
 export interface RegisteredFunction {
   name: string;
-  trigger: 'http' | 'timer' | string;
+  /** 'http', 'timer', or another trigger type without its 'Trigger' suffix (e.g. 'cosmosDB'). */
+  trigger: string;
   route?: string;
   methods?: string[];
   authLevel?: string;
@@ -967,7 +968,8 @@ class FunctionAppHost implements LocalHost {
     const model = this.#shim.programmingModel;
     if (!model) throw new Error('No programming model was registered by the app.');
     const invocationId = randomUUID();
-    let invocationContext: unknown;
+    // Filled in once the model has built the context; log hooks receive it.
+    const current: { context?: unknown } = {};
     const coreCtx: CoreInvocationContext = {
       invocationId,
       request: {
@@ -979,12 +981,12 @@ class FunctionAppHost implements LocalHost {
       metadata: fn.metadata,
       state: undefined,
       log: (level, category, message) =>
-        this.#shim.writeLog(level, category, message, fn.info.name, invocationContext),
+        this.#shim.writeLog(level, category, message, fn.info.name, current.context),
     };
 
     const invocationModel = await model.getInvocationModel(coreCtx);
     const { context, inputs: initialInputs } = await invocationModel.getArguments();
-    invocationContext = context;
+    current.context = context;
     const shim = this.#shim;
     const hookData: Record<string, unknown> = {};
     const preContext = {

@@ -1,0 +1,65 @@
+// Starts the function app the way `npm start` does: embedded Cosmos DB plus the local host, on loopback.
+import path from 'node:path';
+import { startEmbeddedCosmos, type EmbeddedCosmos } from '../../src/dev/embedded-cosmos';
+import { loadFunctionApp, type LocalHost } from '../../src/dev/local-host';
+import { freshDatabase } from './cosmos';
+
+export const WEBHOOK_TOKEN = 'e2e-webhook-token-0123456789';
+export const ADMIN_TOKEN = 'e2e-admin-token-0123456789abc';
+export const REGIONS = ['westus', 'eastus', 'canadacentral', 'westeurope'];
+export const appRoot = path.resolve(__dirname, '../..');
+
+export interface RunningApp {
+  cosmos: EmbeddedCosmos;
+  host: LocalHost;
+  url: string;
+  database: string;
+  logs: string[];
+  /** fetch against the app with a bearer token (webhook by default). */
+  call(pathAndQuery: string, init?: RequestInit & { token?: string | null }): Promise<Response>;
+  post(pathAndQuery: string, body: unknown, token?: string): Promise<Response>;
+  stop(): Promise<void>;
+}
+
+/** The registrations come from the build output (`main` in package.json), as on Azure. */
+export async function startApp(env: Record<string, string> = {}): Promise<RunningApp> {
+  const cosmos = await startEmbeddedCosmos();
+  const database = freshDatabase();
+  Object.assign(process.env, {
+    COSMOS_ENDPOINT: cosmos.endpoint,
+    COSMOS_KEY: cosmos.key,
+    COSMOS_DATABASE: database,
+    REPLICATION_REGIONS: REGIONS.join(','),
+    WEBHOOK_TOKENS: `old-rotated-webhook-token-xyz,${WEBHOOK_TOKEN}`,
+    ADMIN_TOKENS: ADMIN_TOKEN,
+    ...env,
+  });
+  const logs: string[] = [];
+  const host = await loadFunctionApp({ appRoot, log: (line) => logs.push(line) });
+  const { url } = await host.listen(0);
+  const call = (pathAndQuery: string, init: RequestInit & { token?: string | null } = {}) => {
+    const { token = WEBHOOK_TOKEN, ...rest } = init;
+    const headers = new Headers(rest.headers);
+    if (token !== null) headers.set('authorization', `Bearer ${token}`);
+    return fetch(`${url}${pathAndQuery}`, { ...rest, headers });
+  };
+  return {
+    cosmos,
+    host,
+    url,
+    database,
+    logs,
+    call,
+    post: (pathAndQuery, body, token = WEBHOOK_TOKEN) =>
+      call(pathAndQuery, {
+        method: 'POST',
+        token,
+        headers: { 'content-type': 'application/json', 'user-agent': 'AzureContainerRegistry/1.0' },
+        body: JSON.stringify(body),
+      }),
+    async stop() {
+      await host.close();
+      await cosmos.close();
+    },
+  };
+}
