@@ -44,7 +44,7 @@ export function toProblemResponse(problem: Problem, instance?: string): HttpResp
     status: problem.status,
     headers: { 'content-type': 'application/problem+json', ...problem.headers },
     jsonBody: {
-      type: type ? `https://github.com/acr-replication-gate/problems/${type}` : 'about:blank',
+      type: type ? `urn:acr-replication-gate:problem:${type}` : 'about:blank',
       title: problem.title,
       status: problem.status,
       ...(problem.detail === undefined ? {} : { detail: problem.detail }),
