@@ -1,0 +1,47 @@
+// `npm start`'s entry point refuses invalid settings with one message naming the setting.
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { appRoot } from '../support/app-host';
+
+const start = (env: Record<string, string>) =>
+  spawnSync(process.execPath, [path.join(appRoot, 'dist/src/dev/start.js')], {
+    cwd: appRoot,
+    encoding: 'utf8',
+    timeout: 20_000,
+    env: {
+      PATH: process.env.PATH,
+      ACR_GATE_LOCAL_HOST: '1',
+      COSMOS_ENDPOINT: 'http://127.0.0.1:9/',
+      COSMOS_KEY: 'unused',
+      PORT: '0',
+      WEBHOOK_TOKENS: 'a-webhook-token-long-enough',
+      ADMIN_TOKENS: 'an-admin-token-long-enough',
+      REPLICATION_REGIONS: 'westus,eastus',
+      ...env,
+    },
+  });
+
+describe('start-up with invalid settings', () => {
+  it.each([
+    [
+      { REPLICATION_REGIONS: '' },
+      /invalid setting REPLICATION_REGIONS: must name at least one region/,
+    ],
+    [{ REPLICATION_REGIONS: 'westus,west us' }, /invalid setting REPLICATION_REGIONS/],
+    [{ WEBHOOK_TOKENS: 'short' }, /invalid setting WEBHOOK_TOKENS: each token must be at least 16/],
+    [{ COSMOS_ENDPOINT: 'not a url' }, /invalid setting COSMOS_ENDPOINT/],
+    [
+      { ADMIN_TOKENS: 'a-webhook-token-long-enough' },
+      /invalid setting ADMIN_TOKENS: must not reuse/,
+    ],
+  ])('stops with one line naming the setting (%j)', (env, message) => {
+    const result = start(env);
+    expect(result.status).toBe(1);
+    const lines = result.stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(message);
+    expect(lines[0]).toMatch(/^acr-replication-gate: /);
+    expect(result.stderr).not.toContain('a-webhook-token-long-enough');
+  });
+});
