@@ -1,5 +1,6 @@
 // The composition root: parses settings once, creates the Cosmos client once, and builds every handler.
 import type { HttpHandler } from '@azure/functions';
+import { makeChangeNotifier } from './app/change-notifier';
 import type { Clock } from './app/ports';
 import { loadSettings, type Settings } from './config/settings';
 import { makeAuthenticator } from './http/auth';
@@ -29,6 +30,8 @@ export function buildHandlers(settings: Settings = loadSettings()): Handlers {
   });
   const core = {
     store,
+    notifier: makeChangeNotifier(),
+    pollMs: settings.waitPollMs,
     clock: systemClock,
     defaultRegions: settings.defaultRegions,
     maxAttempts: settings.storeMaxAttempts,

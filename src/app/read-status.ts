@@ -53,20 +53,25 @@ export type Reference =
   | { kind: 'tag'; repository: string; tag: string }
   | { kind: 'digest'; repository: string; digest: string };
 
-type ReadDeps = Pick<RegionsDeps, 'store' | 'defaultRegions'>;
+export type ReadDeps = Pick<RegionsDeps, 'store' | 'defaultRegions'>;
 
-/** Evaluated against the registry's regions as they are now, so a read never shows a stale rule. */
-export async function readStatus(
+export interface ResolvedTag {
+  state: TagState;
+  evaluation: Evaluation;
+}
+
+/** Finds the tag a reference names, evaluated against the registry's regions as they are now. */
+export async function resolveReference(
   deps: ReadDeps,
   registry: string,
   reference: Reference,
-): Promise<StatusBody | undefined> {
-  const { regions } = await getRequiredRegions(deps, registry);
+  regions?: readonly string[],
+): Promise<ResolvedTag | undefined> {
+  const required = regions ?? (await getRequiredRegions(deps, registry)).regions;
   let state: TagState | undefined;
   if (reference.kind === 'tag') {
-    state = (
-      await deps.store.tags.get({ registry, repository: reference.repository, tag: reference.tag })
-    )?.record.state;
+    const key = { registry, repository: reference.repository, tag: reference.tag };
+    state = (await deps.store.tags.get(key))?.record.state;
   } else {
     const matches = await deps.store.tags.findByDigest(
       registry,
@@ -75,7 +80,7 @@ export async function readStatus(
     );
     // Prefer the tag whose current target is that digest, most recently pushed first.
     const ranked = matches
-      .map(({ record }) => ({ state: record.state, evaluation: evaluate(record.state, regions) }))
+      .map(({ record }) => ({ state: record.state, evaluation: evaluate(record.state, required) }))
       .sort((a, b) => rank(b, reference.digest) - rank(a, reference.digest) || cmp(b, a));
     state = ranked[0]?.state;
     if (state && ranked[0]?.evaluation.digest !== reference.digest) {
@@ -83,7 +88,16 @@ export async function readStatus(
       state = { ...state, tag: null, observations: onlyDigest(state, reference.digest) };
     }
   }
-  return state && toStatusBody(state, evaluate(state, regions));
+  return state && { state, evaluation: evaluate(state, required) };
+}
+
+export async function readStatus(
+  deps: ReadDeps,
+  registry: string,
+  reference: Reference,
+): Promise<StatusBody | undefined> {
+  const found = await resolveReference(deps, registry, reference);
+  return found && toStatusBody(found.state, found.evaluation);
 }
 
 const rank = (e: { evaluation: Evaluation }, digest: string): number =>

@@ -9,6 +9,7 @@ import {
   type TagKey,
   type TagState,
 } from '../replication/tag-state';
+import { repositoryTopic, type ChangeNotifier } from './change-notifier';
 import type { Clock, Store, StoredTag, TagRecord } from './ports';
 import { StoreUnavailableError } from './ports';
 
@@ -16,6 +17,7 @@ export interface UpdateDeps {
   store: Pick<Store, 'tags' | 'events'>;
   clock: Clock;
   maxAttempts: number;
+  notifier?: ChangeNotifier;
 }
 
 export interface UpdateResult {
@@ -67,6 +69,7 @@ export async function updateTag(
     const record: TagRecord = { state, evaluation, outbox, updatedAt: deps.clock.now() };
     const saved = await deps.store.tags.save(record, existing ? { etag: existing.etag } : 'absent');
     if (saved.ok) {
+      deps.notifier?.notify(repositoryTopic(key.registry, key.repository));
       await publishOutbox(deps, { record, etag: saved.etag });
       return { record, written: true, completed, attempts: attempt };
     }

@@ -36,6 +36,7 @@ const envSchema = z.object({
   ADMIN_TOKENS: z.string({ message: 'is required' }).transform(csv).pipe(tokenListSchema),
   MAX_BODY_BYTES: positiveInt(64 * 1024, 4 * 1024 * 1024),
   STORE_MAX_ATTEMPTS: positiveInt(12, 100),
+  WAIT_POLL_MS: z.coerce.number().int().min(50).max(10_000).default(500),
   COUNT_QUARANTINE_AS_ARRIVAL: z
     .enum(['true', 'false'])
     .default('false')
@@ -54,6 +55,7 @@ export type Settings = Readonly<{
   adminTokens: readonly string[];
   maxBodyBytes: number;
   storeMaxAttempts: number;
+  waitPollMs: number;
   countQuarantineAsArrival: boolean;
 }>;
 
@@ -87,6 +89,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     adminTokens: Object.freeze(v.ADMIN_TOKENS),
     maxBodyBytes: v.MAX_BODY_BYTES,
     storeMaxAttempts: v.STORE_MAX_ATTEMPTS,
+    waitPollMs: v.WAIT_POLL_MS,
     countQuarantineAsArrival: v.COUNT_QUARANTINE_AS_ARRIVAL,
   });
 }

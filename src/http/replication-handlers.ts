@@ -1,7 +1,8 @@
 // GET /api/replications/{registry}/{*reference} and GET /api/replications/{registry}: the completion API.
 import type { HttpHandler } from '@azure/functions';
 import { z } from 'zod';
-import { listStatuses, readStatus, type Reference } from '../app/read-status';
+import { listStatuses, type Reference } from '../app/read-status';
+import { waitForReplication, type WaitDeps } from '../app/wait-for-replication';
 import type { RegionsDeps } from '../app/required-regions';
 import { digestSchema, registrySchema, repositorySchema, tagSchema } from '../replication/names';
 import type { Authenticate } from './auth';
@@ -11,6 +12,11 @@ import { HttpProblem } from './problem';
 export interface ReadDeps extends Pick<RegionsDeps, 'store' | 'defaultRegions'> {
   authenticate: Authenticate;
 }
+
+export interface StatusDeps extends ReadDeps, Omit<WaitDeps, keyof ReadDeps> {}
+
+/** Under the 230 s the Azure load balancer allows an HTTP request. */
+export const MAX_WAIT_SECONDS = 200;
 
 /** `repository:tag` or `repository@sha256:…`; the repository may contain `/`. */
 export const referenceSchema = z
@@ -52,6 +58,10 @@ export const referenceSchema = z
   });
 
 const statusParams = z.object({ registry: registrySchema, reference: referenceSchema });
+const statusQuery = z.object({
+  wait: z.coerce.number().min(0).max(MAX_WAIT_SECONDS).optional(),
+  digest: digestSchema.optional(),
+});
 const listParams = z.object({ registry: registrySchema });
 const listQuery = z.object({
   repository: repositorySchema.optional(),
@@ -63,23 +73,39 @@ const listQuery = z.object({
 const queryObject = (query: URLSearchParams): Record<string, string> =>
   Object.fromEntries(query.entries());
 
-export function makeStatusHandler(deps: ReadDeps): HttpHandler {
+const describe = (registry: string, reference: Reference): string =>
+  reference.kind === 'tag'
+    ? `${registry}/${reference.repository}:${reference.tag}`
+    : `${registry}/${reference.repository}@${reference.digest}`;
+
+/** The status of one tag; with `?wait=N`, a long-poll that answers the moment it is replicated. */
+export function makeStatusHandler(deps: StatusDeps): HttpHandler {
   return handle(async (request) => {
     deps.authenticate(request, ['webhook', 'admin']);
     const { registry, reference } = parseOr400(statusParams, request.params, 'path', 'path');
-    const status = await readStatus(deps, registry, reference);
-    if (!status) {
-      const name =
-        reference.kind === 'tag'
-          ? `${reference.repository}:${reference.tag}`
-          : `${reference.repository}@${reference.digest}`;
+    const query = parseOr400(statusQuery, queryObject(request.query), 'query', 'query');
+    const outcome = await waitForReplication(deps, registry, reference, {
+      timeoutMs: (query.wait ?? 0) * 1000,
+      ...(query.digest === undefined ? {} : { digest: query.digest }),
+    });
+    if (outcome.kind === 'moved') {
+      throw new HttpProblem({
+        status: 409,
+        title: 'Digest moved',
+        detail: `${describe(registry, reference)} now points at ${outcome.status.digest ?? 'another digest'}, not ${outcome.digest}`,
+        extensions: { digest: outcome.status.digest, status: outcome.status },
+      });
+    }
+    if (!outcome.status) {
       throw new HttpProblem({
         status: 404,
         title: 'Not Found',
-        detail: `no arrival of ${registry}/${name} has been recorded`,
+        detail: `no arrival of ${describe(registry, reference)} has been recorded`,
       });
     }
-    return json(200, status);
+    return json(200, outcome.status, {
+      'x-acr-gate-wait': outcome.kind === 'timeout' ? 'timeout' : 'settled',
+    });
   });
 }
 

@@ -1,0 +1,32 @@
+// Wakes long-polls on this instance the moment a repository's state is written; other instances poll.
+import { EventEmitter } from 'node:events';
+
+export interface ChangeNotifier {
+  notify(topic: string): void;
+  /** Resolves on the next change of `topic`, or after `timeoutMs`, whichever comes first. */
+  next(topic: string, timeoutMs: number): Promise<void>;
+}
+
+export const repositoryTopic = (registry: string, repository: string): string =>
+  `${registry}/${repository}`;
+
+export function makeChangeNotifier(): ChangeNotifier {
+  const emitter = new EventEmitter();
+  // Many pipelines may wait on one busy repository; this is not a leak.
+  emitter.setMaxListeners(0);
+  return {
+    notify: (topic) => {
+      emitter.emit(topic);
+    },
+    next: (topic, timeoutMs) =>
+      new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          emitter.off(topic, done);
+          resolve();
+        };
+        const timer = setTimeout(done, Math.max(0, timeoutMs));
+        emitter.on(topic, done);
+      }),
+  };
+}
