@@ -1,0 +1,141 @@
+// A small client of the gate's HTTP API, validating what it reads back.
+import { z } from 'zod';
+import { CliError, EXIT } from './exit-codes';
+
+export const statusBodySchema = z.looseObject({
+  registry: z.string(),
+  repository: z.string(),
+  tag: z.string().nullable(),
+  digest: z.string().nullable(),
+  status: z.enum(['replicating', 'replicated', 'deleted']),
+  requiredRegions: z.array(z.string()),
+  regions: z.array(
+    z.looseObject({
+      region: z.string(),
+      status: z.string(),
+      required: z.boolean().optional(),
+      digest: z.string().optional(),
+      arrivedAt: z.string().optional(),
+    }),
+  ),
+  missingRegions: z.array(z.string()).optional(),
+  pushedAt: z.string().nullable(),
+  replicatedAt: z.string().nullable(),
+});
+
+export type StatusBody = z.infer<typeof statusBodySchema>;
+
+export type StatusAnswer =
+  | { kind: 'status'; status: StatusBody; waited: 'settled' | 'timeout' | null }
+  | { kind: 'not-found' }
+  | { kind: 'moved'; status: StatusBody | undefined; detail: string };
+
+export interface ApiOptions {
+  url: string;
+  token: string | undefined;
+  /** Per request, on top of any long-poll wait. */
+  timeoutMs?: number;
+}
+
+const problemSchema = z.looseObject({
+  title: z.string().optional(),
+  detail: z.string().optional(),
+});
+
+async function problemText(response: Response): Promise<string> {
+  const body: unknown = await response.json().catch(() => undefined);
+  const problem = problemSchema.safeParse(body);
+  return problem.success
+    ? (problem.data.detail ?? problem.data.title ?? response.statusText)
+    : response.statusText;
+}
+
+export function makeApiClient(options: ApiOptions) {
+  const base = options.url.replace(/\/+$/, '');
+  const request = async (
+    path: string,
+    init: RequestInit = {},
+    waitSeconds = 0,
+  ): Promise<Response> => {
+    const headers = new Headers(init.headers);
+    if (options.token) headers.set('authorization', `Bearer ${options.token}`);
+    headers.set('user-agent', 'acr-gate');
+    try {
+      return await fetch(`${base}${path}`, {
+        ...init,
+        headers,
+        signal: AbortSignal.timeout((options.timeoutMs ?? 30_000) + waitSeconds * 1000),
+      });
+    } catch (error) {
+      throw new CliError(`cannot reach ${base}: ${(error as Error).message}`, EXIT.unavailable);
+    }
+  };
+  const failed = async (response: Response): Promise<never> => {
+    const detail = await problemText(response);
+    if (response.status === 401 || response.status === 403) {
+      throw new CliError(`the token was refused (${response.status}): ${detail}`, EXIT.auth);
+    }
+    if (response.status === 400) throw new CliError(detail, EXIT.usage);
+    throw new CliError(`${response.status} from ${base}: ${detail}`, EXIT.unavailable);
+  };
+
+  return {
+    async status(
+      registry: string,
+      reference: string,
+      query: { wait?: number; digest?: string } = {},
+    ): Promise<StatusAnswer> {
+      const params = new URLSearchParams();
+      if (query.wait) params.set('wait', String(query.wait));
+      if (query.digest) params.set('digest', query.digest);
+      const qs = params.size > 0 ? `?${params.toString()}` : '';
+      const path = `/replications/${encodeURIComponent(registry)}/${reference.split('/').map(encodeURIComponent).join('/')}${qs}`;
+      const response = await request(path, {}, query.wait ?? 0);
+      if (response.status === 404) return { kind: 'not-found' };
+      if (response.status === 409) {
+        const body: unknown = await response.json().catch(() => undefined);
+        const problem = z
+          .looseObject({ detail: z.string().optional(), status: statusBodySchema.optional() })
+          .safeParse(body);
+        return {
+          kind: 'moved',
+          status: problem.success ? problem.data.status : undefined,
+          detail: problem.success ? (problem.data.detail ?? 'digest moved') : 'digest moved',
+        };
+      }
+      if (!response.ok) return failed(response);
+      const parsed = statusBodySchema.safeParse(await response.json());
+      if (!parsed.success) throw new CliError(`unexpected status body from ${base}`, EXIT.error);
+      const waited = response.headers.get('x-acr-gate-wait');
+      return {
+        kind: 'status',
+        status: parsed.data,
+        waited: waited === 'settled' || waited === 'timeout' ? waited : null,
+      };
+    },
+
+    async putRegions(registry: string, regions: string[]): Promise<void> {
+      const response = await request(`/registries/${encodeURIComponent(registry)}`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ regions }),
+      });
+      if (!response.ok) await failed(response);
+    },
+
+    async postWebhook(region: string, body: unknown): Promise<number> {
+      const response = await request(`/webhooks/acr/${encodeURIComponent(region)}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      if (response.status === 401 || response.status === 403 || response.status === 400) {
+        await failed(response);
+      }
+      await response.arrayBuffer();
+      return response.status;
+    },
+  };
+}
+
+export type ApiClient = ReturnType<typeof makeApiClient>;

@@ -1,0 +1,61 @@
+// How statuses read on a terminal and in CI logs.
+import type { StatusBody } from './api-client';
+import { formatDuration } from './image-reference';
+
+const shortDigest = (digest: string | null | undefined): string =>
+  digest ? digest.replace(/^(sha256:[0-9a-f]{12})[0-9a-f]+$/, '$1…') : '-';
+
+const ms = (iso: string | null | undefined): number | null => {
+  if (!iso) return null;
+  const t = Date.parse(iso.replace(/(\.\d{3})\d*Z$/, '$1Z'));
+  return Number.isNaN(t) ? null : t;
+};
+
+export const imageName = (s: StatusBody): string =>
+  `${s.registry}/${s.repository}${s.tag === null ? `@${s.digest ?? ''}` : `:${s.tag}`}`;
+
+export function progressLine(s: StatusBody, elapsedMs: number): string {
+  const required = s.regions.filter((r) => r.required !== false);
+  const arrived = required.filter((r) => r.status === 'arrived');
+  const waiting = required
+    .filter((r) => r.status !== 'arrived')
+    .map((r) => `${r.region}${r.status === 'stale' ? ' (stale)' : ''}`);
+  return (
+    `${imageName(s)} ${s.status}: ${arrived.length}/${required.length} regions` +
+    (waiting.length > 0 ? `, waiting for ${waiting.join(', ')}` : '') +
+    ` (${formatDuration(elapsedMs)})`
+  );
+}
+
+/** A table of regions: status, digest, arrival time and lag behind the push. */
+export function statusTable(s: StatusBody): string {
+  const pushed = ms(s.pushedAt);
+  const replicated = ms(s.replicatedAt);
+  const lines = [
+    `${imageName(s)}  ${s.status.toUpperCase()}`,
+    `digest      ${s.digest ?? '-'}`,
+    `pushed      ${s.pushedAt ?? '-'}`,
+    `replicated  ${s.replicatedAt ?? '-'}${pushed !== null && replicated !== null ? `  (${formatDuration(replicated - pushed)} after the push)` : ''}`,
+    '',
+  ];
+  const rows = s.regions.map((r) => {
+    const at = ms(r.arrivedAt);
+    return [
+      r.region + (r.required === false ? ' (extra)' : ''),
+      r.status,
+      shortDigest(r.digest),
+      r.arrivedAt ?? '-',
+      at !== null && pushed !== null ? `+${formatDuration(at - pushed)}` : '-',
+    ];
+  });
+  const header = ['REGION', 'STATUS', 'DIGEST', 'ARRIVED', 'LAG'];
+  const widths = header.map((h, i) =>
+    Math.max(h.length, ...rows.map((row) => (row[i] ?? '').length)),
+  );
+  const format = (row: string[]) =>
+    row
+      .map((cell, i) => cell.padEnd(widths[i] ?? 0))
+      .join('  ')
+      .trimEnd();
+  return [...lines, format(header), ...rows.map(format)].join('\n');
+}

@@ -1,0 +1,313 @@
+// Webhook registration through the real ARM SDK client, against a loopback fake of ARM.
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import {
+  applyWebhooks,
+  createArmClient,
+  discoverRegions,
+  planWebhooks,
+  toAzCliCommands,
+  type ArmTarget,
+  type SkippedReplica,
+  type WebhookTarget,
+} from '../../src/registration/arm-webhooks';
+import { startFakeArm, type FakeArm, type StoredWebhook } from '../support/fake-arm';
+
+const SUBSCRIPTION = '6b1f3c2e-0d4a-4c8e-9f7a-2b5d8e1c0a93';
+const TARGET: ArmTarget = {
+  subscriptionId: SUBSCRIPTION,
+  resourceGroup: 'rg-release',
+  registryName: 'contoso',
+};
+const ARM_TOKEN = 'fake-arm-access-token';
+const HOOK_TOKEN = 'webhook-token-0123456789abcdef';
+const ROTATED_TOKEN = 'webhook-token-rotated-fedcba9876543210';
+const API = 'https://gate.example.net/api/';
+const REGISTRY_PATH =
+  `/subscriptions/${SUBSCRIPTION}/resourceGroups/rg-release` +
+  '/providers/Microsoft.ContainerRegistry/registries/contoso';
+
+describe('planWebhooks and toAzCliCommands', () => {
+  const target: WebhookTarget = { apiUrl: API, token: HOOK_TOKEN };
+
+  it('plans one webhook per region: lower-cased, deduplicated, sorted', () => {
+    expect(planWebhooks(target, ['WestUS', ' eastus ', 'westus'])).toEqual([
+      {
+        name: 'acrgateeastus',
+        location: 'eastus',
+        serviceUri: 'https://gate.example.net/api/webhooks/acr/eastus',
+        actions: ['push', 'delete'],
+        headers: { Authorization: `Bearer ${HOOK_TOKEN}` },
+      },
+      {
+        name: 'acrgatewestus',
+        location: 'westus',
+        serviceUri: 'https://gate.example.net/api/webhooks/acr/westus',
+        actions: ['push', 'delete'],
+        headers: { Authorization: `Bearer ${HOOK_TOKEN}` },
+      },
+    ]);
+  });
+
+  it('prints az commands that reference the token instead of containing it', () => {
+    const plan = planWebhooks(target, ['westus', 'eastus']);
+    const commands = toAzCliCommands('contoso', plan);
+    expect(commands).toEqual([
+      'az acr webhook create --registry contoso --name acrgateeastus --location eastus' +
+        ' --uri https://gate.example.net/api/webhooks/acr/eastus --actions push delete' +
+        ' --headers "Authorization=Bearer $ACR_GATE_WEBHOOK_TOKEN"',
+      'az acr webhook create --registry contoso --name acrgatewestus --location westus' +
+        ' --uri https://gate.example.net/api/webhooks/acr/westus --actions push delete' +
+        ' --headers "Authorization=Bearer $ACR_GATE_WEBHOOK_TOKEN"',
+    ]);
+    expect(commands.join('\n')).not.toContain(HOOK_TOKEN);
+  });
+
+  it('quotes the scope and uses the given token expression, prefix and actions', () => {
+    const plan = planWebhooks(
+      {
+        apiUrl: 'https://gate.example.net/api',
+        token: HOOK_TOKEN,
+        scope: 'web/frontend:*',
+        namePrefix: 'gate',
+        actions: ['push', 'quarantine', 'push'],
+      },
+      ['canadacentral'],
+    );
+    const commands = toAzCliCommands(
+      'contoso',
+      plan,
+      '$(az keyvault secret show --vault-name kv --name hook --query value -o tsv)',
+    );
+    expect(commands).toEqual([
+      'az acr webhook create --registry contoso --name gatecanadacentral --location canadacentral' +
+        ' --uri https://gate.example.net/api/webhooks/acr/canadacentral --actions push quarantine' +
+        ' --headers "Authorization=Bearer $(az keyvault secret show --vault-name kv --name hook' +
+        ` --query value -o tsv)" --scope 'web/frontend:*'`,
+    ]);
+    expect(commands.join('\n')).not.toContain(HOOK_TOKEN);
+  });
+
+  it('plans without a token when the plan is only printed', () => {
+    const plan = planWebhooks({ apiUrl: API, token: '' }, ['westus']);
+    expect(toAzCliCommands('contoso', plan)).toEqual([
+      'az acr webhook create --registry contoso --name acrgatewestus --location westus' +
+        ' --uri https://gate.example.net/api/webhooks/acr/westus --actions push delete' +
+        ' --headers "Authorization=Bearer $ACR_GATE_WEBHOOK_TOKEN"',
+    ]);
+  });
+
+  it('rejects what ACR or the app would refuse', () => {
+    expect(() => planWebhooks({ ...target, token: 'short' }, ['westus'])).toThrow(/token/);
+    expect(() => planWebhooks({ ...target, token: `${HOOK_TOKEN} x` }, ['westus'])).toThrow(
+      /token/,
+    );
+    expect(() => planWebhooks({ ...target, namePrefix: 'acr-gate' }, ['westus'])).toThrow(
+      /5-50 letters and digits/,
+    );
+    expect(() => planWebhooks(target, ['West US'])).toThrow(/region/);
+    expect(() => planWebhooks({ ...target, apiUrl: 'gate.example.net/api' }, ['westus'])).toThrow(
+      /absolute URL/,
+    );
+    const badAction = { ...target, actions: ['pull'] } as unknown as WebhookTarget;
+    expect(() => planWebhooks(badAction, ['westus'])).toThrow(/unknown webhook action/);
+    expect(() => toAzCliCommands('my-registry', [])).toThrow(/registry name/);
+  });
+});
+
+describe('createArmClient', () => {
+  it('sends a token over http only to a loopback endpoint', () => {
+    expect(() =>
+      createArmClient({
+        subscriptionId: SUBSCRIPTION,
+        endpoint: 'http://arm.example',
+        accessToken: 'x',
+      }),
+    ).toThrow(/loopback/);
+    expect(() =>
+      createArmClient({ subscriptionId: SUBSCRIPTION, endpoint: 'http://127.0.0.1:1' }),
+    ).toThrow(/loopback/);
+  });
+});
+
+describe('applyWebhooks against ARM', () => {
+  let fake: FakeArm;
+  const client = () =>
+    createArmClient({
+      subscriptionId: SUBSCRIPTION,
+      endpoint: fake.endpoint,
+      accessToken: ARM_TOKEN,
+    });
+  const hook = (name: string): StoredWebhook => {
+    const stored = fake.webhooks.get(name);
+    if (stored === undefined) throw new Error(`no webhook ${name}`);
+    return stored;
+  };
+  const webhook: WebhookTarget = { apiUrl: API, token: HOOK_TOKEN };
+  const ALL = ['acrgatecanadacentral', 'acrgateeastus', 'acrgatewesteurope', 'acrgatewestus'];
+
+  beforeAll(async () => {
+    fake = await startFakeArm({
+      ...TARGET,
+      token: ARM_TOKEN,
+      replicas: [
+        { location: 'westus' }, // home region: ARM lists it as a replication too
+        { location: 'eastus' },
+        { location: 'westeurope', regionEndpointEnabled: false },
+        { location: 'canadacentral' },
+        { location: 'northeurope', provisioningState: 'Creating' },
+      ],
+    });
+  });
+  afterAll(async () => {
+    await fake.close();
+  });
+  beforeEach(() => {
+    fake.requests.length = 0;
+  });
+
+  it('discovers the provisioned replicas, home region and disabled endpoints included', async () => {
+    const skipped: SkippedReplica[] = [];
+    const regions = await discoverRegions(client(), TARGET, (s) => skipped.push(s));
+    expect(regions).toEqual(['canadacentral', 'eastus', 'westeurope', 'westus']);
+    expect(skipped).toEqual([{ location: 'northeurope', provisioningState: 'Creating' }]);
+  });
+
+  it('creates one webhook per replica', async () => {
+    const result = await applyWebhooks(client(), TARGET, webhook);
+    expect(result).toEqual({
+      regions: ['canadacentral', 'eastus', 'westeurope', 'westus'],
+      created: ALL,
+      updated: [],
+      unchanged: [],
+      skipped: [{ location: 'northeurope', provisioningState: 'Creating' }],
+    });
+    for (const region of result.regions) {
+      expect(hook(`acrgate${region}`)).toEqual({
+        name: `acrgate${region}`,
+        location: region,
+        status: 'enabled',
+        actions: ['push', 'delete'],
+        serviceUri: `https://gate.example.net/api/webhooks/acr/${region}`,
+        customHeaders: { Authorization: `Bearer ${HOOK_TOKEN}` },
+      });
+    }
+    expect(fake.writes()).toContainEqual({
+      method: 'PUT',
+      path: `${REGISTRY_PATH}/webhooks/acrgatewesteurope`,
+      apiVersion: '2025-11-01',
+      body: {
+        location: 'westeurope',
+        properties: {
+          serviceUri: 'https://gate.example.net/api/webhooks/acr/westeurope',
+          customHeaders: { Authorization: `Bearer ${HOOK_TOKEN}` },
+          status: 'enabled',
+          actions: ['push', 'delete'],
+        },
+      },
+    });
+  });
+
+  it('changes nothing on a second run', async () => {
+    const result = await applyWebhooks(client(), TARGET, webhook);
+    expect(result).toMatchObject({ created: [], updated: [], unchanged: ALL });
+    expect(fake.writes()).toEqual([]);
+  });
+
+  it('updates every webhook when the token changes', async () => {
+    const result = await applyWebhooks(client(), TARGET, { ...webhook, token: ROTATED_TOKEN });
+    expect(result).toMatchObject({ created: [], updated: ALL, unchanged: [] });
+    expect(fake.writes().map((r) => r.method)).toEqual(['PATCH', 'PATCH', 'PATCH', 'PATCH']);
+    for (const name of ALL) {
+      expect(hook(name).customHeaders).toEqual({ Authorization: `Bearer ${ROTATED_TOKEN}` });
+    }
+  });
+
+  it('creates the webhook of a replica that became ready later', async () => {
+    const northeurope = fake.replicas.find((r) => r.location === 'northeurope');
+    if (northeurope === undefined) throw new Error('fixture changed');
+    northeurope.provisioningState = 'Succeeded';
+    const result = await applyWebhooks(client(), TARGET, { ...webhook, token: ROTATED_TOKEN });
+    expect(result).toMatchObject({ created: ['acrgatenortheurope'], updated: [], skipped: [] });
+    expect(result.unchanged).toEqual(ALL);
+    expect(hook('acrgatenortheurope').location).toBe('northeurope');
+  });
+
+  it('recreates a webhook that is in the wrong location', async () => {
+    hook('acrgateeastus').location = 'westus';
+    const result = await applyWebhooks(client(), TARGET, { ...webhook, token: ROTATED_TOKEN });
+    expect(result.updated).toEqual(['acrgateeastus']);
+    expect(fake.writes().map((r) => `${r.method} ${r.path.split('/').pop()}`)).toEqual([
+      'DELETE acrgateeastus',
+      'PUT acrgateeastus',
+    ]);
+    expect(hook('acrgateeastus')).toMatchObject({
+      location: 'eastus',
+      serviceUri: 'https://gate.example.net/api/webhooks/acr/eastus',
+    });
+  });
+
+  it('repairs drift, keeps foreign headers and leaves other webhooks alone', async () => {
+    const drifted = hook('acrgatewestus');
+    drifted.status = 'disabled';
+    drifted.actions = ['push'];
+    drifted.customHeaders = { ...drifted.customHeaders, 'X-Team': 'release' };
+    const foreign: StoredWebhook = {
+      name: 'ciwebhook',
+      location: 'westus',
+      status: 'enabled',
+      actions: ['push'],
+      serviceUri: 'https://ci.example.net/hook',
+      customHeaders: {},
+    };
+    fake.webhooks.set('ciwebhook', { ...foreign });
+
+    const result = await applyWebhooks(client(), TARGET, { ...webhook, token: ROTATED_TOKEN });
+    expect(result.updated).toEqual(['acrgatewestus']);
+    expect(hook('acrgatewestus')).toMatchObject({
+      status: 'enabled',
+      actions: ['push', 'delete'],
+      customHeaders: { 'X-Team': 'release', Authorization: `Bearer ${ROTATED_TOKEN}` },
+    });
+    expect(hook('ciwebhook')).toEqual(foreign);
+    expect(fake.writes().map((r) => r.method)).toEqual(['PATCH']);
+  });
+
+  it('applies a scope, then treats it as settled', async () => {
+    const scoped = { ...webhook, token: ROTATED_TOKEN, scope: 'web/frontend:*' };
+    const first = await applyWebhooks(client(), TARGET, scoped, ['westus', 'eastus']);
+    expect(first).toEqual({
+      regions: ['eastus', 'westus'],
+      created: [],
+      updated: ['acrgateeastus', 'acrgatewestus'],
+      unchanged: [],
+      skipped: [],
+    });
+    expect(hook('acrgatewestus').scope).toBe('web/frontend:*');
+    // Regions given explicitly: the replications are not read.
+    expect(fake.requests.some((r) => r.path.endsWith('/replications'))).toBe(false);
+
+    fake.requests.length = 0;
+    const second = await applyWebhooks(client(), TARGET, scoped, ['westus', 'eastus']);
+    expect(second.unchanged).toEqual(['acrgateeastus', 'acrgatewestus']);
+    expect(fake.writes()).toEqual([]);
+  });
+
+  it('refuses to apply without a token, before sending anything', async () => {
+    await expect(applyWebhooks(client(), TARGET, { ...webhook, token: '' })).rejects.toThrow(
+      /token must be/,
+    );
+    expect(fake.requests).toEqual([]);
+  });
+
+  it('surfaces ARM errors: a rejected token is a 401, an unknown webhook a 404', async () => {
+    const stranger = createArmClient({
+      subscriptionId: SUBSCRIPTION,
+      endpoint: fake.endpoint,
+      accessToken: 'not-the-arm-token',
+    });
+    await expect(discoverRegions(stranger, TARGET)).rejects.toMatchObject({ statusCode: 401 });
+    await expect(
+      client().webhooks.getCallbackConfig(TARGET.resourceGroup, TARGET.registryName, 'nosuchhook'),
+    ).rejects.toMatchObject({ statusCode: 404, code: 'ResourceNotFound' });
+  });
+});
