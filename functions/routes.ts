@@ -2,46 +2,92 @@
 import { app } from '@azure/functions';
 import { buildHandlers } from '../src/main';
 
-const h = buildHandlers();
+const { http: h, timers: t } = buildHandlers();
 
+// ACR sends the bearer token configured on the webhook; the app checks it (WEBHOOK_TOKENS).
 app.http('acrWebhook', {
   route: 'webhooks/acr/{region}',
   methods: ['POST'],
-  authLevel: 'anonymous', // ACR sends the bearer token configured on the webhook
+  authLevel: 'anonymous',
   handler: h.acrWebhook,
 });
 
+// Read routes take a webhook or an admin token.
 app.http('replicationStatus', {
   route: 'replications/{registry}/{*reference}',
   methods: ['GET'],
   authLevel: 'anonymous',
   handler: h.replicationStatus,
 });
-
 app.http('replicationList', {
   route: 'replications/{registry}',
   methods: ['GET'],
   authLevel: 'anonymous',
   handler: h.replicationList,
 });
-
-app.http('getRegistry', {
-  route: 'registries/{registry}',
+app.http('eventFeed', {
+  route: 'events',
   methods: ['GET'],
-  authLevel: 'function', // and an ADMIN_TOKENS bearer token
-  handler: h.getRegistry,
+  authLevel: 'anonymous',
+  handler: h.eventFeed,
 });
-
-app.http('putRegistry', {
-  route: 'registries/{registry}',
-  methods: ['PUT'],
-  authLevel: 'function',
-  handler: h.putRegistry,
+app.http('getEvent', {
+  route: 'events/{id}',
+  methods: ['GET'],
+  authLevel: 'anonymous',
+  handler: h.getEvent,
 });
-
 app.http('health', {
   route: 'health',
   methods: ['GET'],
   authLevel: 'anonymous',
   handler: h.health,
 });
+
+// Admin routes: the function key on Azure, and an ADMIN_TOKENS bearer token everywhere.
+app.http('getRegistry', {
+  route: 'registries/{registry}',
+  methods: ['GET'],
+  authLevel: 'function',
+  handler: h.getRegistry,
+});
+app.http('putRegistry', {
+  route: 'registries/{registry}',
+  methods: ['PUT'],
+  authLevel: 'function',
+  handler: h.putRegistry,
+});
+app.http('redeliverEvent', {
+  route: 'events/{id}/redeliver',
+  methods: ['POST'],
+  authLevel: 'function',
+  handler: h.redeliverEvent,
+});
+app.http('createSubscription', {
+  route: 'subscriptions',
+  methods: ['POST'],
+  authLevel: 'function',
+  handler: h.createSubscription,
+});
+app.http('listSubscriptions', {
+  route: 'subscriptions',
+  methods: ['GET'],
+  authLevel: 'function',
+  handler: h.listSubscriptions,
+});
+app.http('getSubscription', {
+  route: 'subscriptions/{id}',
+  methods: ['GET'],
+  authLevel: 'function',
+  handler: h.getSubscription,
+});
+app.http('deleteSubscription', {
+  route: 'subscriptions/{id}',
+  methods: ['DELETE'],
+  authLevel: 'function',
+  handler: h.deleteSubscription,
+});
+
+// Due deliveries every 10 seconds; outboxes left behind and stalled rounds every minute.
+app.timer('deliverEvents', { schedule: '*/10 * * * * *', handler: t.deliverEvents });
+app.timer('sweepRounds', { schedule: '0 * * * * *', handler: t.sweepRounds });

@@ -1,44 +1,104 @@
-// The composition root: parses settings once, creates the Cosmos client once, and builds every handler.
+// The composition root: parses settings once, creates each client once, and builds every handler.
 import type { HttpHandler } from '@azure/functions';
 import { makeChangeNotifier } from './app/change-notifier';
-import type { Clock } from './app/ports';
+import { makeDeliverer } from './app/deliver-events';
+import type { Clock, DeliveryRecord } from './app/ports';
 import { loadSettings, type Settings } from './config/settings';
+import { DEFAULT_RETRY_SCHEDULE_MS } from './events/delivery-request';
+import { makeEventGridSink } from './events/event-grid-sink';
+import { sendDelivery } from './events/send-delivery';
+import type { Subscription } from './events/types';
 import { makeAuthenticator } from './http/auth';
+import {
+  makeEventFeedHandler,
+  makeGetEventHandler,
+  makeRedeliverHandler,
+} from './http/event-handlers';
 import { makeHealthHandler } from './http/health-handler';
 import { makeGetRegistryHandler, makePutRegistryHandler } from './http/registry-handlers';
 import { makeListHandler, makeStatusHandler } from './http/replication-handlers';
+import {
+  makeCreateSubscriptionHandler,
+  makeDeleteSubscriptionHandler,
+  makeGetSubscriptionHandler,
+  makeListSubscriptionsHandler,
+} from './http/subscription-handlers';
 import { makeAcrWebhookHandler } from './http/webhook-handler';
 import { instantFromDate } from './replication/timestamp';
 import { createCosmosClient, makeCosmosStore } from './store/cosmos-store';
-
-export interface Handlers {
-  acrWebhook: HttpHandler;
-  replicationStatus: HttpHandler;
-  replicationList: HttpHandler;
-  getRegistry: HttpHandler;
-  putRegistry: HttpHandler;
-  health: HttpHandler;
-}
+import {
+  makeDeliverEventsTimer,
+  makeSweepRoundsTimer,
+  type TimerHandler,
+} from './timers/timer-handlers';
 
 export const systemClock: Clock = { now: () => instantFromDate(new Date()) };
 
-export function buildHandlers(settings: Settings = loadSettings()): Handlers {
+/** The Event Grid topic is a built-in subscription: same matching, same delivery records. */
+export const EVENT_GRID_SUBSCRIPTION_ID = 'eventgrid-topic';
+
+export function buildHandlers(settings: Settings = loadSettings()) {
   const store = makeCosmosStore(createCosmosClient(settings.cosmos), settings.cosmos);
   const authenticate = makeAuthenticator({
     webhook: settings.webhookTokens,
     admin: settings.adminTokens,
   });
+
+  const builtinSinks = new Map<
+    string,
+    { subscription: Subscription; send: ReturnType<typeof makeEventGridSink>['send'] }
+  >();
+  if (settings.eventGrid) {
+    const sink = makeEventGridSink({
+      ...settings.eventGrid,
+      timeoutMs: settings.delivery.timeoutMs,
+    });
+    builtinSinks.set(EVENT_GRID_SUBSCRIPTION_ID, {
+      subscription: {
+        id: EVENT_GRID_SUBSCRIPTION_ID,
+        url: settings.eventGrid.endpoint,
+        format: 'cloudevents',
+        secret: '',
+        filter: {},
+        headers: {},
+        types: [],
+        enabled: true,
+        createdAt: instantFromDate(new Date(0)),
+      },
+      send: (event) => sink.send(event),
+    });
+  }
+
+  const deliverer = makeDeliverer({
+    store,
+    clock: systemClock,
+    retryScheduleMs: settings.delivery.retryScheduleMs ?? DEFAULT_RETRY_SCHEDULE_MS,
+    timeoutMs: settings.delivery.timeoutMs,
+    send: sendDelivery,
+    builtinSinks,
+    log: (line) => console.log(line),
+  });
+  // First attempts go out at once; the timer retries whatever this misses.
+  const deliverNow = (deliveries: DeliveryRecord[]) => {
+    void deliverer.deliverNew(deliveries).catch((error: unknown) => {
+      console.warn(`immediate delivery failed, the timer will retry: ${(error as Error).message}`);
+    });
+  };
+
   const core = {
     store,
+    clock: systemClock,
     notifier: makeChangeNotifier(),
     pollMs: settings.waitPollMs,
-    clock: systemClock,
     defaultRegions: settings.defaultRegions,
     maxAttempts: settings.storeMaxAttempts,
     authenticate,
     maxBodyBytes: settings.maxBodyBytes,
+    builtinSubscriptions: [...builtinSinks.values()].map((s) => s.subscription),
+    onDeliveries: deliverNow,
+    stallAfterMs: settings.stallAfterMs,
   };
-  return {
+  const http = {
     acrWebhook: makeAcrWebhookHandler({
       ...core,
       countQuarantineAsArrival: settings.countQuarantineAsArrival,
@@ -47,6 +107,18 @@ export function buildHandlers(settings: Settings = loadSettings()): Handlers {
     replicationList: makeListHandler(core),
     getRegistry: makeGetRegistryHandler(core),
     putRegistry: makePutRegistryHandler(core),
+    eventFeed: makeEventFeedHandler(core),
+    getEvent: makeGetEventHandler(core),
+    redeliverEvent: makeRedeliverHandler({ ...core, deliverNow }),
+    createSubscription: makeCreateSubscriptionHandler(core),
+    listSubscriptions: makeListSubscriptionsHandler(core),
+    getSubscription: makeGetSubscriptionHandler(core),
+    deleteSubscription: makeDeleteSubscriptionHandler(core),
     health: makeHealthHandler(core),
-  };
+  } satisfies Record<string, HttpHandler>;
+  const timers = {
+    deliverEvents: makeDeliverEventsTimer(deliverer),
+    sweepRounds: makeSweepRoundsTimer(core),
+  } satisfies Record<string, TimerHandler>;
+  return { http, timers };
 }

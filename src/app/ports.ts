@@ -1,5 +1,6 @@
 // The ports the use cases need; the Cosmos adapter implements them, tests may fake them.
-import type { ReplicatedEvent } from '../events/replicated-event';
+import type { OutboxEntry } from '../events/replicated-event';
+import type { AttemptResult, StoredEvent, Subscription } from '../events/types';
 import type { Evaluation, TagKey, TagState } from '../replication/tag-state';
 import type { Instant } from '../replication/timestamp';
 
@@ -8,7 +9,7 @@ export interface TagRecord {
   state: TagState;
   evaluation: Evaluation;
   /** Events decided with this write and not yet copied to the event store. */
-  outbox: ReplicatedEvent[];
+  outbox: OutboxEntry[];
   updatedAt: Instant;
 }
 
@@ -35,6 +36,10 @@ export interface TagRepository {
   list(query: TagListQuery): Promise<{ items: TagRecord[]; continuationToken: string | null }>;
   /** Tags of a registry whose round is still open (not replicated, not deleted). */
   listOpen(registry: string): AsyncIterable<TagKey>;
+  /** Tags whose outbox still holds events (a publish that failed half-way). */
+  listWithOutbox(limit: number): Promise<TagKey[]>;
+  /** Open rounds pushed before `pushedBefore` that were not reported stalled yet. */
+  listStallCandidates(pushedBefore: Instant, limit: number): Promise<TagKey[]>;
 }
 
 export interface RegistryRepository {
@@ -42,16 +47,62 @@ export interface RegistryRepository {
   putRegions(registry: string, regions: string[], at: Instant): Promise<void>;
 }
 
+export interface EventPage {
+  items: (StoredEvent & { cursor: string })[];
+}
+
 export interface EventRepository {
   /** Idempotent: storing an event id that is already stored changes nothing. */
-  add(event: ReplicatedEvent): Promise<void>;
-  get(id: string): Promise<ReplicatedEvent | undefined>;
+  add(entry: OutboxEntry, recordedAt: Instant): Promise<void>;
+  get(id: string): Promise<StoredEvent | undefined>;
+  /** In the order they were recorded, after an opaque cursor. */
+  list(after: string | undefined, limit: number): Promise<EventPage>;
+}
+
+export interface SubscriptionRepository {
+  create(subscription: Subscription): Promise<void>;
+  get(id: string): Promise<Subscription | undefined>;
+  list(): Promise<Subscription[]>;
+  /** False when there was nothing to delete. */
+  delete(id: string): Promise<boolean>;
+  disable(id: string, reason: string): Promise<void>;
+}
+
+export type DeliveryState = 'pending' | 'delivered' | 'dead' | 'gone' | 'cancelled';
+
+/** One event's delivery to one subscription, with every attempt. */
+export interface DeliveryRecord {
+  eventId: string;
+  subscriptionId: string;
+  state: DeliveryState;
+  attempts: AttemptResult[];
+  /** Attempts since the delivery was (re)started; drives the retry schedule. */
+  attemptsInRound: number;
+  /** When it is next due; also the lease while an instance is sending it. */
+  nextAttemptAt: Instant | null;
+  detail?: string;
+  updatedAt: Instant;
+}
+
+export interface StoredDelivery {
+  record: DeliveryRecord;
+  etag: string;
+}
+
+export interface DeliveryRepository {
+  /** Idempotent: an existing delivery for the same event and subscription is kept as is. */
+  create(record: DeliveryRecord): Promise<void>;
+  listForEvent(eventId: string): Promise<StoredDelivery[]>;
+  listDue(now: Instant, limit: number): Promise<StoredDelivery[]>;
+  save(record: DeliveryRecord, etag: string): Promise<SaveResult>;
 }
 
 export interface Store {
   tags: TagRepository;
   registries: RegistryRepository;
   events: EventRepository;
+  subscriptions: SubscriptionRepository;
+  deliveries: DeliveryRepository;
   /** Round trip to the database, for health checks. */
   ping(): Promise<void>;
 }

@@ -12,6 +12,8 @@ export async function recordArrival(
   deps: RegionsDeps,
   intent: Extract<Intent, { kind: 'push' | 'delete' }>,
   region: string,
+  /** The body as ACR sent it, kept for relaying to tools that speak ACR webhooks. */
+  payload?: Record<string, unknown>,
 ): Promise<ArrivalOutcome> {
   const { regions } = await getRequiredRegions(deps, intent.registry);
   const report = { region, digest: intent.digest, timestamp: intent.timestamp };
@@ -22,7 +24,7 @@ export async function recordArrival(
       tag: intent.tag,
       ...(intent.tag === null ? { untaggedDigest: intent.digest } : {}),
     };
-    const result = await updateTag(deps, key, (s) => applyPush(s, report), regions);
+    const result = await updateTag(deps, key, (s) => applyPush(s, report, payload), regions);
     return { kind: 'push', result };
   }
   // A delete names a manifest, not a tag: every tag that has seen the digest is affected.

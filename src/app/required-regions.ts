@@ -1,13 +1,11 @@
 // A registry's required regions: its own setting when one was PUT, else REPLICATION_REGIONS.
 import type { Instant } from '../replication/timestamp';
-import type { Clock, Store } from './ports';
-import { updateTag } from './update-tag';
+import type { Store } from './ports';
+import { updateTag, type UpdateDeps } from './update-tag';
 
-export interface RegionsDeps {
-  store: Pick<Store, 'registries' | 'tags' | 'events'>;
-  clock: Clock;
+export interface RegionsDeps extends UpdateDeps {
+  store: Pick<Store, 'registries' | 'tags' | 'events' | 'subscriptions' | 'deliveries'>;
   defaultRegions: readonly string[];
-  maxAttempts: number;
 }
 
 export interface RequiredRegions {

@@ -1,31 +1,37 @@
 // Applies one change to a tag under optimistic concurrency: read, apply the rules, write if-match, retry.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { toReplicatedEvent, type ReplicatedEvent } from '../events/replicated-event';
+import { toReplicatedEvent, toStalledEvent, type OutboxEntry } from '../events/replicated-event';
 import {
   emptyTagState,
   evaluate,
+  isStallDue,
   withCompletion,
+  withStall,
   type Evaluation,
   type TagKey,
   type TagState,
 } from '../replication/tag-state';
 import { repositoryTopic, type ChangeNotifier } from './change-notifier';
-import type { Clock, Store, StoredTag, TagRecord } from './ports';
+import type { TagRecord } from './ports';
 import { StoreUnavailableError } from './ports';
+import { publishOutbox, type PublishDeps } from './publish-events';
 
-export interface UpdateDeps {
-  store: Pick<Store, 'tags' | 'events'>;
-  clock: Clock;
+export interface UpdateDeps extends PublishDeps {
   maxAttempts: number;
   notifier?: ChangeNotifier;
+}
+
+export interface UpdateOptions {
+  /** Also report the round stalled when it has been open this long. */
+  stallAfterMs?: number;
 }
 
 export interface UpdateResult {
   record: TagRecord;
   /** False when the change was already known (a duplicate): nothing was written. */
   written: boolean;
-  /** The event this write decided, if it completed a round. */
-  completed: ReplicatedEvent | null;
+  /** The "replicated" event this write decided, if it completed a round. */
+  completed: OutboxEntry | null;
   attempts: number;
 }
 
@@ -45,28 +51,42 @@ export async function updateTag(
   key: TagKey,
   change: (state: TagState) => TagState,
   requiredRegions: readonly string[],
+  options: UpdateOptions = {},
 ): Promise<UpdateResult> {
   for (let attempt = 1; attempt <= deps.maxAttempts; attempt++) {
     const existing = await deps.store.tags.get(key);
     const before = existing?.record.state ?? emptyTagState(key);
     const after = change(before);
     const evaluation = evaluate(after, requiredRegions);
+    const now = deps.clock.now();
+    const stall =
+      options.stallAfterMs !== undefined &&
+      isStallDue(after, evaluation, now, options.stallAfterMs);
 
-    if (existing && after === before && sameDerived(existing.record.evaluation, evaluation)) {
+    if (
+      existing &&
+      after === before &&
+      !stall &&
+      sameDerived(existing.record.evaluation, evaluation)
+    ) {
       await publishOutbox(deps, existing);
       return { record: existing.record, written: false, completed: null, attempts: attempt };
     }
 
     let state = after;
-    let completed: ReplicatedEvent | null = null;
+    let completed: OutboxEntry | null = null;
     const outbox = [...(existing?.record.outbox ?? [])];
     if (evaluation.newCompletion) {
       // The event rides in the same conditional write that decides completion: an outbox.
       completed = toReplicatedEvent(after, evaluation);
-      state = withCompletion(after, { ...evaluation.newCompletion, eventId: completed.id });
+      state = withCompletion(after, { ...evaluation.newCompletion, eventId: completed.event.id });
       outbox.push(completed);
     }
-    const record: TagRecord = { state, evaluation, outbox, updatedAt: deps.clock.now() };
+    if (stall && evaluation.digest !== null) {
+      outbox.push(toStalledEvent(state, evaluation, now));
+      state = withStall(state, evaluation.digest);
+    }
+    const record: TagRecord = { state, evaluation, outbox, updatedAt: now };
     const saved = await deps.store.tags.save(record, existing ? { etag: existing.etag } : 'absent');
     if (saved.ok) {
       deps.notifier?.notify(repositoryTopic(key.registry, key.repository));
@@ -78,19 +98,4 @@ export async function updateTag(
   throw new StoreUnavailableError(
     `gave up after ${deps.maxAttempts} conflicting writes to ${key.registry}/${key.repository}`,
   );
-}
-
-/**
- * Copies decided events to the event store, then drops them from the tag's outbox. Both steps are
- * idempotent; if either fails the outbox keeps the event and the next write or sweep retries.
- */
-export async function publishOutbox(deps: UpdateDeps, stored: StoredTag): Promise<void> {
-  const { outbox } = stored.record;
-  if (outbox.length === 0) return;
-  try {
-    for (const event of outbox) await deps.store.events.add(event);
-    await deps.store.tags.save({ ...stored.record, outbox: [] }, { etag: stored.etag });
-  } catch (error) {
-    if (!(error instanceof StoreUnavailableError)) throw error;
-  }
 }

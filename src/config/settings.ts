@@ -15,6 +15,18 @@ const tokenListSchema = z
 const positiveInt = (fallback: number, max: number) =>
   z.coerce.number().int().min(1).max(max).default(fallback);
 
+/** `90s`, `15m`, `1h30m` or plain milliseconds. */
+const durationMs = z.string().transform((text, ctx) => {
+  if (/^\d+$/.test(text)) return Number(text);
+  const parts = [...text.matchAll(/(\d+)(ms|h|m|s)/g)];
+  if (parts.length === 0 || parts.map((p) => p[0]).join('') !== text) {
+    ctx.addIssue({ code: 'custom', message: 'must be a duration such as 90s, 15m or 1h30m' });
+    return z.NEVER;
+  }
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
+  return parts.reduce((sum, [, n, u]) => sum + Number(n) * unit[u as keyof typeof unit], 0);
+});
+
 const envSchema = z.object({
   COSMOS_ENDPOINT: z.url({
     message: 'must be the account URL, e.g. https://acct.documents.azure.com:443/',
@@ -37,6 +49,15 @@ const envSchema = z.object({
   MAX_BODY_BYTES: positiveInt(64 * 1024, 4 * 1024 * 1024),
   STORE_MAX_ATTEMPTS: positiveInt(12, 100),
   WAIT_POLL_MS: z.coerce.number().int().min(50).max(10_000).default(500),
+  STALL_AFTER: durationMs.default(30 * 60_000),
+  DELIVERY_TIMEOUT_MS: positiveInt(10_000, 120_000),
+  DELIVERY_RETRY_SCHEDULE: z
+    .string()
+    .transform(csv)
+    .pipe(z.array(durationMs).min(1).max(50))
+    .optional(),
+  EVENTGRID_TOPIC_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
+  EVENTGRID_TOPIC_KEY: z.string().min(1).optional(),
   COUNT_QUARANTINE_AS_ARRIVAL: z
     .enum(['true', 'false'])
     .default('false')
@@ -57,6 +78,9 @@ export type Settings = Readonly<{
   storeMaxAttempts: number;
   waitPollMs: number;
   countQuarantineAsArrival: boolean;
+  stallAfterMs: number;
+  delivery: Readonly<{ timeoutMs: number; retryScheduleMs: readonly number[] | undefined }>;
+  eventGrid: Readonly<{ endpoint: string; key: string }> | undefined;
 }>;
 
 /** Thrown at start-up; its message names the offending setting and nothing secret. */
@@ -74,6 +98,11 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     );
   }
   const v = parsed.data;
+  if ((v.EVENTGRID_TOPIC_ENDPOINT === undefined) !== (v.EVENTGRID_TOPIC_KEY === undefined)) {
+    throw new SettingsError(
+      'invalid setting EVENTGRID_TOPIC_KEY: set it together with EVENTGRID_TOPIC_ENDPOINT, or neither',
+    );
+  }
   if (v.WEBHOOK_TOKENS.some((token) => v.ADMIN_TOKENS.includes(token))) {
     throw new SettingsError('invalid setting ADMIN_TOKENS: must not reuse a WEBHOOK_TOKENS token');
   }
@@ -91,5 +120,14 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     storeMaxAttempts: v.STORE_MAX_ATTEMPTS,
     waitPollMs: v.WAIT_POLL_MS,
     countQuarantineAsArrival: v.COUNT_QUARANTINE_AS_ARRIVAL,
+    stallAfterMs: v.STALL_AFTER,
+    delivery: Object.freeze({
+      timeoutMs: v.DELIVERY_TIMEOUT_MS,
+      retryScheduleMs: v.DELIVERY_RETRY_SCHEDULE,
+    }),
+    eventGrid:
+      v.EVENTGRID_TOPIC_ENDPOINT !== undefined && v.EVENTGRID_TOPIC_KEY !== undefined
+        ? Object.freeze({ endpoint: v.EVENTGRID_TOPIC_ENDPOINT, key: v.EVENTGRID_TOPIC_KEY })
+        : undefined,
   });
 }

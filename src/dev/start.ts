@@ -1,6 +1,7 @@
 // `npm start`: loads local settings, starts an embedded Cosmos DB if needed, then runs Core Tools or the local host.
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as path from 'node:path';
 import type { EmbeddedCosmos } from './embedded-cosmos';
 import { startEmbeddedCosmos } from './embedded-cosmos';
@@ -98,7 +99,145 @@ async function startCosmosIfNeeded(): Promise<EmbeddedCosmos | undefined> {
   return cosmos;
 }
 
-function runCoreTools(func: string, port: number, cosmos: EmbeddedCosmos | undefined): void {
+// `func start` refuses timer triggers without AzureWebJobsStorage; locally that is Azurite on its
+// well-known ports, which is what UseDevelopmentStorage=true points at.
+const DEV_STORAGE = 'UseDevelopmentStorage=true';
+const AZURITE_PORTS = { blob: 10000, queue: 10001, table: 10002 };
+
+export interface Azurite {
+  close(): Promise<void>;
+}
+
+/** Azurite's CLI script from the optional `azurite` dependency, if installed. */
+function findAzurite(appRoot: string): string | undefined {
+  try {
+    const pkgFile = require.resolve('azurite/package.json', { paths: [appRoot] });
+    const pkg = JSON.parse(fs.readFileSync(pkgFile, 'utf8')) as { bin?: Record<string, string> };
+    return pkg.bin?.azurite && path.join(path.dirname(pkgFile), pkg.bin.azurite);
+  } catch {
+    return undefined;
+  }
+}
+
+function answersOnLoopback(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    socket.setTimeout(1000);
+    const done = (answered: boolean): void => {
+      socket.destroy();
+      resolve(answered);
+    };
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+    socket.once('timeout', () => done(false));
+  });
+}
+
+/** Runs Azurite as a child process on 127.0.0.1 and resolves once its blob port accepts connections. */
+export async function startAzurite(
+  appRoot: string,
+  options: { location?: string; ports?: typeof AZURITE_PORTS; timeoutMs?: number } = {},
+): Promise<Azurite> {
+  const script = findAzurite(appRoot);
+  if (!script) throw new Error('the optional azurite package is not installed');
+  const ports = options.ports ?? AZURITE_PORTS;
+  const args = ['--silent', '--skipApiVersionCheck', '--loose', '--disableTelemetry'];
+  args.push('--location', options.location ?? path.join(appRoot, '.azurite'));
+  for (const [service, port] of Object.entries(ports)) {
+    args.push(`--${service}Host`, '127.0.0.1', `--${service}Port`, String(port));
+  }
+  const child = spawn(process.execPath, [script, ...args], {
+    cwd: appRoot,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+
+  let ready = false;
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => {
+    if (ready) process.stderr.write(chunk);
+    else stderr += chunk.toString();
+  });
+  let exited = false;
+  const exit = new Promise<void>((resolve) => {
+    const onExit = (): void => {
+      exited = true;
+      resolve();
+    };
+    child.once('close', onExit);
+    child.once('error', onExit);
+  });
+  // Don't leave Azurite behind if this process dies without calling close().
+  const killOnExit = (): void => {
+    child.kill();
+  };
+  process.once('exit', killOnExit);
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> =>
+    (closing ??= (async () => {
+      process.removeListener('exit', killOnExit);
+      if (exited) return;
+      child.kill('SIGTERM');
+      const forceKill = setTimeout(() => child.kill('SIGKILL'), 5000);
+      await exit;
+      clearTimeout(forceKill);
+    })());
+
+  const timeoutMs = options.timeoutMs ?? 20_000;
+  const deadline = Date.now() + timeoutMs;
+  while (!(await answersOnLoopback(ports.blob))) {
+    if (exited) {
+      const reason = stderr.trim().split('\n').pop();
+      await close();
+      throw new Error(
+        `Azurite exited before listening on 127.0.0.1:${ports.blob}${reason ? ` (${reason})` : ''}`,
+      );
+    }
+    if (Date.now() > deadline) {
+      await close();
+      throw new Error(
+        `Azurite did not listen on 127.0.0.1:${ports.blob} within ${timeoutMs / 1000} s`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  ready = true;
+  return { close };
+}
+
+/** Storage for `func` timer triggers: Azurite, unless AzureWebJobsStorage is set elsewhere or one already runs. */
+async function startStorageIfNeeded(appRoot: string): Promise<Azurite | undefined> {
+  const configured = process.env.AzureWebJobsStorage;
+  if (configured && configured !== DEV_STORAGE) return undefined;
+  if (await answersOnLoopback(AZURITE_PORTS.blob)) {
+    if (!configured) {
+      process.env.AzureWebJobsStorage = DEV_STORAGE;
+      console.log(
+        `${NAME}: AzureWebJobsStorage is not set; using the storage emulator already on 127.0.0.1:${AZURITE_PORTS.blob} (${DEV_STORAGE})`,
+      );
+    }
+    return undefined;
+  }
+  if (!findAzurite(appRoot)) {
+    console.warn(
+      `${NAME}: timer triggers need AzureWebJobsStorage under Core Tools and the optional azurite package is missing; run \`npm install\`, or set AzureWebJobsStorage in local.settings.json Values (a storage connection string, or ${DEV_STORAGE} with Azurite running)`,
+    );
+    return undefined;
+  }
+  const azurite = await startAzurite(appRoot);
+  process.env.AzureWebJobsStorage = DEV_STORAGE;
+  console.log(
+    `${NAME}: started Azurite on 127.0.0.1:${AZURITE_PORTS.blob}-${AZURITE_PORTS.table} (data in .azurite/); func gets AzureWebJobsStorage=${DEV_STORAGE}`,
+  );
+  return azurite;
+}
+
+function runCoreTools(
+  func: string,
+  port: number,
+  cosmos: EmbeddedCosmos | undefined,
+  azurite: Azurite | undefined,
+): void {
   console.log(`${NAME}: starting Azure Functions Core Tools (${func})`);
   const child = spawn(func, ['start', '--port', String(port)], {
     env: process.env,
@@ -107,16 +246,18 @@ function runCoreTools(func: string, port: number, cosmos: EmbeddedCosmos | undef
   });
   const forward = (signal: NodeJS.Signals): void => {
     child.kill(signal);
+    void azurite?.close();
   };
+  const stopServices = () => Promise.allSettled([cosmos?.close(), azurite?.close()]);
   process.on('SIGINT', forward);
   process.on('SIGTERM', forward);
   child.on('error', (err) => {
     console.error(`${NAME}: could not start Core Tools: ${err.message}`);
-    void (cosmos?.close() ?? Promise.resolve()).finally(() => process.exit(1));
+    void stopServices().then(() => process.exit(1));
   });
   child.on('exit', (code, signal) => {
     const exitCode = code ?? (signal ? 1 : 0);
-    void (cosmos?.close() ?? Promise.resolve()).finally(() => process.exit(exitCode));
+    void stopServices().then(() => process.exit(exitCode));
   });
 }
 
@@ -158,7 +299,7 @@ async function main(): Promise<void> {
   try {
     const func = process.env.ACR_GATE_LOCAL_HOST === '1' ? undefined : findCoreTools(appRoot);
     if (func) {
-      runCoreTools(func, port, cosmos);
+      runCoreTools(func, port, cosmos, await startStorageIfNeeded(appRoot));
     } else {
       await runLocalHost(appRoot, port, cosmos);
     }
@@ -168,8 +309,11 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err: unknown) => {
-  // Message only: settings errors name the bad setting, and a stack adds noise.
-  console.error(`${NAME}: ${err instanceof Error ? err.message : String(err)}`);
-  process.exit(1);
-});
+// Only when run as `npm start`; tests import startAzurite.
+if (require.main === module) {
+  main().catch((err: unknown) => {
+    // Message only: settings errors name the bad setting, and a stack adds noise.
+    console.error(`${NAME}: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  });
+}

@@ -1,10 +1,14 @@
-// The "fully replicated" CloudEvent: built from a completed round, with an id stable per (tag, digest).
+// The events a round produces: "replicated" once per (tag, digest), "stalled" once per late round.
 import { createHash } from 'node:crypto';
+import { CloudEvent } from 'cloudevents';
 import type { Evaluation, TagState } from '../replication/tag-state';
 import { replicationMillis } from '../replication/tag-state';
 import type { Instant } from '../replication/timestamp';
+import { millisBetween } from '../replication/timestamp';
+import type { GateEvent } from './types';
 
 export const REPLICATED_EVENT_TYPE = 'acrgate.tag.replicated';
+export const STALLED_EVENT_TYPE = 'acrgate.tag.stalled';
 
 export interface ReplicatedEventData {
   registry: string;
@@ -17,63 +21,128 @@ export interface ReplicatedEventData {
   durationMs: number | null;
 }
 
-export interface ReplicatedEvent {
-  specversion: '1.0';
-  id: string;
-  type: typeof REPLICATED_EVENT_TYPE;
-  source: string;
-  subject: string;
-  time: Instant;
-  datacontenttype: 'application/json';
-  data: ReplicatedEventData;
+export interface StalledEventData {
+  registry: string;
+  repository: string;
+  tag: string | null;
+  digest: string;
+  pushedAt: Instant;
+  missingRegions: string[];
+  arrivedRegions: string[];
+  stalledAfterMs: number;
 }
 
-/** Same (registry, repository, tag, digest), same id: consumers de-duplicate on it. */
-export function replicatedEventId(
-  registry: string,
-  repository: string,
-  tag: string | null,
-  digest: string,
-): string {
+/** What a tag's write puts in its outbox: the event, and what an `acr` relay needs. */
+export interface OutboxEntry {
+  event: GateEvent;
+  acrPayload?: Record<string, unknown>;
+}
+
+/** Same inputs, same id: consumers de-duplicate on it. Formatted as a name-based UUID. */
+export function stableEventId(type: string, ...parts: (string | null)[]): string {
   const hash = createHash('sha256')
-    .update(JSON.stringify([REPLICATED_EVENT_TYPE, registry, repository, tag, digest]))
+    .update(JSON.stringify([type, ...parts]))
     .digest('hex');
-  // Formatted as a UUID so tools that expect one are happy; 122 bits of the hash.
+  const variant = ((parseInt(hash.slice(16, 18), 16) & 0x3f) | 0x80).toString(16);
   return [
     hash.slice(0, 8),
     hash.slice(8, 12),
     `5${hash.slice(13, 16)}`,
-    ((parseInt(hash.slice(16, 18), 16) & 0x3f) | 0x80).toString(16) + hash.slice(18, 20),
+    variant + hash.slice(18, 20),
     hash.slice(20, 32),
   ].join('-');
 }
 
-export function toReplicatedEvent(state: TagState, evaluation: Evaluation): ReplicatedEvent {
+export const replicatedEventId = (
+  registry: string,
+  repository: string,
+  tag: string | null,
+  digest: string,
+): string => stableEventId(REPLICATED_EVENT_TYPE, registry, repository, tag, digest);
+
+const subjectOf = (state: TagState, digest: string): string =>
+  state.tag === null ? `${state.repository}@${digest}` : `${state.repository}:${state.tag}`;
+
+/**
+ * Validated by the CloudEvents SDK; `time` keeps ACR's nine fractional digits (the SDK would cut
+ * them to milliseconds, and RFC 3339 allows any precision).
+ */
+function toGateEvent<T extends object>(
+  fields: { id: string; type: string; source: string; subject: string; time: Instant },
+  data: T,
+): GateEvent {
+  const validated = new CloudEvent<T>(
+    { ...fields, datacontenttype: 'application/json', data },
+    true,
+  ).toJSON();
+  return {
+    specversion: '1.0',
+    id: String(validated.id),
+    type: String(validated.type),
+    source: String(validated.source),
+    subject: fields.subject,
+    time: fields.time,
+    datacontenttype: 'application/json',
+    data: { ...data } as Record<string, unknown>,
+  };
+}
+
+export function toReplicatedEvent(state: TagState, evaluation: Evaluation): OutboxEntry {
   const { digest, replicatedAt } = evaluation;
   if (digest === null || replicatedAt === null) {
     throw new Error('toReplicatedEvent needs a replicated evaluation');
   }
-  const reference =
-    state.tag === null ? `${state.repository}@${digest}` : `${state.repository}:${state.tag}`;
-  return {
-    specversion: '1.0',
-    id: replicatedEventId(state.registry, state.repository, state.tag, digest),
-    type: REPLICATED_EVENT_TYPE,
-    source: `/registries/${state.registry}`,
-    subject: reference,
-    time: replicatedAt,
-    datacontenttype: 'application/json',
-    data: {
-      registry: state.registry,
-      repository: state.repository,
-      tag: state.tag,
-      digest,
-      regions: evaluation.regions
-        .filter((r) => r.required && r.arrivedAt !== undefined)
-        .map((r) => ({ region: r.region, arrivedAt: r.arrivedAt as Instant })),
-      pushedAt: evaluation.pushedAt,
-      replicatedAt,
-      durationMs: replicationMillis(evaluation),
+  const data: ReplicatedEventData = {
+    registry: state.registry,
+    repository: state.repository,
+    tag: state.tag,
+    digest,
+    regions: evaluation.regions
+      .filter((r) => r.required && r.arrivedAt !== undefined)
+      .map((r) => ({ region: r.region, arrivedAt: r.arrivedAt as Instant })),
+    pushedAt: evaluation.pushedAt,
+    replicatedAt,
+    durationMs: replicationMillis(evaluation),
+  };
+  const event = toGateEvent(
+    {
+      id: replicatedEventId(state.registry, state.repository, state.tag, digest),
+      type: REPLICATED_EVENT_TYPE,
+      source: `/registries/${state.registry}`,
+      subject: subjectOf(state, digest),
+      time: replicatedAt,
     },
+    data,
+  );
+  const push = state.pushes[digest];
+  return push ? { event, acrPayload: push.payload } : { event };
+}
+
+export function toStalledEvent(state: TagState, evaluation: Evaluation, now: Instant): OutboxEntry {
+  const { digest, pushedAt } = evaluation;
+  if (digest === null || pushedAt === null) throw new Error('toStalledEvent needs an open round');
+  const data: StalledEventData = {
+    registry: state.registry,
+    repository: state.repository,
+    tag: state.tag,
+    digest,
+    pushedAt,
+    missingRegions: evaluation.missingRegions,
+    arrivedRegions: evaluation.regions
+      .filter((r) => r.required && r.status === 'arrived')
+      .map((r) => r.region),
+    stalledAfterMs: millisBetween(pushedAt, now),
+  };
+  return {
+    event: toGateEvent(
+      {
+        id: stableEventId(STALLED_EVENT_TYPE, state.registry, state.repository, state.tag, digest),
+        type: STALLED_EVENT_TYPE,
+        source: `/registries/${state.registry}`,
+        subject: subjectOf(state, digest),
+        time: now,
+      },
+      data,
+    ),
   };
 }

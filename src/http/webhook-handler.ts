@@ -30,14 +30,14 @@ export function makeAcrWebhookHandler(deps: WebhookDeps): HttpHandler {
       return json(202, { status: 'ignored', action: event.action, reason: intent.reason, region });
     }
 
-    const outcome = await recordArrival(deps, intent, region);
+    const outcome = await recordArrival(deps, intent, region, body as Record<string, unknown>);
     if (outcome.kind === 'push') {
       const { record, written, completed } = outcome.result;
       const { registry, repository, tag } = record.state;
       context.log(
         `push ${registry}/${repository}${tag === null ? '' : `:${tag}`}@${intent.digest} in ${region}: ` +
           `${written ? 'recorded' : 'duplicate'}, ${record.evaluation.status}` +
-          (completed ? `, event ${completed.id}` : ''),
+          (completed ? `, event ${completed.event.id}` : ''),
       );
       return json(202, toStatusBody(record.state, record.evaluation));
     }

@@ -28,9 +28,18 @@ export interface Completion {
   eventId: string;
 }
 
+/** The earliest push event ACR sent for a digest: relayed as is to tools that speak ACR webhooks. */
+export interface PushRecord {
+  timestamp: Instant;
+  payload: Record<string, unknown>;
+}
+
 export interface TagState extends TagKey {
   observations: Observations;
   completions: Completion[];
+  pushes: Record<string, PushRecord>;
+  /** Digests whose round was reported stalled (once per round). */
+  stalls: string[];
 }
 
 export interface RegionReport {
@@ -67,7 +76,7 @@ export interface Evaluation {
 export const MAX_COMPLETIONS = 20;
 
 export function emptyTagState(key: TagKey): TagState {
-  return { ...key, observations: {}, completions: [] };
+  return { ...key, observations: {}, completions: [], pushes: {}, stalls: [] };
 }
 
 export function keyOf(state: TagState): TagKey {
@@ -96,14 +105,51 @@ function merge(state: TagState, region: string, digest: string, next: Observatio
   };
 }
 
-/** A push event seen in one region. Returns the same object when it changes nothing (a duplicate). */
-export function applyPush(state: TagState, report: RegionReport): TagState {
+/** How many digests a tag remembers; older rounds are forgotten first. */
+export const MAX_DIGESTS = 20;
+
+/**
+ * A push event seen in one region. Returns the same object when it changes nothing (a duplicate).
+ * `payload` is the event as ACR sent it; the earliest one per digest is kept.
+ */
+export function applyPush(
+  state: TagState,
+  report: RegionReport,
+  payload?: Record<string, unknown>,
+): TagState {
   const current = state.observations[report.region]?.[report.digest] ?? {};
-  return merge(state, report.region, report.digest, {
+  let next = merge(state, report.region, report.digest, {
     ...current,
     firstSeen: minOf(current.firstSeen, report.timestamp),
     lastSeen: maxOf(current.lastSeen, report.timestamp),
   });
+  const kept = state.pushes[report.digest];
+  if (payload !== undefined && (kept === undefined || report.timestamp < kept.timestamp)) {
+    next = {
+      ...next,
+      pushes: { ...next.pushes, [report.digest]: { timestamp: report.timestamp, payload } },
+    };
+  }
+  return next === state ? state : forgetOldDigests(next);
+}
+
+/** Keeps the state bounded: drops the digests pushed longest ago beyond MAX_DIGESTS. */
+function forgetOldDigests(state: TagState): TagState {
+  const times = pushTimes(state.observations);
+  if (times.size <= MAX_DIGESTS) return state;
+  const keep = new Set(
+    [...times.entries()]
+      .sort((a, b) => (a[1] < b[1] ? 1 : a[1] > b[1] ? -1 : 0))
+      .slice(0, MAX_DIGESTS)
+      .map(([digest]) => digest),
+  );
+  const observations: Observations = {};
+  for (const [region, byDigest] of Object.entries(state.observations)) {
+    const kept = Object.entries(byDigest).filter(([d]) => keep.has(d) || !times.has(d));
+    if (kept.length > 0) observations[region] = Object.fromEntries(kept);
+  }
+  const pushes = Object.fromEntries(Object.entries(state.pushes).filter(([d]) => keep.has(d)));
+  return { ...state, observations, pushes, stalls: state.stalls.filter((d) => keep.has(d)) };
 }
 
 /** A delete event (by digest) seen in one region. */
@@ -226,6 +272,26 @@ export function evaluate(state: TagState, requiredRegions: readonly string[]): E
 /** Records a completion (keeping the most recent rounds only). */
 export function withCompletion(state: TagState, completion: Completion): TagState {
   return { ...state, completions: [...state.completions, completion].slice(-MAX_COMPLETIONS) };
+}
+
+/** A round still open after `stallAfterMs` is reported once: the regions it waits on may be down. */
+export function isStallDue(
+  state: TagState,
+  evaluation: Evaluation,
+  now: Instant,
+  stallAfterMs: number,
+): boolean {
+  return (
+    evaluation.status === 'replicating' &&
+    evaluation.digest !== null &&
+    evaluation.pushedAt !== null &&
+    !state.stalls.includes(evaluation.digest) &&
+    millisBetween(evaluation.pushedAt, now) >= stallAfterMs
+  );
+}
+
+export function withStall(state: TagState, digest: string): TagState {
+  return { ...state, stalls: [...state.stalls, digest].slice(-MAX_DIGESTS) };
 }
 
 /** Every digest the tag has seen, for finding tags by digest. */

@@ -1,5 +1,6 @@
 // The shapes of stored documents, validated with zod whenever they are read back.
 import { z } from 'zod';
+import { SUBSCRIPTION_FORMATS } from '../events/types';
 import { storedInstantSchema } from '../replication/timestamp';
 
 const observationSchema = z.object({
@@ -16,25 +17,20 @@ const regionViewSchema = z.object({
   arrivedAt: storedInstantSchema.optional(),
 });
 
-const replicatedEventSchema = z.object({
+export const gateEventSchema = z.object({
   specversion: z.literal('1.0'),
   id: z.string(),
-  type: z.literal('acrgate.tag.replicated'),
+  type: z.string(),
   source: z.string(),
   subject: z.string(),
-  time: storedInstantSchema,
+  time: z.string(),
   datacontenttype: z.literal('application/json'),
-  data: z.object({
-    registry: z.string(),
-    repository: z.string(),
-    tag: z.string().nullable(),
-    digest: z.string(),
-    regions: z.array(z.object({ region: z.string(), arrivedAt: storedInstantSchema })),
-    pushedAt: storedInstantSchema.nullable(),
-    replicatedAt: storedInstantSchema,
-    durationMs: z.number().nullable(),
-  }),
+  data: z.record(z.string(), z.unknown()),
 });
+
+const jsonObject = z.record(z.string(), z.unknown());
+
+const outboxEntrySchema = z.object({ event: gateEventSchema, acrPayload: jsonObject.optional() });
 
 export const tagDocumentSchema = z.object({
   id: z.string(),
@@ -48,8 +44,13 @@ export const tagDocumentSchema = z.object({
   completions: z.array(
     z.object({ digest: z.string(), replicatedAt: storedInstantSchema, eventId: z.string() }),
   ),
-  outbox: z.array(replicatedEventSchema),
+  pushes: z
+    .record(z.string(), z.object({ timestamp: storedInstantSchema, payload: jsonObject }))
+    .default({}),
+  stalls: z.array(z.string()).default([]),
+  outbox: z.array(outboxEntrySchema),
   // Derived when written; kept as fields so they can be queried and indexed.
+  outboxSize: z.number().int().default(0),
   digest: z.string().nullable(),
   status: z.enum(['replicating', 'replicated', 'deleted']),
   regions: z.array(regionViewSchema),
@@ -77,6 +78,51 @@ export const eventDocumentSchema = z.object({
   id: z.string(),
   pk: z.string(),
   type: z.literal('event'),
-  event: replicatedEventSchema,
+  event: gateEventSchema,
+  acrPayload: jsonObject.optional(),
   recordedAt: storedInstantSchema,
+  /** `recordedAt|id`: one string field to order and page the feed by. */
+  sortKey: z.string(),
+});
+
+export const subscriptionDocumentSchema = z.object({
+  id: z.string(),
+  pk: z.string(),
+  type: z.literal('subscription'),
+  url: z.string(),
+  format: z.enum(SUBSCRIPTION_FORMATS),
+  secret: z.string(),
+  filter: z.object({
+    registry: z.string().optional(),
+    repository: z.string().optional(),
+    tag: z.string().optional(),
+  }),
+  headers: z.record(z.string(), z.string()),
+  types: z.array(z.string()).default([]),
+  enabled: z.boolean(),
+  disabledReason: z.string().optional(),
+  createdAt: storedInstantSchema,
+});
+
+export const deliveryDocumentSchema = z.object({
+  id: z.string(),
+  pk: z.string(),
+  type: z.literal('delivery'),
+  eventId: z.string(),
+  subscriptionId: z.string(),
+  state: z.enum(['pending', 'delivered', 'dead', 'gone', 'cancelled']),
+  attempts: z.array(
+    z.object({
+      at: storedInstantSchema,
+      durationMs: z.number(),
+      status: z.number().int().optional(),
+      error: z.string().optional(),
+      retryAfterMs: z.number().optional(),
+    }),
+  ),
+  attemptsInRound: z.number().int(),
+  nextAttemptAt: storedInstantSchema.nullable(),
+  detail: z.string().optional(),
+  updatedAt: storedInstantSchema,
+  _etag: z.string(),
 });

@@ -19,3 +19,8 @@ export const tagId = (key: { tag: string | null; untaggedDigest?: string }): str
 
 export const registryPartition = (registry: string): string => `registry:${registry}`;
 export const EVENTS_PARTITION = 'events';
+export const SUBSCRIPTIONS_PARTITION = 'subscriptions';
+/** An event's deliveries share a partition, so an event's page reads them in one query. */
+export const deliveryPartition = (eventId: string): string => `deliveries:${eventId}`;
+export const deliveryId = (subscriptionId: string): string =>
+  `delivery:${encodeId(subscriptionId)}`;

@@ -1,0 +1,40 @@
+// The periodic sweep: publishes outboxes a failed write left behind, and reports rounds that stall.
+import type { Instant } from '../replication/timestamp';
+import { instantFromDate } from '../replication/timestamp';
+import { getRequiredRegions, type RegionsDeps } from './required-regions';
+import { updateTag } from './update-tag';
+
+export interface SweepDeps extends RegionsDeps {
+  stallAfterMs: number;
+}
+
+export interface SweepReport {
+  published: number;
+  stalled: number;
+}
+
+const minus = (at: Instant, ms: number): Instant =>
+  instantFromDate(new Date(Date.parse(at.slice(0, 23) + 'Z') - ms));
+
+export async function sweepRounds(deps: SweepDeps, limit = 100): Promise<SweepReport> {
+  const report: SweepReport = { published: 0, stalled: 0 };
+  // A write with nothing to change still publishes what the tag's outbox holds.
+  for (const key of await deps.store.tags.listWithOutbox(limit)) {
+    const { regions } = await getRequiredRegions(deps, key.registry);
+    await updateTag(deps, key, (s) => s, regions);
+    report.published += 1;
+  }
+  const now = deps.clock.now();
+  for (const key of await deps.store.tags.listStallCandidates(
+    minus(now, deps.stallAfterMs),
+    limit,
+  )) {
+    const { regions } = await getRequiredRegions(deps, key.registry);
+    const result = await updateTag(deps, key, (s) => s, regions, {
+      stallAfterMs: deps.stallAfterMs,
+    });
+    if (result.record.state.stalls.includes(result.record.evaluation.digest ?? ''))
+      report.stalled += 1;
+  }
+  return report;
+}

@@ -1,0 +1,135 @@
+// POST/GET /api/subscriptions and GET/DELETE /api/subscriptions/{id}: where events go (admin).
+import type { HttpHandler } from '@azure/functions';
+import { z } from 'zod';
+import { createSubscription, toSubscriptionView } from '../app/manage-subscriptions';
+import type { Clock, Store } from '../app/ports';
+import { REPLICATED_EVENT_TYPE, STALLED_EVENT_TYPE } from '../events/replicated-event';
+import { SUBSCRIPTION_FORMATS } from '../events/types';
+import { registrySchema } from '../replication/names';
+import type { Authenticate } from './auth';
+import { handle, json, parseOr400, readJsonBody } from './handle';
+import { HttpProblem } from './problem';
+
+export interface SubscriptionDeps {
+  store: Pick<Store, 'subscriptions'>;
+  clock: Clock;
+  authenticate: Authenticate;
+  maxBodyBytes: number;
+}
+
+// Headers we set ourselves (content, signatures) cannot be overridden by a subscription.
+const RESERVED_HEADERS =
+  /^(content-type|content-length|host|user-agent|webhook-(id|timestamp|signature)|x-signature|transfer-encoding|connection)$/i;
+
+export const newSubscriptionSchema = z.strictObject({
+  url: z
+    .url({ protocol: /^https?$/, message: 'must be an http(s) URL' })
+    .max(2048)
+    .refine((u) => !new URL(u).username && !new URL(u).password, {
+      message: 'must not carry credentials; use headers',
+    }),
+  format: z.enum(SUBSCRIPTION_FORMATS).default('cloudevents'),
+  secret: z.string().min(16, 'must be at least 16 characters').max(256).optional(),
+  filter: z
+    .strictObject({
+      registry: registrySchema.optional(),
+      repository: z
+        .string()
+        .min(1)
+        .max(256)
+        .regex(/^[a-z0-9._\-/*]+$/, 'must be a repository glob')
+        .optional(),
+      tag: z
+        .string()
+        .min(1)
+        .max(128)
+        .regex(/^[A-Za-z0-9._\-*]+$/, 'must be a tag glob')
+        .optional(),
+    })
+    .default({}),
+  headers: z
+    .record(
+      z.string().regex(/^[A-Za-z0-9-]{1,64}$/, 'must be a header name'),
+      z
+        .string()
+        .max(1024)
+        .regex(/^[^\r\n]*$/, 'must be one line'),
+    )
+    .refine((h) => Object.keys(h).every((name) => !RESERVED_HEADERS.test(name)), {
+      message: 'must not set content-type, user-agent or signature headers',
+    })
+    .refine((h) => Object.keys(h).length <= 20, { message: 'at most 20 headers' })
+    .default({}),
+  types: z
+    .array(z.enum([REPLICATED_EVENT_TYPE, STALLED_EVENT_TYPE]))
+    .max(10)
+    .default([]),
+});
+
+const idParams = z.object({ id: z.uuid({ message: 'must be a subscription id' }) });
+
+export function makeCreateSubscriptionHandler(deps: SubscriptionDeps): HttpHandler {
+  return handle(async (request, context) => {
+    deps.authenticate(request, ['admin']);
+    const body = parseOr400(
+      newSubscriptionSchema,
+      await readJsonBody(request, deps.maxBodyBytes),
+      'body',
+    );
+    if (
+      body.format === 'cloudevents' &&
+      body.secret !== undefined &&
+      !/^whsec_[A-Za-z0-9+/=]{16,}$/.test(body.secret)
+    ) {
+      throw new HttpProblem({
+        status: 400,
+        title: 'Invalid body',
+        detail:
+          'secret: a cloudevents subscription is signed per Standard Webhooks: whsec_ followed by base64',
+        errors: [{ field: 'secret', detail: 'must be whsec_ followed by base64' }],
+      });
+    }
+    const subscription = await createSubscription(deps, body);
+    context.log(
+      `subscription ${subscription.id} created for ${new URL(subscription.url).origin} (${subscription.format})`,
+    );
+    // The secret is shown this once, so the receiver can be configured with it.
+    return json(
+      201,
+      { ...toSubscriptionView(subscription), secret: subscription.secret },
+      {
+        location: `/api/subscriptions/${subscription.id}`,
+      },
+    );
+  });
+}
+
+export function makeListSubscriptionsHandler(deps: SubscriptionDeps): HttpHandler {
+  return handle(async (request) => {
+    deps.authenticate(request, ['admin']);
+    const subscriptions = await deps.store.subscriptions.list();
+    return json(200, { subscriptions: subscriptions.map(toSubscriptionView) });
+  });
+}
+
+export function makeGetSubscriptionHandler(deps: SubscriptionDeps): HttpHandler {
+  return handle(async (request) => {
+    deps.authenticate(request, ['admin']);
+    const { id } = parseOr400(idParams, request.params, 'path', 'path');
+    const subscription = await deps.store.subscriptions.get(id);
+    if (!subscription)
+      throw new HttpProblem({ status: 404, title: 'Not Found', detail: `no subscription ${id}` });
+    return json(200, toSubscriptionView(subscription));
+  });
+}
+
+export function makeDeleteSubscriptionHandler(deps: SubscriptionDeps): HttpHandler {
+  return handle(async (request) => {
+    deps.authenticate(request, ['admin']);
+    const { id } = parseOr400(idParams, request.params, 'path', 'path');
+    if (!(await deps.store.subscriptions.delete(id))) {
+      throw new HttpProblem({ status: 404, title: 'Not Found', detail: `no subscription ${id}` });
+    }
+    return { status: 204 };
+  });
+}

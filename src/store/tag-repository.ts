@@ -1,0 +1,210 @@
+// Tags in Cosmos DB: one item per tag, replaced only if its ETag still matches.
+import type { Container, ItemDefinition } from '@azure/cosmos';
+import type { SaveResult, StoredTag, TagListQuery, TagRecord, TagRepository } from '../app/ports';
+import { knownDigests, type TagKey } from '../replication/tag-state';
+import { guard, isConflict, parse } from './cosmos-errors';
+import { tagDocumentSchema, type TagDocument } from './documents';
+import { tagId, tagPartition } from './ids';
+
+function toTagDocument(record: TagRecord): Omit<TagDocument, '_etag'> {
+  const { state, evaluation } = record;
+  return {
+    id: tagId(state),
+    pk: tagPartition(state.registry, state.repository),
+    type: 'tag',
+    registry: state.registry,
+    repository: state.repository,
+    tag: state.tag,
+    ...(state.untaggedDigest === undefined ? {} : { untaggedDigest: state.untaggedDigest }),
+    observations: state.observations,
+    completions: state.completions,
+    pushes: state.pushes,
+    stalls: state.stalls,
+    outbox: record.outbox,
+    outboxSize: record.outbox.length,
+    digest: evaluation.digest,
+    status: evaluation.status,
+    regions: evaluation.regions,
+    requiredRegions: evaluation.requiredRegions,
+    missingRegions: evaluation.missingRegions,
+    pushedAt: evaluation.pushedAt,
+    replicatedAt: evaluation.replicatedAt,
+    digests: knownDigests(state),
+    updatedAt: record.updatedAt,
+  };
+}
+
+function fromTagDocument(raw: unknown): StoredTag {
+  const doc = parse(tagDocumentSchema, raw, 'tag');
+  const key: TagKey = {
+    registry: doc.registry,
+    repository: doc.repository,
+    tag: doc.tag,
+    ...(doc.untaggedDigest === undefined ? {} : { untaggedDigest: doc.untaggedDigest }),
+  };
+  return {
+    etag: doc._etag,
+    record: {
+      state: {
+        ...key,
+        observations: doc.observations,
+        completions: doc.completions,
+        pushes: doc.pushes,
+        stalls: doc.stalls,
+      },
+      evaluation: {
+        digest: doc.digest,
+        status: doc.status,
+        regions: doc.regions,
+        requiredRegions: doc.requiredRegions,
+        missingRegions: doc.missingRegions,
+        pushedAt: doc.pushedAt,
+        replicatedAt: doc.replicatedAt,
+        newCompletion: null,
+      },
+      outbox: doc.outbox,
+      updatedAt: doc.updatedAt,
+    },
+  };
+}
+
+const KEY_FIELDS = 'c.registry, c.repository, c.tag, c.untaggedDigest';
+
+const toKey = (row: {
+  registry: string;
+  repository: string;
+  tag: string | null;
+  untaggedDigest?: string;
+}): TagKey =>
+  row.untaggedDigest === undefined
+    ? { registry: row.registry, repository: row.repository, tag: row.tag }
+    : { ...row };
+
+export function makeTagRepository(container: () => Promise<Container>): TagRepository {
+  const keysWhere = (
+    what: string,
+    where: string,
+    parameters: { name: string; value: string }[],
+    limit: number,
+  ) =>
+    guard(what, async () => {
+      const c = await container();
+      const { resources } = await c.items
+        .query<Parameters<typeof toKey>[0]>({
+          query: `SELECT TOP ${limit} ${KEY_FIELDS} FROM c WHERE c.type = 'tag' AND ${where}`,
+          parameters,
+        })
+        .fetchAll();
+      return resources.map(toKey);
+    });
+
+  return {
+    get: (key) =>
+      guard('read', async () => {
+        const c = await container();
+        const response = await c
+          .item(tagId(key), tagPartition(key.registry, key.repository))
+          .read<ItemDefinition>();
+        return response.statusCode === 404 || !response.resource
+          ? undefined
+          : fromTagDocument(response.resource);
+      }),
+
+    save: (record, expected) =>
+      guard('write', async (): Promise<SaveResult> => {
+        const c = await container();
+        const doc = toTagDocument(record);
+        try {
+          const response =
+            expected === 'absent'
+              ? await c.items.create(doc)
+              : await c.item(doc.id, doc.pk).replace(doc, {
+                  accessCondition: { type: 'IfMatch', condition: expected.etag },
+                });
+          return { ok: true, etag: response.etag };
+        } catch (error) {
+          // Someone created it first, or wrote since we read: read again.
+          if (isConflict(error)) return { ok: false, reason: 'conflict' };
+          throw error;
+        }
+      }),
+
+    findByDigest: (registry, repository, digest) =>
+      guard('query', async () => {
+        const c = await container();
+        const pk = tagPartition(registry, repository);
+        const { resources } = await c.items
+          .query<unknown>(
+            {
+              query:
+                "SELECT * FROM c WHERE c.pk = @pk AND c.type = 'tag' AND ARRAY_CONTAINS(c.digests, @digest)",
+              parameters: [
+                { name: '@pk', value: pk },
+                { name: '@digest', value: digest },
+              ],
+            },
+            { partitionKey: pk },
+          )
+          .fetchAll();
+        return resources.map(fromTagDocument);
+      }),
+
+    list: (query: TagListQuery) =>
+      guard('query', async () => {
+        const c = await container();
+        const filters = ["c.type = 'tag'", 'c.registry = @registry'];
+        const parameters = [{ name: '@registry', value: query.registry }];
+        if (query.repository !== undefined) {
+          filters.push('c.repository = @repository');
+          parameters.push({ name: '@repository', value: query.repository });
+        }
+        if (query.status !== undefined) {
+          filters.push('c.status = @status');
+          parameters.push({ name: '@status', value: query.status });
+        }
+        const page = await c.items
+          .query<unknown>(
+            {
+              query: `SELECT * FROM c WHERE ${filters.join(' AND ')} ORDER BY c.updatedAt DESC`,
+              parameters,
+            },
+            {
+              maxItemCount: query.pageSize,
+              ...(query.continuationToken ? { continuationToken: query.continuationToken } : {}),
+              ...(query.repository !== undefined
+                ? { partitionKey: tagPartition(query.registry, query.repository) }
+                : {}),
+            },
+          )
+          .fetchNext();
+        return {
+          items: page.resources.map((r) => fromTagDocument(r).record),
+          continuationToken: page.continuationToken ?? null,
+        };
+      }),
+
+    listOpen: (registry) => ({
+      async *[Symbol.asyncIterator]() {
+        const c = await guard('connect', container);
+        const iterator = c.items.query<Parameters<typeof toKey>[0]>({
+          query: `SELECT ${KEY_FIELDS} FROM c WHERE c.type = 'tag' AND c.registry = @registry AND c.status = 'replicating'`,
+          parameters: [{ name: '@registry', value: registry }],
+        });
+        while (iterator.hasMoreResults()) {
+          const page = await guard('query', () => iterator.fetchNext());
+          for (const row of page.resources) yield toKey(row);
+        }
+      },
+    }),
+
+    listWithOutbox: (limit) => keysWhere('outbox query', 'c.outboxSize > 0', [], limit),
+
+    listStallCandidates: (pushedBefore, limit) =>
+      keysWhere(
+        'stall query',
+        "c.status = 'replicating' AND c.pushedAt <= @before AND NOT ARRAY_CONTAINS(c.stalls, c.digest)",
+        [{ name: '@before', value: pushedBefore }],
+        limit,
+      ),
+  };
+}
