@@ -1,0 +1,71 @@
+// Several instances delivering at once never send the same attempt twice: claims are conditional writes.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeDeliverer } from '../../src/app/deliver-events';
+import { createSubscription } from '../../src/app/manage-subscriptions';
+import { publishOutbox } from '../../src/app/publish-events';
+import { startEmbeddedCosmos, type EmbeddedCosmos } from '../../src/dev/embedded-cosmos';
+import { sendDelivery } from '../../src/events/send-delivery';
+import { toReplicatedEvent } from '../../src/events/replicated-event';
+import { applyPush, emptyTagState, evaluate } from '../../src/replication/tag-state';
+import { toInstant, type Instant } from '../../src/replication/timestamp';
+import { systemClock } from '../../src/main';
+import { anInstance, cosmosSettings, freshDatabase } from '../support/cosmos';
+import { startReceiver, type Receiver } from '../support/receiver';
+
+let cosmos: EmbeddedCosmos;
+let receiver: Receiver;
+beforeAll(async () => {
+  cosmos = await startEmbeddedCosmos();
+  receiver = await startReceiver(() => ({ status: 200 }));
+});
+afterAll(async () => {
+  await receiver.close();
+  await cosmos.close();
+});
+
+describe('delivery claims', () => {
+  it('sends each due delivery once when five instances race for it', async () => {
+    const settings = cosmosSettings(cosmos.endpoint, cosmos.key, freshDatabase());
+    const instances = Array.from({ length: 5 }, () => anInstance(settings, ['westus']));
+    const first = instances[0]!;
+    await createSubscription(first, {
+      url: receiver.url,
+      format: 'cloudevents',
+      filter: {},
+      headers: {},
+      types: [],
+    });
+
+    // Ten completed tags, published without sending: their deliveries are all due.
+    for (let i = 0; i < 10; i++) {
+      const state = applyPush(
+        emptyTagState({ registry: 'contoso.azurecr.io', repository: 'claims', tag: `t${i}` }),
+        {
+          region: 'westus',
+          digest: `sha256:${String(i).repeat(64)}`,
+          timestamp: toInstant('2026-03-14T09:00:00Z') as Instant,
+        },
+      );
+      const record = {
+        state,
+        evaluation: evaluate(state, ['westus']),
+        outbox: [toReplicatedEvent(state, evaluate(state, ['westus']))],
+        updatedAt: systemClock.now(),
+      };
+      const saved = await first.store.tags.save(record, 'absent');
+      if (!saved.ok) throw new Error('setup failed');
+      await publishOutbox(first, { record, etag: saved.etag });
+    }
+
+    const deliverers = instances.map((deps) =>
+      makeDeliverer({ ...deps, retryScheduleMs: [1000], timeoutMs: 2000, send: sendDelivery }),
+    );
+    const reports = await Promise.all(deliverers.map((d) => d.deliverDue()));
+    const attempted = reports.reduce((sum, r) => sum + r.attempted, 0);
+
+    expect(attempted).toBe(10);
+    const ids = receiver.received.map((r) => r.headers['webhook-id']);
+    expect(ids).toHaveLength(10);
+    expect(new Set(ids).size).toBe(10);
+  });
+});
