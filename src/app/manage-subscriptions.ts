@@ -12,12 +12,18 @@ export interface NewSubscription {
   types: string[];
 }
 
-/** What the API shows of a subscription after creation: never the secret itself. */
+/** What the API shows of a subscription after creation: never the secret, nor header values. */
 export type SubscriptionView = Omit<Subscription, 'secret'> & { secretHint: string };
 
-export const toSubscriptionView = ({ secret, ...rest }: Subscription): SubscriptionView => ({
+export const toSubscriptionView = ({
+  secret,
+  headers,
+  ...rest
+}: Subscription): SubscriptionView => ({
   ...rest,
-  secretHint: `${secret.slice(0, 6)}…${secret.slice(-4)}`,
+  // Headers often carry credentials (a GitHub token, an API key): show only that they are set.
+  headers: Object.fromEntries(Object.keys(headers).map((name) => [name, '(set)'])),
+  secretHint: secret.length > 12 ? `${secret.slice(0, 6)}…${secret.slice(-4)}` : '(set)',
 });
 
 /** Standard Webhooks secrets: `whsec_` and 24 random bytes in base64. */

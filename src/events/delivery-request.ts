@@ -13,7 +13,7 @@ import type {
 export const USER_AGENT = 'acr-replication-gate';
 
 /** Headers we set ourselves, or that decide the framing of the request: custom headers never replace them. */
-const RESERVED_HEADERS = new Set([
+export const RESERVED_HEADERS: ReadonlySet<string> = new Set([
   'content-type',
   'user-agent',
   'webhook-id',
@@ -164,6 +164,14 @@ export function toDeliveryRequest(
         .digest('hex');
       headers['content-type'] = 'application/json';
       headers['x-signature'] = `sha256=${hmac}`;
+      return { url: subscription.url, headers, body };
+    }
+    case 'github-dispatch': {
+      // GitHub's repository_dispatch: the event type names the workflow trigger, the event rides
+      // in client_payload (8 top-level fields, within GitHub's limit of 10). Auth is a header.
+      headers['content-type'] = 'application/json';
+      headers.accept = 'application/vnd.github+json';
+      const body = JSON.stringify({ event_type: stored.event.type, client_payload: stored.event });
       return { url: subscription.url, headers, body };
     }
   }

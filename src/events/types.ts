@@ -1,7 +1,12 @@
 // The shapes shared by the event store, subscriptions and delivery.
 import type { Instant } from '../replication/timestamp';
 
-export const SUBSCRIPTION_FORMATS = ['cloudevents', 'acr', 'flux-generic-hmac'] as const;
+export const SUBSCRIPTION_FORMATS = [
+  'cloudevents',
+  'acr',
+  'flux-generic-hmac',
+  'github-dispatch',
+] as const;
 export type SubscriptionFormat = (typeof SUBSCRIPTION_FORMATS)[number];
 
 export interface SubscriptionFilter {

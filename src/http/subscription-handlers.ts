@@ -3,6 +3,7 @@ import type { HttpHandler } from '@azure/functions';
 import { z } from 'zod';
 import { createSubscription, toSubscriptionView } from '../app/manage-subscriptions';
 import type { Clock, Store } from '../app/ports';
+import { RESERVED_HEADERS } from '../events/delivery-request';
 import { REPLICATED_EVENT_TYPE, STALLED_EVENT_TYPE } from '../events/replicated-event';
 import { SUBSCRIPTION_FORMATS } from '../events/types';
 import { registrySchema } from '../replication/names';
@@ -16,10 +17,6 @@ export interface SubscriptionDeps {
   authenticate: Authenticate;
   maxBodyBytes: number;
 }
-
-// Headers we set ourselves (content, signatures) cannot be overridden by a subscription.
-const RESERVED_HEADERS =
-  /^(content-type|content-length|host|user-agent|webhook-(id|timestamp|signature)|x-signature|transfer-encoding|connection)$/i;
 
 export const newSubscriptionSchema = z.strictObject({
   url: z
@@ -55,7 +52,7 @@ export const newSubscriptionSchema = z.strictObject({
         .max(1024)
         .regex(/^[^\r\n]*$/, 'must be one line'),
     )
-    .refine((h) => Object.keys(h).every((name) => !RESERVED_HEADERS.test(name)), {
+    .refine((h) => Object.keys(h).every((name) => !RESERVED_HEADERS.has(name.toLowerCase())), {
       message: 'must not set content-type, user-agent or signature headers',
     })
     .refine((h) => Object.keys(h).length <= 20, { message: 'at most 20 headers' })

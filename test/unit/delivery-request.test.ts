@@ -349,3 +349,27 @@ describe('nextAttemptDelay', () => {
     expect(DEFAULT_RETRY_SCHEDULE_MS[0]).toBe(10_000);
   });
 });
+
+describe('the github-dispatch format', () => {
+  it('sends repository_dispatch: event_type is the event type, client_payload the event', () => {
+    const stored = aStoredEvent();
+    const request = toDeliveryRequest(
+      aSubscription({
+        format: 'github-dispatch',
+        url: 'https://api.github.com/repos/contoso/deploy/dispatches',
+        headers: { Authorization: 'Bearer ghp_example' },
+      }),
+      stored,
+      { webhookId: stored.event.id, at: new Date() },
+    );
+    expect(request.headers).toMatchObject({
+      authorization: 'Bearer ghp_example',
+      accept: 'application/vnd.github+json',
+      'content-type': 'application/json',
+    });
+    const body = JSON.parse(request.body) as { event_type: string; client_payload: object };
+    expect(body).toEqual({ event_type: REPLICATED_EVENT_TYPE, client_payload: stored.event });
+    // GitHub refuses a client_payload with more than 10 top-level properties.
+    expect(Object.keys(body.client_payload).length).toBeLessThanOrEqual(10);
+  });
+});
