@@ -1,10 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import {
+  MAX_DIGESTS,
   applyDelete,
   applyPush,
   emptyTagState,
   evaluate,
+  isStallDue,
   withCompletion,
+  withStall,
   type RegionReport,
   type TagState,
 } from '../../src/replication/tag-state';
@@ -166,5 +169,59 @@ describe('the rules of replication state', () => {
       [],
     );
     expect(evaluation.status).toBe('replicating');
+  });
+});
+
+describe('what a tag keeps', () => {
+  it('keeps the earliest ACR payload of each digest, whatever the order', () => {
+    const early = report('eastus', D1, '2026-03-14T09:00:00Z');
+    const late = report('westus', D1, '2026-03-14T09:00:09Z');
+    const payloads = { early: { id: 'early' }, late: { id: 'late' } };
+    for (const [a, b] of [
+      [early, late],
+      [late, early],
+    ] as const) {
+      let state = applyPush(emptyTagState(key), a, a === early ? payloads.early : payloads.late);
+      state = applyPush(state, b, b === early ? payloads.early : payloads.late);
+      expect(state.pushes[D1]?.payload).toEqual(payloads.early);
+    }
+  });
+
+  it(`forgets the oldest digests beyond ${MAX_DIGESTS}, keeping the target`, () => {
+    let state: TagState = emptyTagState(key);
+    for (let i = 0; i < MAX_DIGESTS + 5; i++) {
+      const digest = `sha256:${i.toString(16).padStart(64, '0')}`;
+      state = applyPush(
+        state,
+        report('westus', digest, `2026-03-14T09:${String(i).padStart(2, '0')}:00Z`),
+        {},
+      );
+    }
+    const evaluation = evaluate(state, ['westus']);
+    expect(Object.keys(state.observations.westus ?? {})).toHaveLength(MAX_DIGESTS);
+    expect(Object.keys(state.pushes)).toHaveLength(MAX_DIGESTS);
+    expect(evaluation.digest).toBe(`sha256:${(MAX_DIGESTS + 4).toString(16).padStart(64, '0')}`);
+  });
+});
+
+describe('stalled rounds', () => {
+  const open = run([{ kind: 'push', r: round1[0] as RegionReport }]);
+  const stallAfter = 30 * 60_000;
+
+  it('is due once the round has been open for STALL_AFTER', () => {
+    expect(
+      isStallDue(open.state, open.evaluation, at('2026-03-14T09:56:53.100000000Z'), stallAfter),
+    ).toBe(false);
+    expect(
+      isStallDue(open.state, open.evaluation, at('2026-03-14T09:56:53.100000001Z'), stallAfter),
+    ).toBe(true);
+  });
+
+  it('is reported once per round, and never for a replicated or deleted tag', () => {
+    const later = at('2026-03-14T11:00:00Z');
+    const stalled = withStall(open.state, D1);
+    expect(isStallDue(stalled, evaluate(stalled, REGIONS), later, stallAfter)).toBe(false);
+    const done = run(round1.map((r) => ({ kind: 'push' as const, r })));
+    expect(isStallDue(done.state, done.evaluation, later, stallAfter)).toBe(false);
   });
 });
