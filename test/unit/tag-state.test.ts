@@ -210,10 +210,10 @@ describe('stalled rounds', () => {
 
   it('is due once the round has been open for STALL_AFTER', () => {
     expect(
-      isStallDue(open.state, open.evaluation, at('2026-03-14T09:56:53.100000000Z'), stallAfter),
+      isStallDue(open.state, open.evaluation, at('2026-03-14T09:56:53.099000000Z'), stallAfter),
     ).toBe(false);
     expect(
-      isStallDue(open.state, open.evaluation, at('2026-03-14T09:56:53.100000001Z'), stallAfter),
+      isStallDue(open.state, open.evaluation, at('2026-03-14T09:56:53.100000000Z'), stallAfter),
     ).toBe(true);
   });
 
