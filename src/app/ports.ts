@@ -97,8 +97,26 @@ export interface DeliveryRepository {
   save(record: DeliveryRecord, etag: string): Promise<SaveResult>;
 }
 
+/**
+ * Deletes remembered per (repository, digest), whatever tags point at it: a delete delivered
+ * before any push of its digest to a tag still applies when that push arrives.
+ */
+export interface DeletionRepository {
+  /** Region → latest delete timestamp; empty when the digest was never deleted. */
+  get(registry: string, repository: string, digest: string): Promise<Record<string, Instant>>;
+  /** Keeps the latest timestamp per region; idempotent. */
+  record(
+    registry: string,
+    repository: string,
+    digest: string,
+    region: string,
+    at: Instant,
+  ): Promise<void>;
+}
+
 export interface Store {
   tags: TagRepository;
+  deletions: DeletionRepository;
   registries: RegistryRepository;
   events: EventRepository;
   subscriptions: SubscriptionRepository;
@@ -114,4 +132,9 @@ export interface Clock {
 /** Raised by the store when the database cannot be reached or keeps throttling. */
 export class StoreUnavailableError extends Error {
   override readonly name = 'StoreUnavailableError';
+}
+
+/** A continuation token the store did not issue: the caller's mistake, not an outage. */
+export class InvalidContinuationTokenError extends Error {
+  override readonly name = 'InvalidContinuationTokenError';
 }

@@ -1,8 +1,12 @@
 // Reads a tag's replication status (by tag or by digest) and lists a registry's tags.
-import { evaluate, type Evaluation, type TagState } from '../replication/tag-state';
+import {
+  evaluate,
+  type Evaluation,
+  type RegionStatus,
+  type TagState,
+} from '../replication/tag-state';
 import type { Instant } from '../replication/timestamp';
-import type { TagListQuery, TagRecord } from './ports';
-import type { RegionsDeps } from './required-regions';
+import type { Store, TagListQuery, TagRecord } from './ports';
 import { getRequiredRegions } from './required-regions';
 
 /** The status body of DESIGN.md, which the CLI and pipelines rely on. */
@@ -15,7 +19,7 @@ export interface StatusBody {
   requiredRegions: string[];
   regions: {
     region: string;
-    status: string;
+    status: RegionStatus;
     required: boolean;
     digest?: string;
     arrivedAt?: Instant;
@@ -53,7 +57,10 @@ export type Reference =
   | { kind: 'tag'; repository: string; tag: string }
   | { kind: 'digest'; repository: string; digest: string };
 
-export type ReadDeps = Pick<RegionsDeps, 'store' | 'defaultRegions'>;
+export interface ReadDeps {
+  store: Pick<Store, 'tags' | 'registries'>;
+  defaultRegions: readonly string[];
+}
 
 export interface ResolvedTag {
   state: TagState;

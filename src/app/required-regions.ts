@@ -4,7 +4,10 @@ import type { Store } from './ports';
 import { updateTag, type UpdateDeps } from './update-tag';
 
 export interface RegionsDeps extends UpdateDeps {
-  store: Pick<Store, 'registries' | 'tags' | 'events' | 'subscriptions' | 'deliveries'>;
+  store: Pick<
+    Store,
+    'registries' | 'tags' | 'deletions' | 'events' | 'subscriptions' | 'deliveries'
+  >;
   defaultRegions: readonly string[];
 }
 
@@ -16,7 +19,7 @@ export interface RequiredRegions {
 }
 
 export async function getRequiredRegions(
-  deps: Pick<RegionsDeps, 'store' | 'defaultRegions'>,
+  deps: { store: Pick<Store, 'registries'>; defaultRegions: readonly string[] },
   registry: string,
 ): Promise<RequiredRegions> {
   const own = await deps.store.registries.getRegions(registry);

@@ -49,14 +49,15 @@ const backoff = (attempt: number): Promise<void> =>
 export async function updateTag(
   deps: UpdateDeps,
   key: TagKey,
-  change: (state: TagState) => TagState,
+  /** Pure but for reads it may need (the deletes of a digest new to the tag). */
+  change: (state: TagState) => TagState | Promise<TagState>,
   requiredRegions: readonly string[],
   options: UpdateOptions = {},
 ): Promise<UpdateResult> {
   for (let attempt = 1; attempt <= deps.maxAttempts; attempt++) {
     const existing = await deps.store.tags.get(key);
     const before = existing?.record.state ?? emptyTagState(key);
-    const after = change(before);
+    const after = await change(before);
     const evaluation = evaluate(after, requiredRegions);
     const now = deps.clock.now();
     const stall =

@@ -24,7 +24,8 @@ export function handle(
           {
             status: 503,
             title: 'Store unavailable',
-            detail: 'the replication store could not be reached; nothing was recorded',
+            // A lost answer (timeout, dropped connection) can hide a write that landed.
+            detail: 'the replication store could not be reached; nothing is acknowledged',
             headers: { 'retry-after': '5' },
           },
           instance,
@@ -80,8 +81,9 @@ export async function readJsonBody(
       detail: 'the body is not valid UTF-8',
     });
   }
+  let body: unknown;
   try {
-    return JSON.parse(text) as unknown;
+    body = JSON.parse(text) as unknown;
   } catch (error) {
     throw new HttpProblem({
       status: 400,
@@ -90,6 +92,37 @@ export async function readJsonBody(
       errors: [{ field: '(body)', detail: 'malformed JSON' }],
     });
   }
+  const deep = fieldNestedTooDeep(body);
+  if (deep !== undefined) {
+    // 400, not 413: the body is within the size limit; its shape is what we refuse.
+    const detail = `nested deeper than ${MAX_JSON_DEPTH} levels`;
+    throw new HttpProblem({
+      status: 400,
+      title: 'Invalid body',
+      detail: `${deep}: ${detail}`,
+      errors: [{ field: deep, detail }],
+    });
+  }
+  return body;
+}
+
+/** No payload we take nests this deep; thousands of levels overflow the stack when stored. */
+export const MAX_JSON_DEPTH = 32;
+
+/** The top-level member (or `(body)`) holding a too-deep value; iterative, so it cannot overflow. */
+function fieldNestedTooDeep(body: unknown): string | undefined {
+  const pending: { value: unknown; depth: number; field: string }[] = [
+    { value: body, depth: 1, field: '(body)' },
+  ];
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    const { value, depth, field } = next;
+    if (typeof value !== 'object' || value === null) continue;
+    if (depth > MAX_JSON_DEPTH) return field;
+    for (const [key, child] of Object.entries(value)) {
+      pending.push({ value: child, depth: depth + 1, field: depth === 1 ? key : field });
+    }
+  }
+  return undefined;
 }
 
 /** Parses with zod or throws a 400 naming the offending field (prefixed, e.g. `query.status`). */

@@ -1,6 +1,7 @@
 // GET /api/replications/{registry}/{*reference} and GET /api/replications/{registry}: the completion API.
 import type { HttpHandler } from '@azure/functions';
 import { z } from 'zod';
+import { InvalidContinuationTokenError } from '../app/ports';
 import { listStatuses, type Reference } from '../app/read-status';
 import { waitForReplication, type WaitDeps } from '../app/wait-for-replication';
 import type { RegionsDeps } from '../app/required-regions';
@@ -57,13 +58,13 @@ export const referenceSchema = z
     return z.NEVER;
   });
 
-const statusParams = z.object({ registry: registrySchema, reference: referenceSchema });
-const statusQuery = z.object({
+export const statusParams = z.object({ registry: registrySchema, reference: referenceSchema });
+export const statusQuery = z.object({
   wait: z.coerce.number().min(0).max(MAX_WAIT_SECONDS).optional(),
   digest: digestSchema.optional(),
 });
-const listParams = z.object({ registry: registrySchema });
-const listQuery = z.object({
+export const listParams = z.object({ registry: registrySchema });
+export const listQuery = z.object({
   repository: repositorySchema.optional(),
   status: z.enum(['replicating', 'replicated', 'deleted']).optional(),
   continuationToken: z.string().max(4096).optional(),
@@ -122,6 +123,15 @@ export function makeListHandler(deps: ReadDeps): HttpHandler {
       ...(query.continuationToken === undefined
         ? {}
         : { continuationToken: query.continuationToken }),
+    }).catch((error: unknown) => {
+      if (!(error instanceof InvalidContinuationTokenError)) throw error;
+      const detail = 'is not a continuation token this API returned for this query';
+      throw new HttpProblem({
+        status: 400,
+        title: 'Invalid query',
+        detail: `query.continuationToken: ${detail}`,
+        errors: [{ field: 'query.continuationToken', detail }],
+      });
     });
     return json(200, { registry, ...page });
   });

@@ -14,11 +14,11 @@ export function toInstant(text: string): Instant | undefined {
   const [, y, mo, d, h, mi, s, frac = '', zone = 'Z'] = m;
   const wholeSeconds = Date.parse(`${y}-${mo}-${d}T${h}:${mi}:${s}${zone.toUpperCase()}`);
   if (Number.isNaN(wholeSeconds)) return undefined;
-  // Date.parse accepts e.g. Feb 30 by rolling over; reject what does not round-trip.
-  if (zone.toUpperCase() === 'Z') {
-    const check = new Date(wholeSeconds).toISOString().slice(0, 19);
-    if (check !== `${y}-${mo}-${d}T${h}:${mi}:${s}`) return undefined;
-  }
+  // Date.parse rolls e.g. Feb 30 or 24:00 over, whatever the offset; reject fields that do not round-trip.
+  const fields = new Date(0);
+  fields.setUTCFullYear(Number(y), Number(mo) - 1, Number(d));
+  fields.setUTCHours(Number(h), Number(mi), Number(s));
+  if (fields.toISOString().slice(0, 19) !== `${y}-${mo}-${d}T${h}:${mi}:${s}`) return undefined;
   const utc = new Date(wholeSeconds).toISOString().slice(0, 19);
   return `${utc}.${frac.padEnd(9, '0')}Z` as Instant;
 }

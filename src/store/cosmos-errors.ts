@@ -1,7 +1,7 @@
 // Maps @azure/cosmos failures to values the use cases understand.
 import { ErrorResponse } from '@azure/cosmos';
 import type { z } from 'zod';
-import { StoreUnavailableError } from '../app/ports';
+import { InvalidContinuationTokenError, StoreUnavailableError } from '../app/ports';
 
 export function statusOf(error: unknown): number | undefined {
   if (!(error instanceof ErrorResponse) && (typeof error !== 'object' || error === null)) {
@@ -17,7 +17,9 @@ export async function guard<T>(what: string, run: () => Promise<T>): Promise<T> 
   try {
     return await run();
   } catch (error) {
-    if (error instanceof StoreUnavailableError) throw error;
+    if (error instanceof StoreUnavailableError || error instanceof InvalidContinuationTokenError) {
+      throw error;
+    }
     const status = statusOf(error);
     const detail = status === undefined ? String((error as Error).message) : `status ${status}`;
     throw new StoreUnavailableError(`Cosmos DB ${what} failed: ${detail}`, { cause: error });

@@ -3,6 +3,7 @@ import { CosmosClient, type Container } from '@azure/cosmos';
 import { DefaultAzureCredential } from '@azure/identity';
 import type { Store } from '../app/ports';
 import { guard, statusOf } from './cosmos-errors';
+import { makeDeletionRepository } from './deletion-repository';
 import { makeDeliveryRepository } from './delivery-repository';
 import { makeEventRepository } from './event-repository';
 import { makeRegistryRepository } from './registry-repository';
@@ -86,6 +87,7 @@ export function makeCosmosStore(client: CosmosClient, settings: CosmosSettings):
   };
   return {
     tags: makeTagRepository(container),
+    deletions: makeDeletionRepository(container),
     registries: makeRegistryRepository(container),
     events: makeEventRepository(container),
     subscriptions: makeSubscriptionRepository(container),

@@ -126,3 +126,12 @@ export const deliveryDocumentSchema = z.object({
   updatedAt: storedInstantSchema,
   _etag: z.string(),
 });
+
+export const deletionDocumentSchema = z.object({
+  id: z.string(),
+  pk: z.string(),
+  type: z.literal('deletion'),
+  digest: z.string(),
+  regions: z.record(z.string(), storedInstantSchema),
+  _etag: z.string(),
+});

@@ -24,3 +24,6 @@ export const SUBSCRIPTIONS_PARTITION = 'subscriptions';
 export const deliveryPartition = (eventId: string): string => `deliveries:${eventId}`;
 export const deliveryId = (subscriptionId: string): string =>
   `delivery:${encodeId(subscriptionId)}`;
+
+/** Deletes live beside the repository's tags, in the same partition. */
+export const deletionId = (digest: string): string => `deleted:${encodeId(digest)}`;

@@ -1,8 +1,15 @@
 // Tags in Cosmos DB: one item per tag, replaced only if its ETag still matches.
 import type { Container, ItemDefinition } from '@azure/cosmos';
-import type { SaveResult, StoredTag, TagListQuery, TagRecord, TagRepository } from '../app/ports';
+import {
+  InvalidContinuationTokenError,
+  type SaveResult,
+  type StoredTag,
+  type TagListQuery,
+  type TagRecord,
+  type TagRepository,
+} from '../app/ports';
 import { knownDigests, type TagKey } from '../replication/tag-state';
-import { guard, isConflict, parse } from './cosmos-errors';
+import { guard, isConflict, parse, statusOf } from './cosmos-errors';
 import { tagDocumentSchema, type TagDocument } from './documents';
 import { tagId, tagPartition } from './ids';
 
@@ -176,7 +183,14 @@ export function makeTagRepository(container: () => Promise<Container>): TagRepos
                 : {}),
             },
           )
-          .fetchNext();
+          .fetchNext()
+          .catch((error: unknown) => {
+            // Cosmos DB answers 400 to a continuation token it did not issue.
+            if (query.continuationToken && statusOf(error) === 400) {
+              throw new InvalidContinuationTokenError('not a continuation token of this query');
+            }
+            throw error;
+          });
         return {
           items: page.resources.map((r) => fromTagDocument(r).record),
           continuationToken: page.continuationToken ?? null,
