@@ -11,6 +11,20 @@ app.http('acrWebhook', {
   authLevel: 'anonymous',
   handler: h.acrWebhook,
 });
+// The same arrivals through Event Grid (which retries); webhook token as a bearer header or ?token=.
+app.http('eventGridWebhook', {
+  route: 'webhooks/eventgrid',
+  methods: ['POST'],
+  authLevel: 'anonymous',
+  handler: h.eventGridWebhook,
+});
+// CloudEvents abuse protection: Event Grid's OPTIONS handshake before the first delivery.
+app.http('eventGridHandshake', {
+  route: 'webhooks/eventgrid',
+  methods: ['OPTIONS'],
+  authLevel: 'anonymous',
+  handler: h.eventGridHandshake,
+});
 
 // Read routes take a webhook or an admin token.
 app.http('replicationStatus', {
@@ -42,6 +56,20 @@ app.http('health', {
   methods: ['GET'],
   authLevel: 'anonymous',
   handler: h.health,
+});
+// The read-only HTML dashboard: a read token in the header or, from a browser, in ?token=.
+app.http('dashboard', {
+  route: 'dashboard/{registry?}',
+  methods: ['GET'],
+  authLevel: 'anonymous',
+  handler: h.dashboard,
+});
+// The API description, generated from the zod schemas: no token.
+app.http('openApi', {
+  route: 'openapi.json',
+  methods: ['GET'],
+  authLevel: 'anonymous',
+  handler: h.openApi,
 });
 
 // Admin routes: the function key on Azure, and an ADMIN_TOKENS bearer token everywhere.
@@ -91,3 +119,7 @@ app.http('deleteSubscription', {
 // Due deliveries every 10 seconds; outboxes left behind and stalled rounds every minute.
 app.timer('deliverEvents', { schedule: '*/10 * * * * *', handler: t.deliverEvents });
 app.timer('sweepRounds', { schedule: '0 * * * * *', handler: t.sweepRounds });
+// Lost webhook deliveries replayed from ARM every 5 minutes, when RECONCILE_* are set.
+if (t.reconcileWebhooks) {
+  app.timer('reconcileWebhooks', { schedule: '0 */5 * * * *', handler: t.reconcileWebhooks });
+}

@@ -2,6 +2,8 @@
 import type { HttpHandler } from '@azure/functions';
 import { makeChangeNotifier } from './app/change-notifier';
 import { makeDeliverer } from './app/deliver-events';
+import { makeStoreReplay, type ReconcileDeps } from './app/reconcile-webhooks';
+import type { RegionsDeps } from './app/required-regions';
 import type { Clock, DeliveryRecord } from './app/ports';
 import { loadSettings, type Settings } from './config/settings';
 import { DEFAULT_RETRY_SCHEDULE_MS } from './events/delivery-request';
@@ -9,12 +11,15 @@ import { makeEventGridSink } from './events/event-grid-sink';
 import { sendDelivery } from './events/send-delivery';
 import type { Subscription } from './events/types';
 import { makeAuthenticator } from './http/auth';
+import { makeDashboardHandler } from './http/dashboard-handler';
+import { makeEventGridHandler, makeEventGridOptionsHandler } from './http/eventgrid-handler';
 import {
   makeEventFeedHandler,
   makeGetEventHandler,
   makeRedeliverHandler,
 } from './http/event-handlers';
 import { makeHealthHandler } from './http/health-handler';
+import { makeOpenApiHandler } from './http/openapi';
 import { makeGetRegistryHandler, makePutRegistryHandler } from './http/registry-handlers';
 import { makeListHandler, makeStatusHandler } from './http/replication-handlers';
 import {
@@ -24,6 +29,11 @@ import {
   makeListSubscriptionsHandler,
 } from './http/subscription-handlers';
 import { makeAcrWebhookHandler } from './http/webhook-handler';
+import {
+  createArmClient,
+  listRegionalWebhooks,
+  listWebhookEvents,
+} from './registration/arm-webhooks';
 import { instantFromDate } from './replication/timestamp';
 import { createCosmosClient, makeCosmosStore } from './store/cosmos-store';
 import {
@@ -31,6 +41,7 @@ import {
   makeSweepRoundsTimer,
   type TimerHandler,
 } from './timers/timer-handlers';
+import { makeReconcileWebhooksTimer } from './timers/reconcile-timer';
 
 export const systemClock: Clock = { now: () => instantFromDate(new Date()) };
 
@@ -115,10 +126,43 @@ export function buildHandlers(settings: Settings = loadSettings()) {
     getSubscription: makeGetSubscriptionHandler(core),
     deleteSubscription: makeDeleteSubscriptionHandler(core),
     health: makeHealthHandler(core),
+    dashboard: makeDashboardHandler(core),
+    openApi: makeOpenApiHandler(),
+    eventGridWebhook: makeEventGridHandler(core),
+    eventGridHandshake: makeEventGridOptionsHandler(core),
   } satisfies Record<string, HttpHandler>;
   const timers = {
     deliverEvents: makeDeliverEventsTimer(deliverer),
     sweepRounds: makeSweepRoundsTimer(core),
-  } satisfies Record<string, TimerHandler>;
+    // Registered only when RECONCILE_* name a registry.
+    reconcileWebhooks: settings.reconcile
+      ? makeReconcileWebhooksTimer(
+          reconcileDeps(settings.reconcile, core, settings.countQuarantineAsArrival),
+        )
+      : undefined,
+  } satisfies Record<string, TimerHandler | undefined>;
   return { http, timers };
+}
+
+/** ARM as the source of recent webhook events, the store as the place they are replayed into. */
+function reconcileDeps(
+  target: NonNullable<Settings['reconcile']>,
+  deps: RegionsDeps,
+  countQuarantine: boolean,
+): Omit<ReconcileDeps, 'log'> {
+  const client = createArmClient({
+    subscriptionId: target.subscriptionId,
+    ...(target.armEndpoint !== undefined ? { endpoint: target.armEndpoint } : {}),
+    ...(target.armToken !== undefined ? { accessToken: target.armToken } : {}),
+  });
+  const arm = { ...target };
+  return {
+    source: {
+      listWebhooks: () =>
+        listRegionalWebhooks(client, arm, target.webhooks ? { names: target.webhooks } : {}),
+      listEvents: (name) => listWebhookEvents(client, arm, name),
+    },
+    replay: makeStoreReplay(deps),
+    countQuarantine,
+  };
 }

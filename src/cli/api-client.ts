@@ -1,27 +1,10 @@
 // A small client of the gate's HTTP API, validating what it reads back.
 import { z } from 'zod';
+import { statusBodySchema } from '../http/response-schemas';
 import { CliError, EXIT } from './exit-codes';
 
-export const statusBodySchema = z.looseObject({
-  registry: z.string(),
-  repository: z.string(),
-  tag: z.string().nullable(),
-  digest: z.string().nullable(),
-  status: z.enum(['replicating', 'replicated', 'deleted']),
-  requiredRegions: z.array(z.string()),
-  regions: z.array(
-    z.looseObject({
-      region: z.string(),
-      status: z.string(),
-      required: z.boolean().optional(),
-      digest: z.string().optional(),
-      arrivedAt: z.string().optional(),
-    }),
-  ),
-  missingRegions: z.array(z.string()).optional(),
-  pushedAt: z.string().nullable(),
-  replicatedAt: z.string().nullable(),
-});
+// The server documents its answers with this schema; it drops fields it does not know.
+export { statusBodySchema };
 
 export type StatusBody = z.infer<typeof statusBodySchema>;
 

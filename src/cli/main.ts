@@ -1,9 +1,10 @@
-// The acr-gate command line: wait, status, webhooks plan|apply, simulate.
+// The acr-gate command line: wait, status, webhooks plan|apply, simulate, reconcile.
 import { parseArgs } from 'node:util';
 import { makeApiClient } from './api-client';
 import { CliError, EXIT, type ExitCode } from './exit-codes';
 import { parseDuration, parseImageReference } from './image-reference';
 import { statusTable } from './render';
+import { reconcileCommand } from './reconcile-command';
 import { simulateCommand } from './simulate-command';
 import { waitCommand } from './wait-command';
 import { applyCommand, planCommand } from './webhooks-command';
@@ -18,11 +19,13 @@ usage:
   acr-gate webhooks apply --registry R --url https://<app>/api --subscription S --resource-group G
                           [--regions a,b] [--scope 'repo:*'] [--set-regions]
   acr-gate simulate --registry R --repository P --tag T --regions a,b,c [--digest …] [--delay 800ms] [--duplicate]
+  acr-gate reconcile --registry R --subscription S --resource-group G [--webhooks a,b] [--json]
+                          (replays the webhooks' recent events, ARM listEvents, into the gate; idempotent)
 
 settings:
   --url      ACR_GATE_URL     the API base including /api, e.g. http://localhost:7071/api
   --token    ACR_GATE_TOKEN   bearer token (a webhook or admin token; admin for --set-regions)
-  --webhook-token ACR_GATE_WEBHOOK_TOKEN  the token ACR sends (webhooks, simulate)
+  --webhook-token ACR_GATE_WEBHOOK_TOKEN  the token ACR sends (webhooks, simulate, reconcile)
   --arm-endpoint, --arm-token (ACR_GATE_ARM_TOKEN): ARM endpoint and token; default: public cloud and
              DefaultAzureCredential (az login, managed identity, environment)
 
@@ -57,6 +60,7 @@ const options = {
   'set-regions': { type: 'boolean', default: false },
   delay: { type: 'string', default: '800ms' },
   duplicate: { type: 'boolean', default: false },
+  webhooks: { type: 'string' },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
@@ -156,6 +160,22 @@ export async function run(argv: string[], io: Io): Promise<ExitCode> {
         err: io.err,
       });
     }
+    case 'reconcile':
+      return reconcileCommand({
+        registry: required(v.registry, '--registry'),
+        apiUrl: required(url, '--url (or ACR_GATE_URL)'),
+        json: v.json,
+        out: io.out,
+        err: io.err,
+        ...optional({
+          subscription: v.subscription ?? io.env.AZURE_SUBSCRIPTION_ID,
+          resourceGroup: v['resource-group'],
+          armEndpoint: v['arm-endpoint'],
+          armToken: v['arm-token'] ?? io.env.ACR_GATE_ARM_TOKEN,
+          webhooks: v.webhooks === undefined ? undefined : (csv(v.webhooks) ?? []),
+          webhookToken: v['webhook-token'] ?? io.env.ACR_GATE_WEBHOOK_TOKEN,
+        }),
+      });
     default:
       throw new CliError(`unknown command "${command}"\n\n${USAGE}`, EXIT.usage);
   }

@@ -62,7 +62,33 @@ const envSchema = z.object({
     .enum(['true', 'false'])
     .default('false')
     .transform((v) => v === 'true'),
+  RECONCILE_SUBSCRIPTION_ID: z
+    .string()
+    .regex(
+      /^[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}$/,
+      'must be a subscription id (a GUID)',
+    )
+    .optional(),
+  RECONCILE_RESOURCE_GROUP: z
+    .string()
+    .regex(/^[-\p{L}\p{N}._()]{0,89}[-\p{L}\p{N}_()]$/u, 'must be a resource group name')
+    .optional(),
+  // The registry's resource name (`contoso`); a login server (`contoso.azurecr.io`) is cut to it.
+  RECONCILE_REGISTRY: z
+    .string()
+    .regex(/^[A-Za-z0-9]{5,50}(\.[A-Za-z0-9.-]+)?$/, 'must be a registry name such as contoso')
+    .transform((v) => v.split('.')[0] ?? v)
+    .optional(),
+  RECONCILE_WEBHOOKS: z
+    .string()
+    .transform(csv)
+    .pipe(z.array(z.string().regex(/^[A-Za-z0-9]{5,50}$/, 'must be webhook names')).min(1))
+    .optional(),
+  RECONCILE_ARM_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
+  RECONCILE_ARM_TOKEN: z.string().min(1).optional(),
 });
+
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
 
 export type Settings = Readonly<{
   cosmos: Readonly<{
@@ -81,6 +107,18 @@ export type Settings = Readonly<{
   stallAfterMs: number;
   delivery: Readonly<{ timeoutMs: number; retryScheduleMs: readonly number[] | undefined }>;
   eventGrid: Readonly<{ endpoint: string; key: string }> | undefined;
+  /** The reconcileWebhooks timer's target; undefined turns the timer off. */
+  reconcile:
+    | Readonly<{
+        subscriptionId: string;
+        resourceGroup: string;
+        registryName: string;
+        webhooks: readonly string[] | undefined;
+        armEndpoint: string | undefined;
+        /** Only with a loopback armEndpoint (tests); Azure uses DefaultAzureCredential. */
+        armToken: string | undefined;
+      }>
+    | undefined;
 }>;
 
 /** Thrown at start-up; its message names the offending setting and nothing secret. */
@@ -106,6 +144,32 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   if (v.WEBHOOK_TOKENS.some((token) => v.ADMIN_TOKENS.includes(token))) {
     throw new SettingsError('invalid setting ADMIN_TOKENS: must not reuse a WEBHOOK_TOKENS token');
   }
+  const reconcileTarget = [
+    v.RECONCILE_SUBSCRIPTION_ID,
+    v.RECONCILE_RESOURCE_GROUP,
+    v.RECONCILE_REGISTRY,
+  ] as const;
+  const missing = (
+    ['RECONCILE_SUBSCRIPTION_ID', 'RECONCILE_RESOURCE_GROUP', 'RECONCILE_REGISTRY'] as const
+  ).filter((_, i) => reconcileTarget[i] === undefined);
+  if (missing.length > 0 && missing.length < 3) {
+    throw new SettingsError(
+      `invalid setting ${missing[0]}: set RECONCILE_SUBSCRIPTION_ID, RECONCILE_RESOURCE_GROUP and RECONCILE_REGISTRY together, or none`,
+    );
+  }
+  const armUrl =
+    v.RECONCILE_ARM_ENDPOINT === undefined ? undefined : new URL(v.RECONCILE_ARM_ENDPOINT);
+  const loopback = armUrl !== undefined && LOOPBACK.has(armUrl.hostname);
+  if (v.RECONCILE_ARM_TOKEN !== undefined && !loopback) {
+    throw new SettingsError(
+      'invalid setting RECONCILE_ARM_TOKEN: only for a loopback RECONCILE_ARM_ENDPOINT (tests); Azure uses managed identity',
+    );
+  }
+  if (armUrl?.protocol === 'http:' && !(loopback && v.RECONCILE_ARM_TOKEN !== undefined)) {
+    throw new SettingsError(
+      'invalid setting RECONCILE_ARM_ENDPOINT: http:// is only for a loopback fake with RECONCILE_ARM_TOKEN',
+    );
+  }
   return Object.freeze({
     cosmos: Object.freeze({
       endpoint: v.COSMOS_ENDPOINT,
@@ -128,6 +192,19 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     eventGrid:
       v.EVENTGRID_TOPIC_ENDPOINT !== undefined && v.EVENTGRID_TOPIC_KEY !== undefined
         ? Object.freeze({ endpoint: v.EVENTGRID_TOPIC_ENDPOINT, key: v.EVENTGRID_TOPIC_KEY })
+        : undefined,
+    reconcile:
+      v.RECONCILE_SUBSCRIPTION_ID !== undefined &&
+      v.RECONCILE_RESOURCE_GROUP !== undefined &&
+      v.RECONCILE_REGISTRY !== undefined
+        ? Object.freeze({
+            subscriptionId: v.RECONCILE_SUBSCRIPTION_ID,
+            resourceGroup: v.RECONCILE_RESOURCE_GROUP,
+            registryName: v.RECONCILE_REGISTRY,
+            webhooks: v.RECONCILE_WEBHOOKS,
+            armEndpoint: v.RECONCILE_ARM_ENDPOINT,
+            armToken: v.RECONCILE_ARM_TOKEN,
+          })
         : undefined,
   });
 }

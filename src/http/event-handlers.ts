@@ -14,7 +14,7 @@ export interface EventDeps extends PublishDeps {
   authenticate: Authenticate;
 }
 
-const feedQuery = z.object({
+export const feedQuery = z.object({
   after: z
     .string()
     .max(500)
@@ -29,7 +29,9 @@ const feedQuery = z.object({
     .optional(),
   limit: z.coerce.number().int().min(1).max(100).default(50),
 });
-const idParams = z.object({ id: z.string().regex(/^[0-9a-f-]{36}$/, 'must be an event id') });
+export const idParams = z.object({
+  id: z.string().regex(/^[0-9a-f-]{36}$/, 'must be an event id'),
+});
 
 const notFound = (id: string) =>
   new HttpProblem({ status: 404, title: 'Not Found', detail: `no event ${id}` });

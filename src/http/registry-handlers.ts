@@ -11,7 +11,7 @@ export interface RegistryDeps extends RegionsDeps {
   maxBodyBytes: number;
 }
 
-const params = z.object({ registry: registrySchema });
+export const params = z.object({ registry: registrySchema });
 export const regionsBodySchema = z.strictObject({
   regions: z.array(regionNameSchema).min(1, 'must name at least one region').max(100),
 });

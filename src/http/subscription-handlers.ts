@@ -63,7 +63,7 @@ export const newSubscriptionSchema = z.strictObject({
     .default([]),
 });
 
-const idParams = z.object({ id: z.uuid({ message: 'must be a subscription id' }) });
+export const idParams = z.object({ id: z.uuid({ message: 'must be a subscription id' }) });
 
 export function makeCreateSubscriptionHandler(deps: SubscriptionDeps): HttpHandler {
   return handle(async (request, context) => {

@@ -15,7 +15,7 @@ export interface WebhookDeps extends RegionsDeps {
   countQuarantineAsArrival: boolean;
 }
 
-const paramsSchema = z.object({ region: regionNameSchema });
+export const paramsSchema = z.object({ region: regionNameSchema });
 
 export function makeAcrWebhookHandler(deps: WebhookDeps): HttpHandler {
   return handle(async (request, context) => {

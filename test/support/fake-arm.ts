@@ -34,6 +34,34 @@ export interface FakeArmOptions {
   registryName: string;
   replicas: FakeReplica[];
   token: string;
+  /** listEvents page size; more events come with a nextLink. Default 50. */
+  eventsPageSize?: number;
+}
+
+/** A delivery to seed: the ACR body and what the receiver answered (null: no answer, e.g. a timeout). */
+export interface SeededEvent {
+  content: Record<string, unknown>;
+  statusCode: number | null;
+  id?: string;
+}
+
+/** One item of ARM's listEvents answer (Microsoft.ContainerRegistry `Event`). */
+export interface ArmWebhookEvent {
+  id: string;
+  eventRequestMessage: {
+    content: Record<string, unknown>;
+    headers: Record<string, string>;
+    method: string;
+    requestUri: string;
+    version: string;
+  };
+  eventResponseMessage?: {
+    content: string;
+    headers: Record<string, string>;
+    reasonPhrase: string;
+    statusCode: string;
+    version: string;
+  };
 }
 
 export interface FakeArm {
@@ -46,6 +74,10 @@ export interface FakeArm {
   replicas: FakeReplica[];
   /** Requests that changed something (PUT, PATCH, DELETE). */
   writes(): RecordedRequest[];
+  /** Recent events per webhook (lower-cased name), as listEvents returns them. */
+  webhookEvents: Map<string, ArmWebhookEvent[]>;
+  /** Adds deliveries to a webhook's recent events, as if ACR had sent them (the webhook must exist). */
+  seedEvents(webhookName: string, events: SeededEvent[]): ArmWebhookEvent[];
   close(): Promise<void>;
 }
 
@@ -102,7 +134,9 @@ function send(response: ServerResponse, status: number, body?: unknown): void {
 export async function startFakeArm(options: FakeArmOptions): Promise<FakeArm> {
   const requests: RecordedRequest[] = [];
   const webhooks = new Map<string, StoredWebhook>();
+  const webhookEvents = new Map<string, ArmWebhookEvent[]>();
   const replicas = options.replicas;
+  const pageSize = options.eventsPageSize ?? 50;
   const registryId =
     `/subscriptions/${options.subscriptionId}/resourceGroups/${options.resourceGroup}` +
     `/providers/Microsoft.ContainerRegistry/registries/${options.registryName}`;
@@ -202,6 +236,47 @@ export async function startFakeArm(options: FakeArmOptions): Promise<FakeArm> {
     return hook;
   }
 
+  function seedEvents(webhookName: string, events: SeededEvent[]): ArmWebhookEvent[] {
+    const hook = found(webhookName);
+    const list = webhookEvents.get(hook.name.toLowerCase()) ?? [];
+    const added = events.map((seeded): ArmWebhookEvent => ({
+      id: seeded.id ?? randomUUID(),
+      eventRequestMessage: {
+        content: seeded.content,
+        headers: { 'Content-Type': 'application/json', ...hook.customHeaders },
+        method: 'POST',
+        requestUri: hook.serviceUri,
+        version: '1.1',
+      },
+      ...(seeded.statusCode === null
+        ? {}
+        : {
+            eventResponseMessage: {
+              content: '',
+              headers: {},
+              reasonPhrase: seeded.statusCode < 300 ? 'OK' : 'Service Unavailable',
+              statusCode: String(seeded.statusCode),
+              version: '1.1',
+            },
+          }),
+    }));
+    list.push(...added);
+    webhookEvents.set(hook.name.toLowerCase(), list);
+    return added;
+  }
+
+  /** A page of events; the nextLink carries a $skipToken, as ARM's does. */
+  function eventsPage(name: string, url: URL, host: string | undefined) {
+    const all = webhookEvents.get(found(name).name.toLowerCase()) ?? [];
+    const skip = Number(url.searchParams.get('$skipToken') ?? '0');
+    const value = all.slice(skip, skip + pageSize);
+    if (skip + pageSize >= all.length) return { value };
+    const next = new URL(url.pathname, `http://${host ?? '127.0.0.1'}`);
+    next.searchParams.set('api-version', url.searchParams.get('api-version') ?? '');
+    next.searchParams.set('$skipToken', String(skip + pageSize));
+    return { value, nextLink: next.toString() };
+  }
+
   async function route(
     method: string,
     url: URL,
@@ -252,6 +327,16 @@ export async function startFakeArm(options: FakeArmOptions): Promise<FakeArm> {
       const hook = found(name);
       return [200, { serviceUri: hook.serviceUri, customHeaders: hook.customHeaders }];
     }
+    // The first page is a POST; the SDK follows nextLink with a GET.
+    if (
+      collection === 'webhooks' &&
+      name !== undefined &&
+      action === 'listevents' &&
+      parts.length === 3 &&
+      (method === 'POST' || (method === 'GET' && url.searchParams.has('$skipToken')))
+    ) {
+      return [200, eventsPage(name, url, request.headers.host)];
+    }
     throw new ArmError(404, 'NotFound', `No route for ${method} ${url.pathname} in this fake.`);
   }
 
@@ -292,6 +377,8 @@ export async function startFakeArm(options: FakeArmOptions): Promise<FakeArm> {
     webhooks,
     replicas,
     writes: () => requests.filter((r) => ['PUT', 'PATCH', 'DELETE'].includes(r.method)),
+    webhookEvents,
+    seedEvents,
     close: () =>
       new Promise<void>((resolve, reject) => {
         server.closeAllConnections();

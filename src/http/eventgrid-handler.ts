@@ -1,0 +1,236 @@
+// POST/OPTIONS /api/webhooks/eventgrid: ACR arrivals delivered (and retried) by Azure Event Grid, either schema.
+import { HttpRequest, type HttpHandler, type HttpResponseInit } from '@azure/functions';
+import { recordArrival } from '../app/record-arrival';
+import { changedState } from '../app/reconcile-webhooks';
+import type { RegionsDeps } from '../app/required-regions';
+import { acrEventSchema, toIntent, type Intent } from '../replication/acr-event';
+import {
+  cloudEventSchema,
+  eventGridEventSchema,
+  fromCloudEvent,
+  fromEventGridEvent,
+  imageActionOf,
+  SUBSCRIPTION_VALIDATION_EVENT,
+  validationDataSchema,
+  type DeliveredEvent,
+} from '../replication/event-grid-event';
+import { regionNameSchema } from '../replication/names';
+import type { Authenticate } from './auth';
+import { handle, json, readJsonBody } from './handle';
+import { fieldErrors, HttpProblem, type FieldError } from './problem';
+
+export interface EventGridDeps extends RegionsDeps {
+  authenticate: Authenticate;
+  maxBodyBytes: number;
+}
+
+const CONTENT_TYPES = [
+  'application/json',
+  'application/cloudevents+json',
+  'application/cloudevents-batch+json',
+];
+
+/**
+ * The webhook token, as `Authorization: Bearer …` or as `?token=…`. The query form exists because
+ * an Event Grid subscription's URL always reaches the validation handshake, a delivery header may not.
+ * Not `?code=`: that is the Functions host's key parameter.
+ */
+function authenticateDelivery(deps: Pick<EventGridDeps, 'authenticate'>, request: HttpRequest) {
+  const token = request.query.get('token');
+  if (request.headers.has('authorization') || token === null) {
+    return deps.authenticate(request, ['webhook']);
+  }
+  // The authenticator reads the header only; hand it the query token the same way.
+  const asHeader = new HttpRequest({
+    method: request.method,
+    url: request.url,
+    headers: { authorization: `Bearer ${token}` },
+  });
+  return deps.authenticate(asHeader, ['webhook']);
+}
+
+type Planned =
+  | {
+      kind: 'arrival';
+      event: DeliveredEvent;
+      intent: Arrival;
+      region: string;
+      payload: Record<string, unknown>;
+    }
+  | { kind: 'ignore'; event: DeliveredEvent; reason: string }
+  | { kind: 'validation'; event: DeliveredEvent; code: string };
+
+type Arrival = Extract<Intent, { kind: 'push' | 'delete' }>;
+
+export interface EventResult {
+  id: string;
+  type: string;
+  /** `recorded` changed the stored state; `unchanged` was already known (or matched no tag). */
+  outcome: 'recorded' | 'unchanged' | 'ignored';
+  region?: string;
+  reason?: string;
+}
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** What one delivered event asks for, or the field errors that make it invalid. */
+function plan(event: DeliveredEvent, at: string): Planned | FieldError[] {
+  if (event.type === SUBSCRIPTION_VALIDATION_EVENT) {
+    const data = validationDataSchema.safeParse(event.data);
+    if (!data.success) return fieldErrors(data.error, `${at}data`);
+    return { kind: 'validation', event, code: data.data.validationCode };
+  }
+  const action = imageActionOf(event.type);
+  if (action === undefined) {
+    return { kind: 'ignore', event, reason: 'not an image push or delete' };
+  }
+  if (!isRecord(event.data)) {
+    return [{ field: `${at}data`, detail: 'must be the ACR event object' }];
+  }
+  if (isRecord(event.data.connectedRegistry)) {
+    // A connected (on-premises) registry is not a replica region of the registry.
+    return { kind: 'ignore', event, reason: 'connected registry events are not replica arrivals' };
+  }
+  const errors: FieldError[] = [];
+  const region = regionNameSchema.safeParse(event.data.location);
+  if (!region.success) errors.push(...fieldErrors(region.error, `${at}data.location`));
+  // Kept as the webhook body (relayed to `acr` subscriptions), so without Event Grid's location;
+  // the action is filled in should a producer leave it out.
+  const { location: _location, ...fields } = event.data;
+  const payload = { ...fields, action: fields.action ?? action };
+  const parsed = acrEventSchema.safeParse(payload);
+  if (!parsed.success) errors.push(...fieldErrors(parsed.error, `${at}data`));
+  else if (parsed.data.action !== action) {
+    errors.push({ field: `${at}data.action`, detail: `must be ${action} for ${event.type}` });
+  }
+  if (errors.length > 0 || !parsed.success || !region.success) return errors;
+  const intent = toIntent(parsed.data, { countQuarantine: false });
+  if (intent.kind !== 'push' && intent.kind !== 'delete') {
+    return { kind: 'ignore', event, reason: `${parsed.data.action} events are not arrivals` };
+  }
+  return { kind: 'arrival', event, intent, region: region.data, payload };
+}
+
+/** The events of a delivery with their paths (`[2].` in a batch, `` for a single CloudEvent). */
+function unpack(
+  body: unknown,
+  contentType: string,
+): { at: string; item: unknown }[] | FieldError[] {
+  if (contentType === 'application/cloudevents+json' || (isRecord(body) && 'specversion' in body)) {
+    return [{ at: '', item: body }];
+  }
+  if (!Array.isArray(body)) {
+    return [{ field: '(body)', detail: 'must be a JSON array of events' }];
+  }
+  if (body.length === 0) return [{ field: '(body)', detail: 'must hold at least one event' }];
+  return (body as unknown[]).map((item, i) => ({ at: `[${i}].`, item }));
+}
+
+function parseEnvelope(
+  item: unknown,
+  at: string,
+  cloudEvents: boolean,
+): DeliveredEvent | FieldError[] {
+  const prefix = at.replace(/\.$/, '') || undefined;
+  if (cloudEvents || (isRecord(item) && 'specversion' in item)) {
+    const parsed = cloudEventSchema.safeParse(item);
+    return parsed.success ? fromCloudEvent(parsed.data) : fieldErrors(parsed.error, prefix);
+  }
+  const parsed = eventGridEventSchema.safeParse(item);
+  return parsed.success ? fromEventGridEvent(parsed.data) : fieldErrors(parsed.error, prefix);
+}
+
+export function makeEventGridHandler(deps: EventGridDeps): HttpHandler {
+  return handle(async (request, context) => {
+    authenticateDelivery(deps, request);
+    const body = await readJsonBody(request, deps.maxBodyBytes, CONTENT_TYPES);
+    const contentType = (request.headers.get('content-type') ?? '').split(';')[0]?.trim();
+    const cloudEvents = contentType?.toLowerCase().startsWith('application/cloudevents') ?? false;
+
+    // Every event is checked before any is stored: a 400 changes nothing.
+    const unpacked = unpack(body, contentType?.toLowerCase() ?? '');
+    const errors: FieldError[] = [];
+    const planned: Planned[] = [];
+    for (const entry of unpacked) {
+      if ('field' in entry) {
+        errors.push(entry);
+        continue;
+      }
+      const event = parseEnvelope(entry.item, entry.at, cloudEvents);
+      if (Array.isArray(event)) {
+        errors.push(...event);
+        continue;
+      }
+      const step = plan(event, entry.at);
+      if (Array.isArray(step)) errors.push(...step);
+      else planned.push(step);
+    }
+    const first = errors[0];
+    if (first !== undefined) {
+      throw new HttpProblem({
+        status: 400,
+        title: 'Invalid Event Grid delivery',
+        detail: `${first.field}: ${first.detail}`,
+        errors: errors.slice(0, 20),
+      });
+    }
+
+    const validation = planned.find((p) => p.kind === 'validation');
+    const results: EventResult[] = [];
+    // In order, one at a time: a 503 half-way leaves the rest for Event Grid's retry of the batch.
+    for (const step of planned) {
+      const { id, type } = step.event;
+      if (step.kind === 'validation') continue;
+      if (step.kind === 'ignore') {
+        results.push({ id, type, outcome: 'ignored', reason: step.reason });
+        continue;
+      }
+      const outcome = await recordArrival(deps, step.intent, step.region, step.payload);
+      const recorded = changedState(outcome);
+      context.log(
+        `eventgrid ${step.intent.kind} ${step.intent.registry}/${step.intent.repository}@${step.intent.digest} ` +
+          `in ${step.region}: ${recorded ? 'recorded' : 'already known'}`,
+      );
+      results.push({ id, type, outcome: recorded ? 'recorded' : 'unchanged', region: step.region });
+    }
+    if (validation?.kind === 'validation') {
+      context.log(`eventgrid subscription validation answered (event ${validation.event.id})`);
+      return json(200, { validationResponse: validation.code });
+    }
+    return json(200, { results });
+  });
+}
+
+/** Header values we echo must stay one plain token: a host name such as eventgrid.azure.net. */
+const ORIGIN = /^[A-Za-z0-9.:-]{1,253}$/;
+
+/** CloudEvents 1.0 abuse protection (HTTP webhook spec): Event Grid asks before its first delivery. */
+export function makeEventGridOptionsHandler(
+  deps: Pick<EventGridDeps, 'authenticate'>,
+): HttpHandler {
+  return handle((request): Promise<HttpResponseInit> => {
+    // The OPTIONS request carries no body and maybe no token; one that is sent must be valid.
+    if (request.headers.has('authorization') || request.query.has('token')) {
+      authenticateDelivery(deps, request);
+    }
+    const origin = request.headers.get('webhook-request-origin')?.trim();
+    if (!origin || !ORIGIN.test(origin)) {
+      throw new HttpProblem({
+        status: 400,
+        title: 'Invalid abuse-protection request',
+        detail: 'webhook-request-origin: must be the sender host, e.g. eventgrid.azure.net',
+        errors: [{ field: 'webhook-request-origin', detail: 'must be a host name' }],
+      });
+    }
+    return Promise.resolve({
+      status: 200,
+      headers: {
+        'webhook-allowed-origin': origin,
+        'webhook-allowed-rate': '*',
+        allow: 'POST, OPTIONS',
+        'cache-control': 'no-store',
+      },
+    });
+  });
+}
