@@ -78,11 +78,11 @@ export function makeApiClient(options: ApiOptions) {
       if (response.status === 409) {
         const body: unknown = await response.json().catch(() => undefined);
         const problem = z
-          .looseObject({ detail: z.string().optional(), status: statusBodySchema.optional() })
+          .looseObject({ detail: z.string().optional(), current: statusBodySchema.optional() })
           .safeParse(body);
         return {
           kind: 'moved',
-          status: problem.success ? problem.data.status : undefined,
+          status: problem.success ? problem.data.current : undefined,
           detail: problem.success ? (problem.data.detail ?? 'digest moved') : 'digest moved',
         };
       }

@@ -1249,7 +1249,8 @@ class FunctionAppHost implements LocalHost {
       this.#handle(method, rawPath, headers, body, started).then(
         (answer) => this.#write(res, answer, false),
         (err: unknown) => {
-          this.#log(`${method} ${rawPath} failed: ${errorDetail(err)}`);
+          // The path only: a query string can carry a token.
+          this.#log(`${method} ${rawPath.split('?')[0] ?? ''} failed: ${errorDetail(err)}`);
           this.#write(res, problemAnswer(), false);
         },
       );

@@ -94,7 +94,8 @@ export function makeStatusHandler(deps: StatusDeps): HttpHandler {
         status: 409,
         title: 'Digest moved',
         detail: `${describe(registry, reference)} now points at ${outcome.status.digest ?? 'another digest'}, not ${outcome.digest}`,
-        extensions: { digest: outcome.status.digest, status: outcome.status },
+        // `current`, not `status`: RFC 9457 reserves `status` for the HTTP status code.
+        extensions: { digest: outcome.status.digest, current: outcome.status },
       });
     }
     if (!outcome.status) {

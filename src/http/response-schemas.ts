@@ -191,13 +191,10 @@ const problemFields = {
 /** RFC 9457 problem details. */
 export const problemSchema = z.looseObject(problemFields);
 
-/**
- * The 409 of a status request pinned to a digest the tag has moved past. Its `status` member is
- * the tag's status body, not the HTTP status (RFC 9457 wants a number there); the CLI reads it.
- */
+/** The 409 of a status request pinned to a digest the tag has moved past, with the tag's status. */
 export const digestMovedSchema = z.looseObject({
   ...problemFields,
-  status: statusBodySchema,
+  current: statusBodySchema,
   digest: z.string().nullable(),
 });
 

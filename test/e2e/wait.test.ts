@@ -89,7 +89,12 @@ describe('GET /api/replications/…?wait=N', () => {
     expect(Date.now() - started).toBeLessThan(5000);
     expect(response.status).toBe(409);
     const problem = (await response.json()) as { title: string; digest: string };
-    expect(problem).toMatchObject({ title: 'Digest moved', digest: next });
+    expect(problem).toMatchObject({
+      status: 409,
+      title: 'Digest moved',
+      digest: next,
+      current: { digest: next, tag: 'moved' },
+    });
   });
 
   it('waits for a pinned digest that has not arrived yet', async () => {
