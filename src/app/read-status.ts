@@ -5,6 +5,7 @@ import {
   type RegionStatus,
   type TagState,
 } from '../replication/tag-state';
+import type { Reference } from '../replication/names';
 import type { Instant } from '../replication/timestamp';
 import type { Store, TagListQuery, TagRecord } from './ports';
 import { getRequiredRegions } from './required-regions';
@@ -53,9 +54,7 @@ export function toStatusBody(state: TagState, evaluation: Evaluation): StatusBod
   };
 }
 
-export type Reference =
-  | { kind: 'tag'; repository: string; tag: string }
-  | { kind: 'digest'; repository: string; digest: string };
+export type { Reference } from '../replication/names';
 
 export interface ReadDeps {
   store: Pick<Store, 'tags' | 'registries'>;

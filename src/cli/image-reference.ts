@@ -1,5 +1,5 @@
 // Parses `registry/repository:tag` and `registry/repository@sha256:…` as a pipeline writes them.
-import { digestSchema, registrySchema, repositorySchema, tagSchema } from '../replication/names';
+import { parseReference, registrySchema } from '../replication/names';
 import { CliError, EXIT } from './exit-codes';
 
 export interface ImageReference {
@@ -22,31 +22,14 @@ export function parseImageReference(text: string): ImageReference {
   const registry = registrySchema.safeParse(text.slice(0, slash));
   if (!registry.success || !/[.:]|^localhost$/.test(registry.data)) throw usage('no registry host');
   const rest = text.slice(slash + 1);
-  const at = rest.indexOf('@');
-  if (at >= 0) {
-    const repository = repositorySchema.safeParse(rest.slice(0, at));
-    const digest = digestSchema.safeParse(rest.slice(at + 1));
-    if (!repository.success) throw usage('invalid repository');
-    if (!digest.success) throw usage('invalid digest');
-    return {
-      registry: registry.data,
-      repository: repository.data,
-      tag: null,
-      digest: digest.data,
-      reference: rest,
-    };
-  }
-  const colon = rest.lastIndexOf(':');
-  if (colon < 0) throw usage('no tag');
-  const repository = repositorySchema.safeParse(rest.slice(0, colon));
-  const tag = tagSchema.safeParse(rest.slice(colon + 1));
-  if (!repository.success) throw usage('invalid repository');
-  if (!tag.success) throw usage('invalid tag');
+  const parsed = parseReference(rest);
+  if (!parsed.ok) throw usage(parsed.message);
+  const { reference } = parsed;
   return {
     registry: registry.data,
-    repository: repository.data,
-    tag: tag.data,
-    digest: null,
+    repository: reference.repository,
+    tag: reference.kind === 'tag' ? reference.tag : null,
+    digest: reference.kind === 'digest' ? reference.digest : null,
     reference: rest,
   };
 }

@@ -5,7 +5,12 @@ import { InvalidContinuationTokenError } from '../app/ports';
 import { listStatuses, type Reference } from '../app/read-status';
 import { waitForReplication, type WaitDeps } from '../app/wait-for-replication';
 import type { RegionsDeps } from '../app/required-regions';
-import { digestSchema, registrySchema, repositorySchema, tagSchema } from '../replication/names';
+import {
+  digestSchema,
+  parseReference,
+  registrySchema,
+  repositorySchema,
+} from '../replication/names';
 import type { Authenticate } from './auth';
 import { handle, json, parseOr400 } from './handle';
 import { HttpProblem } from './problem';
@@ -24,37 +29,9 @@ export const referenceSchema = z
   .string()
   .max(600)
   .transform((text, ctx): Reference => {
-    const at = text.indexOf('@');
-    if (at >= 0) {
-      const repository = repositorySchema.safeParse(text.slice(0, at));
-      const digest = digestSchema.safeParse(text.slice(at + 1));
-      if (repository.success && digest.success) {
-        return { kind: 'digest', repository: repository.data, digest: digest.data };
-      }
-      ctx.addIssue({
-        code: 'custom',
-        message: repository.success
-          ? `digest ${digest.error?.issues[0]?.message ?? 'is invalid'}`
-          : `repository ${repository.error.issues[0]?.message ?? 'is invalid'}`,
-      });
-      return z.NEVER;
-    }
-    const colon = text.lastIndexOf(':');
-    if (colon < 0 || text.indexOf('/', colon) >= 0) {
-      ctx.addIssue({ code: 'custom', message: 'must be repository:tag or repository@digest' });
-      return z.NEVER;
-    }
-    const repository = repositorySchema.safeParse(text.slice(0, colon));
-    const tag = tagSchema.safeParse(text.slice(colon + 1));
-    if (repository.success && tag.success) {
-      return { kind: 'tag', repository: repository.data, tag: tag.data };
-    }
-    ctx.addIssue({
-      code: 'custom',
-      message: repository.success
-        ? `tag ${tag.error?.issues[0]?.message ?? 'is invalid'}`
-        : `repository ${repository.error.issues[0]?.message ?? 'is invalid'}`,
-    });
+    const parsed = parseReference(text);
+    if (parsed.ok) return parsed.reference;
+    ctx.addIssue({ code: 'custom', message: parsed.message });
     return z.NEVER;
   });
 

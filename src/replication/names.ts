@@ -44,3 +44,37 @@ export const digestSchema = z
   .refine((d) => !d.startsWith('sha256:') || /^sha256:[a-f0-9]{64}$/.test(d), {
     message: 'a sha256 digest must be 64 lower-case hex digits',
   });
+
+/** What a status request or a pipeline names: a tag, or a digest, of a repository. */
+export type Reference =
+  | { kind: 'tag'; repository: string; tag: string }
+  | { kind: 'digest'; repository: string; digest: string };
+
+const firstIssue = (what: string, result: z.ZodSafeParseResult<string>): string =>
+  `${what} ${result.error?.issues[0]?.message ?? 'is invalid'}`;
+
+/** `repository:tag` or `repository@sha256:…` (the repository may contain `/`), or why not. */
+export function parseReference(
+  text: string,
+): { ok: true; reference: Reference } | { ok: false; message: string } {
+  const at = text.indexOf('@');
+  if (at >= 0) {
+    const repository = repositorySchema.safeParse(text.slice(0, at));
+    const digest = digestSchema.safeParse(text.slice(at + 1));
+    if (!repository.success) return { ok: false, message: firstIssue('repository', repository) };
+    if (!digest.success) return { ok: false, message: firstIssue('digest', digest) };
+    return {
+      ok: true,
+      reference: { kind: 'digest', repository: repository.data, digest: digest.data },
+    };
+  }
+  const colon = text.lastIndexOf(':');
+  if (colon < 0 || text.indexOf('/', colon) >= 0) {
+    return { ok: false, message: 'must be repository:tag or repository@digest' };
+  }
+  const repository = repositorySchema.safeParse(text.slice(0, colon));
+  const tag = tagSchema.safeParse(text.slice(colon + 1));
+  if (!repository.success) return { ok: false, message: firstIssue('repository', repository) };
+  if (!tag.success) return { ok: false, message: firstIssue('tag', tag) };
+  return { ok: true, reference: { kind: 'tag', repository: repository.data, tag: tag.data } };
+}
