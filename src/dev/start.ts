@@ -18,16 +18,25 @@ function findAppRoot(): string {
   return root ?? path.resolve(__dirname, '../../..');
 }
 
-/** Copies local.settings.json `Values` into process.env; real environment variables win. */
+/**
+ * Copies local.settings.json `Values` into process.env; real environment variables win. On a fresh
+ * clone there is none yet, so the committed example is used: `npm start` works at once.
+ */
 function applyLocalSettings(appRoot: string): void {
-  const file = path.join(appRoot, 'local.settings.json');
-  if (!fs.existsSync(file)) return;
+  let file = path.join(appRoot, 'local.settings.json');
+  if (!fs.existsSync(file)) {
+    file = path.join(appRoot, 'local.settings.example.json');
+    if (!fs.existsSync(file)) return;
+    console.log(
+      `${NAME}: no local.settings.json, using local.settings.example.json (its tokens are public: copy it and change them)`,
+    );
+  }
   let parsed: unknown;
   try {
     parsed = JSON.parse(fs.readFileSync(file, 'utf8')) as unknown;
   } catch (err) {
     throw new Error(
-      `local.settings.json is not valid JSON: ${err instanceof Error ? err.message : String(err)}`,
+      `${path.basename(file)} is not valid JSON: ${err instanceof Error ? err.message : String(err)}`,
     );
   }
   const values =

@@ -1,5 +1,5 @@
 // `npm start`'s entry point refuses invalid settings with one message naming the setting.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { appRoot } from '../support/app-host';
@@ -43,5 +43,45 @@ describe('start-up with invalid settings', () => {
     expect(lines[0]).toMatch(message);
     expect(lines[0]).toMatch(/^acr-replication-gate: /);
     expect(result.stderr).not.toContain('a-webhook-token-long-enough');
+  });
+});
+
+describe('npm start on the embedded default', () => {
+  it('serves the API with an embedded Cosmos DB, and stops cleanly on SIGTERM', async () => {
+    const child = spawn(process.execPath, [path.join(appRoot, 'dist/src/dev/start.js')], {
+      cwd: appRoot,
+      env: {
+        PATH: process.env.PATH,
+        ACR_GATE_LOCAL_HOST: '1',
+        PORT: '0',
+        EMBEDDED_COSMOS_PORT: '0',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    const url = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no URL printed:\n${output}`)), 20_000);
+      child.stdout.on('data', (chunk: Buffer) => {
+        output += chunk.toString();
+        const match = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(output);
+        if (match?.[1]) {
+          clearTimeout(timer);
+          resolve(match[1]);
+        }
+      });
+      child.on('exit', () => reject(new Error(`exited early:\n${output}`)));
+    });
+    try {
+      const health = await fetch(`${url}/api/health`);
+      expect(health.status).toBe(200);
+      expect(await health.json()).toMatchObject({ store: { status: 'reachable' } });
+      expect(output).toContain('embedded in-memory Cosmos DB');
+    } finally {
+      const exited = new Promise<number | null>((resolve) =>
+        child.on('exit', (code) => resolve(code)),
+      );
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+    }
   });
 });
