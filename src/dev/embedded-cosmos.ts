@@ -24,7 +24,8 @@ export async function startEmbeddedCosmos(
   options: EmbeddedCosmosOptions = {},
 ): Promise<EmbeddedCosmos> {
   const hostname = options.hostname ?? '127.0.0.1';
-  const server = createHttpServer();
+  // Keep-alive: otherwise every SDK request opens a new connection, which dominates local runs.
+  const server = createHttpServer({ keepAlive: true });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 0, hostname, () => {

@@ -144,7 +144,7 @@ const ops: Operation[] = [
     tag: 'webhooks',
     summary: 'ACR regional webhook: one arrival in one replica region',
     description:
-      'Register one ACR webhook per replica region, each with its own region in the URL. Stored before it is acknowledged: a 503 means nothing was recorded.',
+      'Register one ACR webhook per replica region, each with its own region in the URL. Stored before it is acknowledged: a 503 means nothing is acknowledged (the write may still have landed: sending again is harmless).',
     access: 'webhook',
     store: true,
     params: webhookParams,

@@ -21,12 +21,20 @@ export interface RunningApp {
   stop(): Promise<void>;
 }
 
+export interface StartAppOptions {
+  /** Puts something (a fault proxy) between the app and Cosmos DB: gets the real endpoint, returns the app's. */
+  cosmosVia?: (endpoint: string) => Promise<string>;
+}
+
 /** The registrations come from the build output (`main` in package.json), as on Azure. */
-export async function startApp(env: Record<string, string> = {}): Promise<RunningApp> {
+export async function startApp(
+  env: Record<string, string> = {},
+  options: StartAppOptions = {},
+): Promise<RunningApp> {
   const cosmos = await startEmbeddedCosmos();
   const database = freshDatabase();
   Object.assign(process.env, {
-    COSMOS_ENDPOINT: cosmos.endpoint,
+    COSMOS_ENDPOINT: options.cosmosVia ? await options.cosmosVia(cosmos.endpoint) : cosmos.endpoint,
     COSMOS_KEY: cosmos.key,
     COSMOS_DATABASE: database,
     REPLICATION_REGIONS: REGIONS.join(','),
