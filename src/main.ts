@@ -1,5 +1,6 @@
 // The composition root: parses settings once, creates each client once, and builds every handler.
 import type { HttpHandler } from '@azure/functions';
+import { withShortLivedCache } from './app/cached-store';
 import { makeChangeNotifier } from './app/change-notifier';
 import { makeDeliverer } from './app/deliver-events';
 import { makeStoreReplay, type ReconcileDeps } from './app/reconcile-webhooks';
@@ -49,7 +50,10 @@ export const systemClock: Clock = { now: () => instantFromDate(new Date()) };
 export const EVENT_GRID_SUBSCRIPTION_ID = 'eventgrid-topic';
 
 export function buildHandlers(settings: Settings = loadSettings()) {
-  const store = makeCosmosStore(createCosmosClient(settings.cosmos), settings.cosmos);
+  const store = withShortLivedCache(
+    makeCosmosStore(createCosmosClient(settings.cosmos), settings.cosmos),
+    settings.cacheTtlMs,
+  );
   const authenticate = makeAuthenticator({
     webhook: settings.webhookTokens,
     admin: settings.adminTokens,

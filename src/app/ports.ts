@@ -45,6 +45,8 @@ export interface TagRepository {
 export interface RegistryRepository {
   getRegions(registry: string): Promise<{ regions: string[]; updatedAt: Instant } | undefined>;
   putRegions(registry: string, regions: string[], at: Instant): Promise<void>;
+  /** Registries whose regions were PUT at or after `since`. */
+  listChangedSince(since: Instant): Promise<string[]>;
 }
 
 export interface EventPage {

@@ -52,7 +52,7 @@ export async function recordArrival(
       deletes === undefined
         ? result
         : await withLateDeletes(deps, key, report.digest, deletes, regions, result);
-    return { kind: 'push', result: await withCurrentRegions(deps, key, regions, settled) };
+    return { kind: 'push', result: settled };
   }
   // A delete names a manifest, not a tag: it is remembered for the digest first (for tags that
   // have not seen the digest yet), then applied to every tag that has.
@@ -70,9 +70,9 @@ export async function recordArrival(
   );
   const results: UpdateResult[] = [];
   for (const { record } of matches) {
-    const key = keyOf(record.state);
-    const result = await updateTag(deps, key, (s) => applyDelete(s, report), regions);
-    results.push(await withCurrentRegions(deps, key, regions, result));
+    results.push(
+      await updateTag(deps, keyOf(record.state), (s) => applyDelete(s, report), regions),
+    );
   }
   return { kind: 'delete', results };
 }
@@ -104,29 +104,4 @@ async function withLateDeletes(
     completed: result.completed ?? again.completed,
     attempts: result.attempts + again.attempts,
   };
-}
-
-/**
- * The regions were read before the write. A PUT of the registry's regions that re-evaluated the
- * open rounds before this write landed did not see it, and this write used the old regions: a
- * round complete under the new ones would be decided by nobody. The PUT stores the regions
- * before it re-evaluates and this reads them after writing, so one of the two sees the other.
- * Only a write that left the round open needs it: a completion is sticky, a delete final.
- */
-async function withCurrentRegions(
-  deps: RegionsDeps,
-  key: TagKey,
-  used: readonly string[],
-  result: UpdateResult,
-): Promise<UpdateResult> {
-  if (!result.written || result.record.evaluation.status !== 'replicating') return result;
-  const { regions } = await getRequiredRegions(deps, key.registry);
-  if ([...new Set(regions)].sort().join() === [...new Set(used)].sort().join()) return result;
-  const again = await updateTag(deps, key, (s) => s, regions);
-  return withCurrentRegions(deps, key, regions, {
-    record: again.record,
-    written: result.written || again.written,
-    completed: again.completed ?? result.completed,
-    attempts: result.attempts + again.attempts,
-  });
 }

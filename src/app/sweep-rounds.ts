@@ -11,13 +11,23 @@ export interface SweepDeps extends RegionsDeps {
 export interface SweepReport {
   published: number;
   stalled: number;
+  /** Open rounds re-evaluated because their registry's regions changed recently, and of those completed. */
+  reevaluated: number;
+  completed: number;
 }
+
+/**
+ * How far back a change of regions is looked at. An arrival that read the regions before a PUT,
+ * or from an instance's short-lived cache, may have written its round with the old ones after
+ * the PUT re-evaluated: the next sweep re-evaluates those rounds with the current regions.
+ */
+export const REGION_CHANGE_WINDOW_MS = 10 * 60_000;
 
 const minus = (at: Instant, ms: number): Instant =>
   instantFromDate(new Date(Date.parse(at.slice(0, 23) + 'Z') - ms));
 
 export async function sweepRounds(deps: SweepDeps, limit = 100): Promise<SweepReport> {
-  const report: SweepReport = { published: 0, stalled: 0 };
+  const report: SweepReport = { published: 0, stalled: 0, reevaluated: 0, completed: 0 };
   // A write with nothing to change still publishes what the tag's outbox holds.
   for (const key of await deps.store.tags.listWithOutbox(limit)) {
     const { regions } = await getRequiredRegions(deps, key.registry);
@@ -25,6 +35,16 @@ export async function sweepRounds(deps: SweepDeps, limit = 100): Promise<SweepRe
     report.published += 1;
   }
   const now = deps.clock.now();
+  for (const registry of await deps.store.registries.listChangedSince(
+    minus(now, REGION_CHANGE_WINDOW_MS),
+  )) {
+    const { regions } = await getRequiredRegions(deps, registry);
+    for await (const key of deps.store.tags.listOpen(registry)) {
+      const result = await updateTag(deps, key, (s) => s, regions);
+      report.reevaluated += 1;
+      if (result.completed) report.completed += 1;
+    }
+  }
   for (const key of await deps.store.tags.listStallCandidates(
     minus(now, deps.stallAfterMs),
     limit,

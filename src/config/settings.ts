@@ -48,6 +48,7 @@ const envSchema = z.object({
   ADMIN_TOKENS: z.string({ message: 'is required' }).transform(csv).pipe(tokenListSchema),
   MAX_BODY_BYTES: positiveInt(64 * 1024, 4 * 1024 * 1024),
   STORE_MAX_ATTEMPTS: positiveInt(12, 100),
+  CACHE_TTL_MS: z.coerce.number().int().min(0).max(300_000).default(5_000),
   WAIT_POLL_MS: z.coerce.number().int().min(50).max(10_000).default(500),
   STALL_AFTER: durationMs.default(30 * 60_000),
   DELIVERY_TIMEOUT_MS: positiveInt(10_000, 120_000),
@@ -103,6 +104,7 @@ export type Settings = Readonly<{
   maxBodyBytes: number;
   storeMaxAttempts: number;
   waitPollMs: number;
+  cacheTtlMs: number;
   countQuarantineAsArrival: boolean;
   stallAfterMs: number;
   delivery: Readonly<{ timeoutMs: number; retryScheduleMs: readonly number[] | undefined }>;
@@ -183,6 +185,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     maxBodyBytes: v.MAX_BODY_BYTES,
     storeMaxAttempts: v.STORE_MAX_ATTEMPTS,
     waitPollMs: v.WAIT_POLL_MS,
+    cacheTtlMs: v.CACHE_TTL_MS,
     countQuarantineAsArrival: v.COUNT_QUARANTINE_AS_ARRIVAL,
     stallAfterMs: v.STALL_AFTER,
     delivery: Object.freeze({

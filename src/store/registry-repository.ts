@@ -17,6 +17,17 @@ export function makeRegistryRepository(container: () => Promise<Container>): Reg
         const doc = parse(registryDocumentSchema, response.resource, 'registry');
         return { regions: doc.regions, updatedAt: doc.updatedAt };
       }),
+    listChangedSince: (since) =>
+      guard('query', async () => {
+        const c = await container();
+        const { resources } = await c.items
+          .query<{ registry: string }>({
+            query: "SELECT c.registry FROM c WHERE c.type = 'registry' AND c.updatedAt >= @since",
+            parameters: [{ name: '@since', value: since }],
+          })
+          .fetchAll();
+        return resources.map((r) => r.registry);
+      }),
     putRegions: (registry, regions, at) =>
       guard('write', async () => {
         const c = await container();

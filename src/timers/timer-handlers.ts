@@ -20,9 +20,10 @@ export function makeDeliverEventsTimer(deliverer: Deliverer): TimerHandler {
 export function makeSweepRoundsTimer(deps: SweepDeps): TimerHandler {
   return async (_timer, context) => {
     const report = await sweepRounds(deps);
-    if (report.published + report.stalled > 0) {
+    if (report.published + report.stalled + report.reevaluated > 0) {
       context.log(
-        `sweep: ${report.published} outbox(es) published, ${report.stalled} round(s) stalled`,
+        `sweep: ${report.published} outbox(es) published, ${report.stalled} round(s) stalled, ` +
+          `${report.reevaluated} round(s) re-evaluated after a region change (${report.completed} completed)`,
       );
     }
   };
