@@ -1,0 +1,143 @@
+// Measurement 3: how soon a waiting pipeline learns that a tag is everywhere, long-poll beside a 10-second poller.
+import { performance } from 'node:perf_hooks';
+import type { BenchEnv } from './support/bench-env';
+import type { Child } from './support/child-rpc';
+import { sleep, summarize, type Summary } from './support/stats';
+import { FOUR_REGIONS, WEBHOOK_TOKEN, acrTime, digestOf } from './support/workload';
+import { aPushEvent } from '../test/support/fixtures';
+
+export interface GateResult {
+  rounds: number;
+  /** From the completing webhook's response to the long-poll's, on the instance that took the webhook. */
+  sameInstance: Summary;
+  /** The same, with the long-poll on another instance: it re-reads every WAIT_POLL_MS (500 ms). */
+  otherInstance: Summary;
+  /** From the completing webhook being sent, for comparison (the notifier fires before the answer). */
+  sameInstanceFromSend: Summary;
+  longPollFailures: number;
+  poller: {
+    pollers: number;
+    intervalMs: number;
+    windowMs: number;
+    latency: Summary;
+    failures: number;
+  };
+}
+
+const REGISTRY = 'gate.azurecr.io';
+const REPOSITORY = 'gate/app';
+const headers = {
+  authorization: `Bearer ${WEBHOOK_TOKEN}`,
+  'content-type': 'application/json',
+  'user-agent': 'AzureContainerRegistry/1.0',
+};
+
+async function push(baseUrl: string, tag: string, region: number): Promise<void> {
+  const body = aPushEvent({
+    registry: REGISTRY,
+    repository: REPOSITORY,
+    tag,
+    digest: digestOf(tag),
+    timestamp: acrTime(Date.UTC(2026, 2, 14, 9, 0, region)),
+  });
+  const response = await fetch(`${baseUrl}/api/webhooks/acr/${FOUR_REGIONS[region]}`, {
+    method: 'POST',
+    headers,
+    body: JSON.stringify(body),
+  });
+  await response.arrayBuffer();
+  if (response.status !== 202) throw new Error(`webhook answered ${response.status}`);
+}
+
+/** GET the status (optionally long-polling); resolves with when the answer arrived. */
+async function status(
+  baseUrl: string,
+  tag: string,
+  wait?: number,
+): Promise<{ at: number; replicated: boolean; settled: boolean }> {
+  const query = wait === undefined ? '' : `?wait=${wait}`;
+  const response = await fetch(
+    `${baseUrl}/api/replications/${REGISTRY}/${REPOSITORY}:${tag}${query}`,
+    { headers },
+  );
+  const body = (await response.json()) as { status?: string };
+  return {
+    at: performance.now(),
+    replicated: response.status === 200 && body.status === 'replicated',
+    settled: response.headers.get('x-acr-gate-wait') === 'settled',
+  };
+}
+
+export async function measureGate(env: BenchEnv, a: Child, b: Child): Promise<GateResult> {
+  const urlA = String(a.info.url);
+  const urlB = String(b.info.url);
+  // The pollers' window runs alongside the long-poll rounds: it is mostly sleep, and 15 s saved.
+  const pollers = pollEveryTenSeconds(urlA, env.quick ? 10 : 20);
+  const rounds = env.quick ? 8 : 30;
+  const same: number[] = [];
+  const other: number[] = [];
+  const fromSend: number[] = [];
+  let longPollFailures = 0;
+  for (let i = 0; i < rounds; i++) {
+    const tag = `lp-${i}-${Date.now()}`;
+    for (const region of [0, 1, 2]) await push(urlA, tag, region);
+    // What `acr-gate wait` does: ?wait=30, on the instance the webhooks go to and on another one.
+    const onA = status(urlA, tag, 30);
+    const onB = status(urlB, tag, 30);
+    // A random moment in the other instance's 500 ms poll cycle, after both are surely waiting.
+    await sleep(100 + Math.random() * 500);
+    const sent = performance.now();
+    await push(urlA, tag, 3);
+    const answered = performance.now();
+    const [ra, rb] = await Promise.all([onA, onB]);
+    if (!ra.replicated || !ra.settled || !rb.replicated || !rb.settled) longPollFailures += 1;
+    same.push(ra.at - answered);
+    other.push(rb.at - answered);
+    fromSend.push(ra.at - sent);
+  }
+  env.log('  gate: long-poll rounds done; waiting for the 10-second pollers');
+  return {
+    rounds,
+    sameInstance: summarize(same),
+    otherInstance: summarize(other),
+    sameInstanceFromSend: summarize(fromSend),
+    longPollFailures,
+    poller: await pollers,
+  };
+}
+
+/**
+ * The shell-style gate, `until curl … | grep -q replicated; do sleep 10; done`, started at random
+ * phases; the tag completes 5 s into the window, so every phase of the 10 s cycle is sampled.
+ */
+async function pollEveryTenSeconds(url: string, pollers: number): Promise<GateResult['poller']> {
+  const intervalMs = 10_000;
+  const tag = `poll-${Date.now()}`;
+  for (const region of [0, 1, 2]) await push(url, tag, region);
+  const windowStart = performance.now();
+  let failures = 0;
+  const seen = Promise.all(
+    Array.from({ length: pollers }, async () => {
+      await sleep(Math.random() * intervalMs);
+      const deadline = windowStart + 3 * intervalMs;
+      while (performance.now() < deadline) {
+        const r = await status(url, tag);
+        if (r.replicated) return r.at;
+        await sleep(intervalMs);
+      }
+      failures += 1;
+      return Number.NaN;
+    }),
+  );
+  await sleep(intervalMs / 2);
+  await push(url, tag, 3);
+  const completedAt = performance.now();
+  const seenAt = await seen;
+  return {
+    pollers,
+    intervalMs,
+    windowMs: performance.now() - windowStart,
+    latency: summarize(seenAt.filter((t) => Number.isFinite(t)).map((t) => t - completedAt)),
+    failures,
+  };
+}

@@ -1,0 +1,275 @@
+// Measurement 5: cost per webhook, status reads and list pages as the store grows to 1 000, 10 000 and 100 000 tags.
+import { performance } from 'node:perf_hooks';
+import type { Container, ItemDefinition, OperationInput } from '@azure/cosmos';
+import { tagId, tagPartition } from '../src/store/ids';
+import { measured, prepareDatabase, settingsFor, type BenchEnv } from './support/bench-env';
+import type { Child } from './support/child-rpc';
+import { totalRequests } from './support/counting-proxy';
+import { mean, summarize, type Summary } from './support/stats';
+import { FOUR_REGIONS, WEBHOOK_TOKEN, aContainer, acrTime, digestOf } from './support/workload';
+import { aPushEvent } from '../test/support/fixtures';
+
+export const GROWTH_DATABASE = 'bench-growth';
+const REGISTRY = 'growth.azurecr.io';
+const REPOSITORIES = 100;
+/**
+ * The embedded server answers every query by scanning the whole container, and that time grows
+ * faster than the item count (about 0.5 s at 10 000 items, over a minute at 20 000 when probed on
+ * this machine). Past this size a list page or a completing webhook's subscription query would
+ * stall the single-threaded server beyond the app's 10 s SDK timeout, so only point operations are measured.
+ */
+const SCAN_MAX_TAGS = 10_000;
+
+export interface ListFigures {
+  latency: Summary;
+  bytes: number;
+  items: number;
+  hasMore: boolean;
+  roundTrips: number;
+}
+
+export interface GrowthPoint {
+  /** Seeded tags in the container when measured (plus the few the measurement itself adds). */
+  tags: number;
+  target: number;
+  seedSeconds: number;
+  /** Non-completing arrivals (first, later), which use point operations only. */
+  arrivalRoundTrips: number;
+  arrivalByOperation: Record<string, number>;
+  arrivalLatency: Summary;
+  /** The completing arrival queries subscriptions: a scan of the container on the embedded server. */
+  completingRoundTrips: number | null;
+  completingLatency: Summary | null;
+  statusRead: Summary;
+  /** Baseline: a bare SDK point read of the same items, through the same proxy. */
+  pointRead: Summary;
+  listRegistry: ListFigures | null;
+  listRepository: ListFigures | null;
+  /** Why the scanning figures were left out at this size, if they were. */
+  skipped: string | null;
+  cosmosRssMb: number;
+}
+
+export interface GrowthResult {
+  targets: number[];
+  /** Size of one tag item (a completed 4-region round) as stored: what RU on a real account depend on. */
+  tagItemBytes: number;
+  seedBudgetSeconds: number;
+  points: GrowthPoint[];
+  /** Set when the seeding budget ran out before the largest size. */
+  shortfall: string | null;
+}
+
+const headers = {
+  authorization: `Bearer ${WEBHOOK_TOKEN}`,
+  'content-type': 'application/json',
+  'user-agent': 'AzureContainerRegistry/1.0',
+};
+const repositoryOf = (i: number): string => `growth/svc-${i % REPOSITORIES}`;
+
+async function timedGet(url: string): Promise<{ ms: number; status: number; text: string }> {
+  const started = performance.now();
+  const response = await fetch(url, { headers });
+  const text = await response.text();
+  return { ms: performance.now() - started, status: response.status, text };
+}
+
+async function postWebhook(baseUrl: string, tag: string, repository: string, region: number) {
+  const body = aPushEvent({
+    registry: REGISTRY,
+    repository,
+    tag,
+    digest: digestOf(tag),
+    timestamp: acrTime(Date.UTC(2026, 2, 14, 9, 0, region)),
+  });
+  const response = await fetch(`${baseUrl}/api/webhooks/acr/${FOUR_REGIONS[region]}`, {
+    method: 'POST',
+    headers,
+    body: JSON.stringify(body),
+  });
+  await response.arrayBuffer();
+  if (response.status !== 202) throw new Error(`webhook answered ${response.status}`);
+}
+
+export async function measureGrowth(env: BenchEnv, app: Child): Promise<GrowthResult> {
+  const url = String(app.info.url);
+  const targets = env.quick ? [1_000, 5_000] : [1_000, 10_000, 100_000];
+  const seedBudgetSeconds = env.quick ? 30 : 100;
+  await prepareDatabase(env, GROWTH_DATABASE);
+  const direct = aContainer(settingsFor(env, GROWTH_DATABASE, true));
+  const proxied = aContainer(settingsFor(env, GROWTH_DATABASE));
+
+  // A real tag item, written by the app, is the template every seeded tag is cloned from.
+  for (const region of [0, 1, 2, 3]) await postWebhook(url, 'template', repositoryOf(0), region);
+  const { resource: raw } = await direct
+    .item(tagId({ tag: 'template' }), tagPartition(REGISTRY, repositoryOf(0)))
+    .read<ItemDefinition>();
+  if (!raw) throw new Error('template tag not found');
+  const { _rid, _self, _etag, _ts, _attachments, ...template } = raw;
+  const seedOp = (i: number): OperationInput => ({
+    operationType: 'Create',
+    resourceBody: {
+      ...template,
+      id: tagId({ tag: `s${i}` }),
+      pk: tagPartition(REGISTRY, repositoryOf(i)),
+      repository: repositoryOf(i),
+      tag: `s${i}`,
+      updatedAt: acrTime(Date.UTC(2026, 0, 1) + i * 1000),
+    },
+  });
+
+  const deadline = performance.now() + seedBudgetSeconds * 1000;
+  const points: GrowthPoint[] = [];
+  let seeded = 0;
+  let shortfall: string | null = null;
+  for (const target of targets) {
+    const started = performance.now();
+    const stopped = await seed(direct, seedOp, seeded, target, deadline, (n) => (seeded = n));
+    const seedSeconds = (performance.now() - started) / 1000;
+    env.log(`  growth: ${seeded} tags seeded (${seedSeconds.toFixed(1)} s for this step)`);
+    if (stopped) {
+      shortfall = `seeding stopped at ${seeded} of ${target} tags when the ${seedBudgetSeconds} s budget ran out`;
+    }
+    const skipped =
+      seeded > SCAN_MAX_TAGS
+        ? `over ${SCAN_MAX_TAGS.toLocaleString('en-US')} items the embedded server's query scans ` +
+          'take longer than the SDK timeout: list pages and the completing webhook not measured'
+        : null;
+    points.push(await measureAt(env, url, proxied, seeded, target, seedSeconds, skipped));
+    if (stopped) break;
+  }
+  return {
+    targets,
+    tagItemBytes: Buffer.byteLength(JSON.stringify(raw)),
+    seedBudgetSeconds,
+    points,
+    shortfall,
+  };
+}
+
+/** Bulk creates through the SDK, a few batches in flight; returns true if the deadline stopped it. */
+async function seed(
+  container: Container,
+  op: (i: number) => OperationInput,
+  from: number,
+  to: number,
+  deadline: number,
+  progress: (seeded: number) => void,
+): Promise<boolean> {
+  const chunk = 1_000;
+  for (let start = from; start < to; start += chunk * 2) {
+    if (performance.now() > deadline) return true;
+    const starts = [start, start + chunk].filter((s) => s < to);
+    await Promise.all(
+      starts.map(async (s) => {
+        const ops = Array.from({ length: Math.min(chunk, to - s) }, (_, k) => op(s + k));
+        // The deprecated `bulk` is about twice as fast as executeBulkOperations on the embedded server.
+        const results = await container.items.bulk(ops);
+        const failed = results.filter((r) => r.statusCode !== 201).length;
+        if (failed > 0) throw new Error(`${failed} seed creates failed`);
+      }),
+    );
+    progress(Math.min(to, start + chunk * 2));
+  }
+  return false;
+}
+
+async function measureAt(
+  env: BenchEnv,
+  url: string,
+  proxied: Container,
+  seeded: number,
+  target: number,
+  seedSeconds: number,
+  skipped: string | null,
+): Promise<GrowthPoint> {
+  const reads = env.quick ? 30 : 100;
+  const picks = Array.from({ length: reads }, () => Math.floor(Math.random() * seeded));
+
+  const statusMs: number[] = [];
+  for (const i of picks) {
+    const r = await timedGet(`${url}/api/replications/${REGISTRY}/${repositoryOf(i)}:s${i}`);
+    if (r.status !== 200) throw new Error(`status read answered ${r.status}`);
+    statusMs.push(r.ms);
+  }
+  const pointMs: number[] = [];
+  for (const i of picks) {
+    const started = performance.now();
+    await proxied.item(tagId({ tag: `s${i}` }), tagPartition(REGISTRY, repositoryOf(i))).read();
+    pointMs.push(performance.now() - started);
+  }
+
+  // Rounds on new tags, one webhook at a time so each one's round trips are its own.
+  const rounds = env.quick ? 2 : 3;
+  const arrivalMs: number[] = [];
+  const arrivalRt: number[] = [];
+  const arrivalByOperation: Record<string, number> = {};
+  const completingMs: number[] = [];
+  const completingRt: number[] = [];
+  for (let k = 0; k < rounds; k++) {
+    const tag = `w${target}-${k}`;
+    for (const region of skipped ? [0, 1, 2] : [0, 1, 2, 3]) {
+      const { counts, ms } = await measured(env, () =>
+        postWebhook(url, tag, repositoryOf(k), region),
+      );
+      if (region === 3) {
+        completingMs.push(ms);
+        completingRt.push(totalRequests(counts));
+        continue;
+      }
+      arrivalMs.push(ms);
+      arrivalRt.push(totalRequests(counts));
+      for (const [op, c] of Object.entries(counts)) {
+        arrivalByOperation[op] = (arrivalByOperation[op] ?? 0) + c.requests;
+      }
+    }
+  }
+
+  const list = async (query: string): Promise<ListFigures> => {
+    const pages = env.quick ? 3 : 5;
+    const ms: number[] = [];
+    let last = { status: 0, text: '' };
+    let roundTrips = 0;
+    for (let p = 0; p < pages; p++) {
+      const { result, counts } = await measured(env, () =>
+        timedGet(`${url}/api/replications/${REGISTRY}?${query}`),
+      );
+      if (result.status !== 200) throw new Error(`list answered ${result.status}`);
+      ms.push(result.ms);
+      last = result;
+      roundTrips = totalRequests(counts);
+    }
+    const body = JSON.parse(last.text) as { items: unknown[]; continuationToken: string | null };
+    return {
+      latency: summarize(ms),
+      bytes: Buffer.byteLength(last.text),
+      items: body.items.length,
+      hasMore: body.continuationToken !== null,
+      roundTrips,
+    };
+  };
+  const listRegistry = skipped ? null : await list('pageSize=50');
+  const listRepository = skipped
+    ? null
+    : await list(`repository=${encodeURIComponent(repositoryOf(7))}&pageSize=50`);
+  const memory = await env.cosmos.call<NodeJS.MemoryUsage>('memory');
+  env.log(`  growth: measured at ${seeded} tags${skipped ? ' (point operations only)' : ''}`);
+  return {
+    tags: seeded,
+    target,
+    seedSeconds,
+    arrivalRoundTrips: mean(arrivalRt),
+    arrivalByOperation: Object.fromEntries(
+      Object.entries(arrivalByOperation).map(([op, n]) => [op, n / arrivalRt.length]),
+    ),
+    arrivalLatency: summarize(arrivalMs),
+    completingRoundTrips: skipped ? null : mean(completingRt),
+    completingLatency: skipped ? null : summarize(completingMs),
+    statusRead: summarize(statusMs),
+    pointRead: summarize(pointMs),
+    listRegistry,
+    listRepository,
+    skipped,
+    cosmosRssMb: memory.rss / 2 ** 20,
+  };
+}
