@@ -1,6 +1,7 @@
 // What the bench sends and who receives it: ACR payloads, app instances, and the two baselines (floor and naive).
 import { createHash, randomUUID } from 'node:crypto';
 import { CosmosClient, type Container } from '@azure/cosmos';
+import { withShortLivedCache } from '../../src/app/cached-store';
 import type { RegionsDeps } from '../../src/app/required-regions';
 import type { Subscription } from '../../src/events/types';
 import { acrEventSchema, toIntent, type Intent } from '../../src/replication/acr-event';
@@ -76,7 +77,8 @@ export function anAppInstance(
   maxAttempts = 12,
 ): RegionsDeps {
   return {
-    store: makeCosmosStore(createCosmosClient(settings), settings),
+    // As the app composes it (src/main.ts): regions and subscriptions cached for CACHE_TTL_MS.
+    store: withShortLivedCache(makeCosmosStore(createCosmosClient(settings), settings), 5_000),
     clock: { now: () => instantFromDate(new Date()) },
     defaultRegions: regions,
     maxAttempts,

@@ -99,6 +99,20 @@ export interface DeliveryRepository {
   save(record: DeliveryRecord, etag: string): Promise<SaveResult>;
 }
 
+export interface RecordedDeletion {
+  registry: string;
+  repository: string;
+  digest: string;
+  regions: Record<string, Instant>;
+}
+
+export interface RecordedDeletion {
+  registry: string;
+  repository: string;
+  digest: string;
+  regions: Record<string, Instant>;
+}
+
 /**
  * Deletes remembered per (repository, digest), whatever tags point at it: a delete delivered
  * before any push of its digest to a tag still applies when that push arrives.
@@ -106,14 +120,17 @@ export interface DeliveryRepository {
 export interface DeletionRepository {
   /** Region → latest delete timestamp; empty when the digest was never deleted. */
   get(registry: string, repository: string, digest: string): Promise<Record<string, Instant>>;
-  /** Keeps the latest timestamp per region; idempotent. */
+  /** Keeps the latest timestamp per region; idempotent. `now` stamps the change for the sweep. */
   record(
     registry: string,
     repository: string,
     digest: string,
     region: string,
     at: Instant,
+    now: Instant,
   ): Promise<void>;
+  /** Deletes recorded at or after `since`, for the sweep to apply to tags that raced them. */
+  listChangedSince(since: Instant): Promise<RecordedDeletion[]>;
 }
 
 export interface Store {

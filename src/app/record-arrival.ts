@@ -33,26 +33,20 @@ export async function recordArrival(
       ...(intent.tag === null ? { untaggedDigest: intent.digest } : {}),
     };
     // Deletes delivered before the first push of this digest to the tag apply in the same write,
-    // so a deleted manifest never completes a round.
-    let deletes: Record<string, Instant> | undefined;
+    // so a deleted manifest never completes a round. (A delete racing this very push is settled
+    // by the sweep, which applies recent deletes again.)
     const result = await updateTag(
       deps,
       key,
       async (s) => {
-        let next = applyPush(s, report, payload);
-        if (!knownDigests(s).includes(report.digest)) {
-          deletes = await deps.store.deletions.get(key.registry, key.repository, report.digest);
-          next = withDeletes(next, report.digest, deletes);
-        }
-        return next;
+        const next = applyPush(s, report, payload);
+        if (knownDigests(s).includes(report.digest)) return next;
+        const deletes = await deps.store.deletions.get(key.registry, key.repository, report.digest);
+        return withDeletes(next, report.digest, deletes);
       },
       regions,
     );
-    const settled =
-      deletes === undefined
-        ? result
-        : await withLateDeletes(deps, key, report.digest, deletes, regions, result);
-    return { kind: 'push', result: settled };
+    return { kind: 'push', result };
   }
   // A delete names a manifest, not a tag: it is remembered for the digest first (for tags that
   // have not seen the digest yet), then applied to every tag that has.
@@ -62,6 +56,7 @@ export async function recordArrival(
     intent.digest,
     region,
     intent.timestamp,
+    deps.clock.now(),
   );
   const matches = await deps.store.tags.findByDigest(
     intent.registry,
@@ -82,26 +77,3 @@ const withDeletes = (state: TagState, digest: string, deletes: Record<string, In
     (next, [region, timestamp]) => applyDelete(next, { region, digest, timestamp }),
     state,
   );
-
-/**
- * A delete racing the first push: it records itself, then looks for tags; the push writes its
- * tag, then looks again here. Whichever runs second sees the other.
- */
-async function withLateDeletes(
-  deps: RegionsDeps,
-  key: TagKey,
-  digest: string,
-  seen: Record<string, Instant>,
-  regions: readonly string[],
-  result: UpdateResult,
-): Promise<UpdateResult> {
-  const deletes = await deps.store.deletions.get(key.registry, key.repository, digest);
-  if (Object.entries(deletes).every(([region, at]) => seen[region] === at)) return result;
-  const again = await updateTag(deps, key, (s) => withDeletes(s, digest, deletes), regions);
-  return {
-    record: again.record,
-    written: result.written || again.written,
-    completed: result.completed ?? again.completed,
-    attempts: result.attempts + again.attempts,
-  };
-}

@@ -1,6 +1,7 @@
 // The periodic sweep: publishes outboxes a failed write left behind, and reports rounds that stall.
 import type { Instant } from '../replication/timestamp';
 import { instantFromDate } from '../replication/timestamp';
+import { applyDelete, keyOf } from '../replication/tag-state';
 import { getRequiredRegions, type RegionsDeps } from './required-regions';
 import { updateTag } from './update-tag';
 
@@ -17,7 +18,7 @@ export interface SweepReport {
 }
 
 /**
- * How far back a change of regions is looked at. An arrival that read the regions before a PUT,
+ * How far back a change of regions (or a delete) is looked at. An arrival that read the regions before a PUT,
  * or from an instance's short-lived cache, may have written its round with the old ones after
  * the PUT re-evaluated: the next sweep re-evaluates those rounds with the current regions.
  */
@@ -43,6 +44,31 @@ export async function sweepRounds(deps: SweepDeps, limit = 100): Promise<SweepRe
       const result = await updateTag(deps, key, (s) => s, regions);
       report.reevaluated += 1;
       if (result.completed) report.completed += 1;
+    }
+  }
+  // A delete racing the first push of its digest to a tag: the delete found no tag yet, the push
+  // read no delete yet. Applying recent deletes again to every tag with the digest settles it.
+  for (const deletion of await deps.store.deletions.listChangedSince(
+    minus(now, REGION_CHANGE_WINDOW_MS),
+  )) {
+    const { regions } = await getRequiredRegions(deps, deletion.registry);
+    const tags = await deps.store.tags.findByDigest(
+      deletion.registry,
+      deletion.repository,
+      deletion.digest,
+    );
+    for (const { record } of tags) {
+      await updateTag(
+        deps,
+        keyOf(record.state),
+        (s) =>
+          Object.entries(deletion.regions).reduce(
+            (next, [region, timestamp]) =>
+              applyDelete(next, { region, digest: deletion.digest, timestamp }),
+            s,
+          ),
+        regions,
+      );
     }
   }
   for (const key of await deps.store.tags.listStallCandidates(

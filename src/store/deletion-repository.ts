@@ -23,7 +23,26 @@ export function makeDeletionRepository(container: () => Promise<Container>): Del
         return doc?.regions ?? {};
       }),
 
-    record: (registry, repository, digest, region, at) =>
+    listChangedSince: (since) =>
+      guard('query', async () => {
+        const c = await container();
+        const { resources } = await c.items
+          .query<unknown>({
+            query: "SELECT * FROM c WHERE c.type = 'deletion' AND c.updatedAt >= @since",
+            parameters: [{ name: '@since', value: since }],
+          })
+          .fetchAll();
+        return resources.map((raw) => {
+          const { registry, repository, digest, regions } = parse(
+            deletionDocumentSchema,
+            raw,
+            'deletion',
+          );
+          return { registry, repository, digest, regions };
+        });
+      }),
+
+    record: (registry, repository, digest, region, at, now) =>
       guard('write', async () => {
         const c = await container();
         for (let attempt = 0; attempt < 10; attempt++) {
@@ -34,8 +53,11 @@ export function makeDeletionRepository(container: () => Promise<Container>): Del
             id: deletionId(digest),
             pk: tagPartition(registry, repository),
             type: 'deletion' as const,
+            registry,
+            repository,
             digest,
             regions: { ...doc?.regions, [region]: at },
+            updatedAt: now,
           };
           try {
             if (doc) {

@@ -131,7 +131,10 @@ export const deletionDocumentSchema = z.object({
   id: z.string(),
   pk: z.string(),
   type: z.literal('deletion'),
+  registry: z.string(),
+  repository: z.string(),
   digest: z.string(),
   regions: z.record(z.string(), storedInstantSchema),
+  updatedAt: storedInstantSchema,
   _etag: z.string(),
 });

@@ -58,10 +58,11 @@ import { aDeleteEvent, aPushEvent } from '../support/fixtures';
  *  6. When every batch holds one step, the events are exactly the model's completions, with the
  *     same replicatedAt.
  *
- * The generator holds one thing fixed: a delete runs in a later batch than the first push of its
- * digest to each tag it must reach. The store applies a delete to the tags that know the digest
- * when it arrives, so one that overtakes every push of its digest to a tag is lost for that tag
- * (the KNOWN BUG case at the end).
+ * Deletes may overtake every push of their digest (the store remembers deletes per digest, and
+ * the sweep settles a delete racing a first push). Like production, a run ends with one sweep,
+ * which also completes rounds written with regions that a concurrent PUT replaced. The option
+ * holdDeletes (a delete only after the first push of its digest to each tag) remains for
+ * narrowing a failure down.
  */
 
 const REGIONS = ['canadacentral', 'eastus', 'westeurope', 'westus'] as const;
@@ -600,7 +601,7 @@ async function runHistory(spec: Spec, options: RunOptions = { holdDeletes: true 
 describe('replication state under random concurrent histories', () => {
   it('matches the pure rules, and emits one event per completed (tag, digest)', async () => {
     await fc.assert(
-      fc.asyncProperty(specArb, (spec) => runHistory(spec)),
+      fc.asyncProperty(specArb, (spec) => runHistory(spec, { holdDeletes: false })),
       { numRuns: 20, plugins: [fc.interruptAfterTimeLimit(60_000)] },
     );
   }, 90_000);
