@@ -21,9 +21,9 @@ export function withShortLivedCache<S extends Pick<Store, 'registries' | 'subscr
 
   const registries: RegistryRepository = {
     ...store.registries,
-    getRegions: (registry) => {
+    getRegions: (registry, options) => {
       const cached = regions.get(registry);
-      if (cached && fresh(cached)) return cached.value;
+      if (cached && fresh(cached) && options?.fresh !== true) return cached.value;
       const value = store.registries.getRegions(registry);
       regions.set(registry, { at: nowMs(), value });
       // A failed read is not remembered.

@@ -43,7 +43,11 @@ export interface TagRepository {
 }
 
 export interface RegistryRepository {
-  getRegions(registry: string): Promise<{ regions: string[]; updatedAt: Instant } | undefined>;
+  /** `fresh` skips any cache in front of the store (an instance's few seconds of memory). */
+  getRegions(
+    registry: string,
+    options?: { fresh?: boolean },
+  ): Promise<{ regions: string[]; updatedAt: Instant } | undefined>;
   putRegions(registry: string, regions: string[], at: Instant): Promise<void>;
   /** Registries whose regions were PUT at or after `since`. */
   listChangedSince(since: Instant): Promise<string[]>;

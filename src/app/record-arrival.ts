@@ -24,6 +24,10 @@ export async function recordArrival(
   payload?: Record<string, unknown>,
 ): Promise<ArrivalOutcome> {
   const { regions } = await getRequiredRegions(deps, intent.registry);
+  const options = {
+    confirmRegions: async () =>
+      (await getRequiredRegions(deps, intent.registry, { fresh: true })).regions,
+  };
   const report = { region, digest: intent.digest, timestamp: intent.timestamp };
   if (intent.kind === 'push') {
     const key: TagKey = {
@@ -45,6 +49,7 @@ export async function recordArrival(
         return withDeletes(next, report.digest, deletes);
       },
       regions,
+      options,
     );
     return { kind: 'push', result };
   }

@@ -21,8 +21,9 @@ export interface RequiredRegions {
 export async function getRequiredRegions(
   deps: { store: Pick<Store, 'registries'>; defaultRegions: readonly string[] },
   registry: string,
+  options?: { fresh?: boolean },
 ): Promise<RequiredRegions> {
-  const own = await deps.store.registries.getRegions(registry);
+  const own = await deps.store.registries.getRegions(registry, options);
   return own
     ? { registry, regions: own.regions, source: 'registry', updatedAt: own.updatedAt }
     : { registry, regions: [...deps.defaultRegions], source: 'default', updatedAt: null };

@@ -39,7 +39,7 @@ export async function sweepRounds(deps: SweepDeps, limit = 100): Promise<SweepRe
   for (const registry of await deps.store.registries.listChangedSince(
     minus(now, REGION_CHANGE_WINDOW_MS),
   )) {
-    const { regions } = await getRequiredRegions(deps, registry);
+    const { regions } = await getRequiredRegions(deps, registry, { fresh: true });
     for await (const key of deps.store.tags.listOpen(registry)) {
       const result = await updateTag(deps, key, (s) => s, regions);
       report.reevaluated += 1;

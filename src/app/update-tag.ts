@@ -24,7 +24,15 @@ export interface UpdateDeps extends PublishDeps {
 export interface UpdateOptions {
   /** Also report the round stalled when it has been open this long. */
   stallAfterMs?: number;
+  /**
+   * Reads the required regions past any cache. Called only when a round is about to complete:
+   * an event cannot be taken back, so a region added a moment ago on another instance must count.
+   */
+  confirmRegions?: () => Promise<readonly string[]>;
 }
+
+const sameSet = (a: readonly string[], b: readonly string[]): boolean =>
+  [...new Set(a)].sort().join() === [...new Set(b)].sort().join();
 
 export interface UpdateResult {
   record: TagRecord;
@@ -54,11 +62,21 @@ export async function updateTag(
   requiredRegions: readonly string[],
   options: UpdateOptions = {},
 ): Promise<UpdateResult> {
+  let required = requiredRegions;
+  let confirmed = false;
   for (let attempt = 1; attempt <= deps.maxAttempts; attempt++) {
     const existing = await deps.store.tags.get(key);
     const before = existing?.record.state ?? emptyTagState(key);
     const after = await change(before);
-    const evaluation = evaluate(after, requiredRegions);
+    let evaluation = evaluate(after, required);
+    if (evaluation.newCompletion && options.confirmRegions && !confirmed) {
+      confirmed = true;
+      const current = await options.confirmRegions();
+      if (!sameSet(current, required)) {
+        required = current;
+        evaluation = evaluate(after, required);
+      }
+    }
     const now = deps.clock.now();
     const stall =
       options.stallAfterMs !== undefined &&

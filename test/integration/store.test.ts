@@ -1,6 +1,7 @@
 // The use cases against the embedded Cosmos DB, through the real @azure/cosmos client.
 import { CosmosClient } from '@azure/cosmos';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { withShortLivedCache } from '../../src/app/cached-store';
 import { StoreUnavailableError } from '../../src/app/ports';
 import { readStatus } from '../../src/app/read-status';
 import { recordArrival } from '../../src/app/record-arrival';
@@ -173,5 +174,28 @@ describe('recording arrivals in Cosmos DB', () => {
     await expect(recordArrival(deps, intentOf(aPushEvent()), 'westus')).rejects.toBeInstanceOf(
       StoreUnavailableError,
     );
+  });
+});
+
+describe('instances that cache the required regions', () => {
+  it('never complete a round without a region another instance just added', async () => {
+    const { settings } = setup(['westus']);
+    const cachedInstance = () => {
+      const deps = anInstance(settings, ['westus']);
+      return { ...deps, store: withShortLivedCache(deps.store, 60_000) };
+    };
+    const [a, b] = [cachedInstance(), cachedInstance()];
+    const registry = 'contoso.azurecr.io';
+    // a has the regions in its cache: westus only.
+    await recordArrival(a, intentOf(aPushEvent({ tag: 'warm' })), 'eastus');
+    // b adds eastus; a's cache still says westus only for a minute.
+    await setRequiredRegions(b, registry, ['eastus', 'westus']);
+    const digest = aDigest();
+    const outcome = await recordArrival(a, intentOf(aPushEvent({ tag: 'new', digest })), 'westus');
+    expect(outcome.kind === 'push' && outcome.result.completed).toBeNull();
+    expect(outcome.kind === 'push' && outcome.result.record.evaluation).toMatchObject({
+      status: 'replicating',
+      missingRegions: ['eastus'],
+    });
   });
 });
