@@ -1,6 +1,5 @@
 // End to end over HTTP: ACR arrivals delivered by Event Grid (both schemas, both handshakes) into the local host.
 import { randomUUID } from 'node:crypto';
-import { CosmosClient } from '@azure/cosmos';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { aDeleteEvent, aDigest, aPushEvent } from '../support/fixtures';
 import {
@@ -69,23 +68,6 @@ const status = async (reference: string) => {
   return { response, body: (await response.json()) as Record<string, unknown> };
 };
 
-async function storedEventsFor(subject: string): Promise<unknown[]> {
-  const client = new CosmosClient({
-    endpoint: app.cosmos.endpoint,
-    key: app.cosmos.key,
-    connectionPolicy: { enableEndpointDiscovery: false },
-  });
-  const { resources } = await client
-    .database(app.database)
-    .container('replication')
-    .items.query<unknown>({
-      query: "SELECT * FROM c WHERE c.type = 'event' AND c.event.subject = @subject",
-      parameters: [{ name: '@subject', value: subject }],
-    })
-    .fetchAll();
-  return resources;
-}
-
 const pushes = (tag: string, digest: string) =>
   REGIONS.map((region, i) => ({
     region,
@@ -109,12 +91,12 @@ describe('POST /api/webhooks/eventgrid', () => {
       pushedAt: '2026-03-14T10:00:00.123456789Z',
       replicatedAt: '2026-03-14T10:00:03.123456789Z',
     });
-    expect(await storedEventsFor('public/products/web:eg-batch')).toHaveLength(1);
+    expect(await app.storedEventsFor('public/products/web:eg-batch')).toHaveLength(1);
 
     // Event Grid delivers at least once: the same batch again changes nothing.
     const again = (await (await deliver(batch)).json()) as Results;
     expect(again.results.map((r) => r.outcome)).toEqual(Array(4).fill('unchanged'));
-    expect(await storedEventsFor('public/products/web:eg-batch')).toHaveLength(1);
+    expect(await app.storedEventsFor('public/products/web:eg-batch')).toHaveLength(1);
   });
 
   it('records a single CloudEvent and a CloudEvents batch', async () => {
@@ -143,7 +125,7 @@ describe('POST /api/webhooks/eventgrid', () => {
       digest,
       status: 'replicated',
     });
-    expect(await storedEventsFor('public/products/web:ce')).toHaveLength(1);
+    expect(await app.storedEventsFor('public/products/web:ce')).toHaveLength(1);
   });
 
   it('records an ImageDeleted as the regional delete of the manifest', async () => {
@@ -184,7 +166,7 @@ describe('POST /api/webhooks/eventgrid', () => {
     ]);
     await deliver(all.slice(2).map((p) => anEventGridEvent(p.payload, p.region)));
     expect((await status('public/products/web:both-paths')).body.status).toBe('replicated');
-    expect(await storedEventsFor('public/products/web:both-paths')).toHaveLength(1);
+    expect(await app.storedEventsFor('public/products/web:both-paths')).toHaveLength(1);
   });
 
   it('acknowledges chart, storage and subscription events without recording them', async () => {

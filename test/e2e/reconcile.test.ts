@@ -1,5 +1,4 @@
 // Recovering lost webhook deliveries from ARM listEvents: the CLI and the timer, against a loopback fake of ARM.
-import { CosmosClient } from '@azure/cosmos';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { aDigest, aPushEvent } from '../support/fixtures';
 import { loadSettings } from '../../src/config/settings';
@@ -81,23 +80,6 @@ const status = async (reference: string) => {
   return { response, body: (await response.json()) as Record<string, unknown> };
 };
 
-async function storedEventsFor(subject: string): Promise<unknown[]> {
-  const client = new CosmosClient({
-    endpoint: app.cosmos.endpoint,
-    key: app.cosmos.key,
-    connectionPolicy: { enableEndpointDiscovery: false },
-  });
-  const { resources } = await client
-    .database(app.database)
-    .container('replication')
-    .items.query<unknown>({
-      query: "SELECT * FROM c WHERE c.type = 'event' AND c.event.subject = @subject",
-      parameters: [{ name: '@subject', value: subject }],
-    })
-    .fetchAll();
-  return resources;
-}
-
 /**
  * One push reported by each region: the regions in `delivered` reached the gate (and are in its
  * store), the others are in ACR's event log only, answered 503 or not at all.
@@ -166,7 +148,7 @@ describe('acr-gate reconcile', () => {
       pushedAt: '2026-03-14T11:00:00.987654321Z',
       replicatedAt: '2026-03-14T11:00:03.987654321Z',
     });
-    expect(await storedEventsFor('public/products/web:lost-cli')).toHaveLength(1);
+    expect(await app.storedEventsFor('public/products/web:lost-cli')).toHaveLength(1);
     // Somebody else's webhook is not ours to replay.
     expect((await status('public/products/web:not-ours')).response.status).toBe(404);
     // Page two and on come from nextLink.
@@ -184,7 +166,7 @@ describe('acr-gate reconcile', () => {
     expect(run.stdout).toBe(
       '4 webhook(s), 5 event(s): 0 replayed, 4 already known, 1 skipped, 0 failed\n',
     );
-    expect(await storedEventsFor('public/products/web:lost-cli')).toHaveLength(1);
+    expect(await app.storedEventsFor('public/products/web:lost-cli')).toHaveLength(1);
   });
 
   it('exits 77 when the gate refuses the webhook token', async () => {
@@ -253,14 +235,14 @@ describe('the reconcileWebhooks timer', () => {
       status: 'replicated',
       pushedAt: '2026-03-14T11:00:00.987654321Z',
     });
-    expect(await storedEventsFor('public/products/web:lost-timer')).toHaveLength(1);
+    expect(await app.storedEventsFor('public/products/web:lost-timer')).toHaveLength(1);
     expect(app.logs.join('\n')).toMatch(
       /reconcile: 4 webhook\(s\), 9 event\(s\): 3 replayed, 5 already known, 1 skipped, 0 failed/,
     );
 
     await app.host.runTimer('reconcileWebhooks');
     expect(app.logs.join('\n')).toMatch(/0 replayed, 8 already known, 1 skipped, 0 failed/);
-    expect(await storedEventsFor('public/products/web:lost-timer')).toHaveLength(1);
+    expect(await app.storedEventsFor('public/products/web:lost-timer')).toHaveLength(1);
   });
 });
 

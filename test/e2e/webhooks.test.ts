@@ -1,5 +1,4 @@
 // End to end over HTTP: regional webhooks into the local host, status out, state in the embedded Cosmos DB.
-import { CosmosClient } from '@azure/cosmos';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { aDeleteEvent, aDigest, aPushEvent, permutations } from '../support/fixtures';
 import {
@@ -24,23 +23,6 @@ const status = async (reference: string) => {
   const response = await app.call(`/api/replications/${REGISTRY}/${reference}`);
   return { response, body: (await response.json()) as Record<string, unknown> };
 };
-
-async function storedEventsFor(subject: string): Promise<unknown[]> {
-  const client = new CosmosClient({
-    endpoint: app.cosmos.endpoint,
-    key: app.cosmos.key,
-    connectionPolicy: { enableEndpointDiscovery: false },
-  });
-  const { resources } = await client
-    .database(app.database)
-    .container('replication')
-    .items.query<unknown>({
-      query: "SELECT * FROM c WHERE c.type = 'event' AND c.event.subject = @subject",
-      parameters: [{ name: '@subject', value: subject }],
-    })
-    .fetchAll();
-  return resources;
-}
 
 describe('POST /api/webhooks/acr/{region}', () => {
   it('answers a ping with 200', async () => {
@@ -80,7 +62,7 @@ describe('POST /api/webhooks/acr/{region}', () => {
         pushedAt: '2026-03-14T09:00:00.500000000Z',
         replicatedAt: '2026-03-14T09:00:03.500000000Z',
       });
-      expect(await storedEventsFor(`public/products/web:order-${n}`)).toHaveLength(1);
+      expect(await app.storedEventsFor(`public/products/web:order-${n}`)).toHaveLength(1);
     }
   });
 
@@ -139,7 +121,7 @@ describe('POST /api/webhooks/acr/{region}', () => {
     await hook('westeurope', aPushEvent({ tag, digest: d2, timestamp: '2026-03-14T09:06:30Z' }));
     ({ body } = await status(`public/products/web:${tag}`));
     expect(body).toMatchObject({ digest: d2, status: 'replicated' });
-    const events = await storedEventsFor(`public/products/web:${tag}`);
+    const events = await app.storedEventsFor(`public/products/web:${tag}`);
     expect(events).toHaveLength(1);
     expect(events[0]).toMatchObject({ event: { data: { digest: d2 } } });
   });
@@ -155,7 +137,7 @@ describe('POST /api/webhooks/acr/{region}', () => {
     );
     expect(responses.map((r) => r.status)).toEqual(Array(20).fill(202));
     expect((await status(`public/products/web:${tag}`)).body.status).toBe('replicated');
-    expect(await storedEventsFor(`public/products/web:${tag}`)).toHaveLength(1);
+    expect(await app.storedEventsFor(`public/products/web:${tag}`)).toHaveLength(1);
   });
 
   it('marks a deleted manifest in the region that reported it', async () => {

@@ -1,5 +1,6 @@
 // Starts the function app the way `npm start` does: embedded Cosmos DB plus the local host, on loopback.
 import path from 'node:path';
+import { CosmosClient, type SqlQuerySpec } from '@azure/cosmos';
 import { startEmbeddedCosmos, type EmbeddedCosmos } from '../../src/dev/embedded-cosmos';
 import { loadFunctionApp, type LocalHost } from '../../src/dev/local-host';
 import { freshDatabase } from './cosmos';
@@ -18,6 +19,10 @@ export interface RunningApp {
   /** fetch against the app with a bearer token (webhook by default). */
   call(pathAndQuery: string, init?: RequestInit & { token?: string | null }): Promise<Response>;
   post(pathAndQuery: string, body: unknown, token?: string): Promise<Response>;
+  /** Queries the app's container with a client of its own, straight from the embedded server. */
+  query<T = unknown>(query: SqlQuerySpec | string): Promise<T[]>;
+  /** The stored events whose CloudEvent subject is `subject` (e.g. `team/app:1.2`). */
+  storedEventsFor(subject: string): Promise<unknown[]>;
   stop(): Promise<void>;
 }
 
@@ -51,12 +56,26 @@ export async function startApp(
     if (token !== null) headers.set('authorization', `Bearer ${token}`);
     return fetch(`${url}${pathAndQuery}`, { ...rest, headers });
   };
+  const reader = new CosmosClient({
+    endpoint: cosmos.endpoint,
+    key: cosmos.key,
+    connectionPolicy: { enableEndpointDiscovery: false },
+  });
+  const query = async <T>(spec: SqlQuerySpec | string): Promise<T[]> =>
+    (await reader.database(database).container('replication').items.query<T>(spec).fetchAll())
+      .resources;
   return {
     cosmos,
     host,
     url,
     database,
     logs,
+    query,
+    storedEventsFor: (subject) =>
+      query({
+        query: "SELECT * FROM c WHERE c.type = 'event' AND c.event.subject = @subject",
+        parameters: [{ name: '@subject', value: subject }],
+      }),
     call,
     post: (pathAndQuery, body, token = WEBHOOK_TOKEN) =>
       call(pathAndQuery, {
