@@ -199,3 +199,17 @@ describe('instances that cache the required regions', () => {
     });
   });
 });
+
+describe('without COSMOS_KEY', () => {
+  it('authenticates with Entra ID (DefaultAzureCredential), which has no identity to use here', async () => {
+    const settings = {
+      ...cosmosSettings(cosmos.endpoint, cosmos.key, freshDatabase()),
+      key: undefined,
+    };
+    const deps = anInstance(settings);
+    const error: unknown = await deps.store.ping().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(StoreUnavailableError);
+    // The failure is the credential chain's, not the server's: no key was sent.
+    expect(String((error as Error).message)).toMatch(/credential|token|authentication/i);
+  });
+});
