@@ -2,6 +2,7 @@
 import { CosmosClient } from '@azure/cosmos';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withShortLivedCache } from '../../src/app/cached-store';
+import { createCosmosClient, makeCosmosStore } from '../../src/store/cosmos-store';
 import { StoreUnavailableError } from '../../src/app/ports';
 import { readStatus } from '../../src/app/read-status';
 import { recordArrival } from '../../src/app/record-arrival';
@@ -206,8 +207,8 @@ describe('without COSMOS_KEY', () => {
       ...cosmosSettings(cosmos.endpoint, cosmos.key, freshDatabase()),
       key: undefined,
     };
-    const deps = anInstance(settings);
-    const error: unknown = await deps.store.ping().catch((e: unknown) => e);
+    const store = makeCosmosStore(createCosmosClient(settings), settings);
+    const error: unknown = await store.ping().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(StoreUnavailableError);
     // The failure is the credential chain's, not the server's: no key was sent.
     expect(String((error as Error).message)).toMatch(/credential|token|authentication/i);
