@@ -1,8 +1,8 @@
 // Tests the embedded Cosmos DB with the real @azure/cosmos SDK, as the app uses it locally.
 import { CosmosClient } from '@azure/cosmos';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { EmbeddedCosmos } from '../src/dev/embedded-cosmos';
-import { EMULATOR_KEY, startEmbeddedCosmos } from '../src/dev/embedded-cosmos';
+import type { EmbeddedCosmos } from '../dev/embedded-cosmos';
+import { EMULATOR_KEY, startEmbeddedCosmos } from '../dev/embedded-cosmos';
 
 interface Doc {
   id: string;

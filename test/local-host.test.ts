@@ -1,8 +1,8 @@
 // Tests the local Functions host against a fixture app, in-process and over real HTTP.
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LocalHost, LocalHttpRequest } from '../src/dev/local-host';
-import { loadFunctionApp, matchFiles, parseNcrontab } from '../src/dev/local-host';
+import type { LocalHost, LocalHttpRequest } from '../dev/local-host';
+import { loadFunctionApp, matchFiles, parseNcrontab } from '../dev/local-host';
 
 const appRoot = path.join(__dirname, 'fixtures', 'mini-app');
 const hookEvents = (): string[] =>

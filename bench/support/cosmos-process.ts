@@ -1,5 +1,5 @@
 // Child process: the embedded Cosmos DB server with the counting proxy in front, apart from the app's CPU.
-import { startEmbeddedCosmos } from '../../src/dev/embedded-cosmos';
+import { startEmbeddedCosmos } from '../../dev/embedded-cosmos';
 import { serveRpc } from './child-rpc';
 import { startCountingProxy } from './counting-proxy';
 

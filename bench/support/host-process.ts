@@ -6,7 +6,7 @@ import { performance } from 'node:perf_hooks';
 const bootMs = performance.now();
 
 async function main(): Promise<void> {
-  const { loadFunctionApp } = await import('../../src/dev/local-host');
+  const { loadFunctionApp } = await import('../../dev/local-host');
   const { serveRpc } = await import('./child-rpc');
   const appRoot = path.resolve(__dirname, '../../..');
   // Per-request log lines would cost the app CPU the bench then measures; Azure ships them off-box.

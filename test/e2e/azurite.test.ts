@@ -4,7 +4,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { startAzurite } from '../../src/dev/start';
+import { startAzurite } from '../../dev/start';
 import { appRoot } from '../support/app-host';
 
 const installed = fs.existsSync(path.join(appRoot, 'node_modules', '.bin', 'azurite'));

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { appRoot } from '../support/app-host';
 
 const start = (env: Record<string, string>) =>
-  spawnSync(process.execPath, [path.join(appRoot, 'dist/src/dev/start.js')], {
+  spawnSync(process.execPath, [path.join(appRoot, 'dist-dev/start.js')], {
     cwd: appRoot,
     encoding: 'utf8',
     timeout: 20_000,
@@ -48,7 +48,7 @@ describe('start-up with invalid settings', () => {
 
 describe('npm start on the embedded default', () => {
   it('serves the API with an embedded Cosmos DB, and stops cleanly on SIGTERM', async () => {
-    const child = spawn(process.execPath, [path.join(appRoot, 'dist/src/dev/start.js')], {
+    const child = spawn(process.execPath, [path.join(appRoot, 'dist-dev/start.js')], {
       cwd: appRoot,
       env: {
         PATH: process.env.PATH,

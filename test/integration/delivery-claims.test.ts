@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeDeliverer } from '../../src/app/deliver-events';
 import { createSubscription } from '../../src/app/manage-subscriptions';
 import { publishOutbox } from '../../src/app/publish-events';
-import { startEmbeddedCosmos, type EmbeddedCosmos } from '../../src/dev/embedded-cosmos';
+import { startEmbeddedCosmos, type EmbeddedCosmos } from '../../dev/embedded-cosmos';
 import { sendDelivery } from '../../src/events/send-delivery';
 import { toReplicatedEvent } from '../../src/events/replicated-event';
 import { applyPush, emptyTagState, evaluate } from '../../src/replication/tag-state';

@@ -9,7 +9,7 @@ import { readStatus, toStatusBody, type StatusBody } from '../../src/app/read-st
 import { recordArrival, type ArrivalOutcome } from '../../src/app/record-arrival';
 import { sweepRounds } from '../../src/app/sweep-rounds';
 import { setRequiredRegions, type RegionsDeps } from '../../src/app/required-regions';
-import { startEmbeddedCosmos, type EmbeddedCosmos } from '../../src/dev/embedded-cosmos';
+import { startEmbeddedCosmos, type EmbeddedCosmos } from '../../dev/embedded-cosmos';
 import { acrEventSchema, toIntent, type Intent } from '../../src/replication/acr-event';
 import {
   applyDelete,

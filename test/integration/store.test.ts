@@ -7,7 +7,7 @@ import { StoreUnavailableError } from '../../src/app/ports';
 import { readStatus } from '../../src/app/read-status';
 import { recordArrival } from '../../src/app/record-arrival';
 import { setRequiredRegions, type RegionsDeps } from '../../src/app/required-regions';
-import { startEmbeddedCosmos, type EmbeddedCosmos } from '../../src/dev/embedded-cosmos';
+import { startEmbeddedCosmos, type EmbeddedCosmos } from '../../dev/embedded-cosmos';
 import { acrEventSchema, toIntent, type Intent } from '../../src/replication/acr-event';
 import { aDeleteEvent, aDigest, aPushEvent } from '../support/fixtures';
 import { anInstance, cosmosSettings, freshDatabase } from '../support/cosmos';

@@ -1,8 +1,8 @@
 // Starts the function app the way `npm start` does: embedded Cosmos DB plus the local host, on loopback.
 import path from 'node:path';
 import { CosmosClient, type SqlQuerySpec } from '@azure/cosmos';
-import { startEmbeddedCosmos, type EmbeddedCosmos } from '../../src/dev/embedded-cosmos';
-import { loadFunctionApp, type LocalHost } from '../../src/dev/local-host';
+import { startEmbeddedCosmos, type EmbeddedCosmos } from '../../dev/embedded-cosmos';
+import { loadFunctionApp, type LocalHost } from '../../dev/local-host';
 import { freshDatabase } from './cosmos';
 
 export const WEBHOOK_TOKEN = 'e2e-webhook-token-0123456789';

@@ -1,4 +1,4 @@
-// `npm start`: loads local settings, starts an embedded Cosmos DB if needed, then runs Core Tools or the local host.
+// `npm start` (dist-dev/start.js): loads local settings, starts an embedded Cosmos DB if needed, then runs Core Tools or the local host.
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
@@ -10,12 +10,12 @@ import { loadFunctionApp } from './local-host';
 const NAME = 'acr-replication-gate';
 
 function findAppRoot(): string {
-  const candidates = [process.cwd(), path.resolve(__dirname, '../../..')];
+  const candidates = [process.cwd(), path.resolve(__dirname, '..')];
   const root = candidates.find(
     (dir) =>
       fs.existsSync(path.join(dir, 'host.json')) && fs.existsSync(path.join(dir, 'package.json')),
   );
-  return root ?? path.resolve(__dirname, '../../..');
+  return root ?? path.resolve(__dirname, '..');
 }
 
 /**
