@@ -8,6 +8,7 @@ import {
   WEBHOOK_TOKEN,
   type RunningApp,
 } from '../support/app-host';
+import { partialUpload } from '../support/partial-upload';
 
 let app: RunningApp;
 beforeAll(async () => {
@@ -209,6 +210,20 @@ describe('POST /api/webhooks/acr/{region}', () => {
     const huge = aPushEvent();
     huge.padding = 'x'.repeat(70 * 1024);
     expect((await hook('westus', huge)).status).toBe(413);
+  });
+
+  it('answers an unauthenticated 10 MB upload 401 having read only what arrived (the host does not buffer it)', async () => {
+    const tenMegabytes = 10 * 1024 * 1024;
+    const answer = await partialUpload(
+      `${app.url}/api/webhooks/acr/westus`,
+      { 'content-type': 'application/json', authorization: 'Bearer not-a-token-of-ours' },
+      tenMegabytes,
+      64 * 1024,
+    );
+    expect(answer.status).toBe(401);
+    expect(answer.headers['content-type']).toBe('application/problem+json');
+    // The unread rest of the body is not drained on this connection.
+    expect(answer.headers.connection).toBe('close');
   });
 
   it('logs each request', () => {
