@@ -37,6 +37,10 @@ import {
 } from './registration/arm-webhooks';
 import { instantFromDate } from './replication/timestamp';
 import { createCosmosClient, makeCosmosStore } from './store/cosmos-store';
+import { metrics, trace } from '@opentelemetry/api';
+import type { Telemetry } from './app/telemetry';
+import { startAzureMonitor } from './telemetry/azure-monitor';
+import { makeOtelTelemetry } from './telemetry/otel-telemetry';
 import {
   makeDeliverEventsTimer,
   makeSweepRoundsTimer,
@@ -49,7 +53,31 @@ export const systemClock: Clock = { now: () => instantFromDate(new Date()) };
 /** The Event Grid topic is a built-in subscription: same matching, same delivery records. */
 export const EVENT_GRID_SUBSCRIPTION_ID = 'eventgrid-topic';
 
+/**
+ * Metrics and traces through the OpenTelemetry API: Azure Monitor's SDK when
+ * APPLICATIONINSIGHTS_CONNECTION_STRING is set, else whatever SDK the process registered (none: no-op).
+ */
+function makeTelemetry(settings: Settings): Telemetry {
+  if (settings.azureMonitor) startAzureMonitor(settings.azureMonitor);
+  return makeOtelTelemetry(
+    metrics.getMeter('acr-replication-gate'),
+    trace.getTracer('acr-replication-gate'),
+  );
+}
+
+/** A webhook receiver inside a trace span, marked failed when it answers 5xx. */
+const traced =
+  (telemetry: Telemetry, name: string, handler: HttpHandler): HttpHandler =>
+  (request, context) =>
+    telemetry.span(name, { 'acrgate.region': request.params.region ?? '' }, async (annotate) => {
+      const response = await handler(request, context);
+      const status = response.status ?? 200;
+      annotate({ 'http.response.status_code': status }, status >= 500);
+      return response;
+    });
+
 export function buildHandlers(settings: Settings = loadSettings()) {
+  const telemetry = makeTelemetry(settings);
   const store = withShortLivedCache(
     makeCosmosStore(createCosmosClient(settings.cosmos), settings.cosmos),
     settings.cacheTtlMs,
@@ -92,6 +120,7 @@ export function buildHandlers(settings: Settings = loadSettings()) {
     send: sendDelivery,
     builtinSinks,
     log: (line) => console.log(line),
+    telemetry,
   });
   // First attempts go out at once; the timer retries whatever this misses.
   const deliverNow = (deliveries: DeliveryRecord[]) => {
@@ -112,12 +141,17 @@ export function buildHandlers(settings: Settings = loadSettings()) {
     builtinSubscriptions: [...builtinSinks.values()].map((s) => s.subscription),
     onDeliveries: deliverNow,
     stallAfterMs: settings.stallAfterMs,
+    telemetry,
   };
   const http = {
-    acrWebhook: makeAcrWebhookHandler({
-      ...core,
-      countQuarantineAsArrival: settings.countQuarantineAsArrival,
-    }),
+    acrWebhook: traced(
+      telemetry,
+      'acrgate.webhook.acr',
+      makeAcrWebhookHandler({
+        ...core,
+        countQuarantineAsArrival: settings.countQuarantineAsArrival,
+      }),
+    ),
     replicationStatus: makeStatusHandler(core),
     replicationList: makeListHandler(core),
     getRegistry: makeGetRegistryHandler(core),
@@ -132,7 +166,7 @@ export function buildHandlers(settings: Settings = loadSettings()) {
     health: makeHealthHandler(core),
     dashboard: makeDashboardHandler(core),
     openApi: makeOpenApiHandler(),
-    eventGridWebhook: makeEventGridHandler(core),
+    eventGridWebhook: traced(telemetry, 'acrgate.webhook.eventgrid', makeEventGridHandler(core)),
     eventGridHandshake: makeEventGridOptionsHandler(core),
   } satisfies Record<string, HttpHandler>;
   const timers = {

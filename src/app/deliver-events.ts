@@ -16,6 +16,7 @@ import type { Instant } from '../replication/timestamp';
 import { instantFromDate } from '../replication/timestamp';
 import type { Clock, DeliveryRecord, Store, StoredDelivery } from './ports';
 import { StoreUnavailableError } from './ports';
+import type { Telemetry } from './telemetry';
 
 export interface DeliveryDeps {
   store: Pick<Store, 'events' | 'subscriptions' | 'deliveries'>;
@@ -31,6 +32,7 @@ export interface DeliveryDeps {
   >;
   random?: () => number;
   log?: (line: string) => void;
+  telemetry?: Telemetry;
 }
 
 export interface DeliveryReport {
@@ -132,6 +134,7 @@ export function makeDeliverer(deps: DeliveryDeps) {
         updatedAt: now,
       }));
       report.cancelled += 1;
+      deps.telemetry?.delivery({ outcome: 'cancelled', builtin: false });
       return;
     }
 
@@ -199,6 +202,10 @@ export function makeDeliverer(deps: DeliveryDeps) {
     log(
       `delivery of ${record.eventId} to ${subscription.id}: ${what}, ${final.state}${final.nextAttemptAt ? ` until ${final.nextAttemptAt}` : ''}`,
     );
+    deps.telemetry?.delivery({
+      outcome: final.state === 'pending' ? 'retrying' : final.state,
+      builtin: deps.builtinSinks?.has(subscription.id) ?? false,
+    });
     report[
       final.state === 'pending'
         ? 'retrying'

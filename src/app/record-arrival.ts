@@ -51,6 +51,12 @@ export async function recordArrival(
       regions,
       options,
     );
+    deps.telemetry?.arrival({
+      registry: key.registry,
+      region,
+      kind: 'push',
+      written: result.written,
+    });
     return { kind: 'push', result };
   }
   // A delete names a manifest, not a tag: it is remembered for the digest first (for tags that
@@ -74,6 +80,12 @@ export async function recordArrival(
       await updateTag(deps, keyOf(record.state), (s) => applyDelete(s, report), regions),
     );
   }
+  deps.telemetry?.arrival({
+    registry: intent.registry,
+    region,
+    kind: 'delete',
+    written: results.some((r) => r.written),
+  });
   return { kind: 'delete', results };
 }
 

@@ -15,10 +15,12 @@ import { repositoryTopic, type ChangeNotifier } from './change-notifier';
 import type { TagRecord } from './ports';
 import { StoreUnavailableError } from './ports';
 import { publishOutbox, type PublishDeps } from './publish-events';
+import { reportTagWrite, type Telemetry } from './telemetry';
 
 export interface UpdateDeps extends PublishDeps {
   maxAttempts: number;
   notifier?: ChangeNotifier;
+  telemetry?: Telemetry;
 }
 
 export interface UpdateOptions {
@@ -108,6 +110,10 @@ export async function updateTag(
     const record: TagRecord = { state, evaluation, outbox, updatedAt: now };
     const saved = await deps.store.tags.save(record, existing ? { etag: existing.etag } : 'absent');
     if (saved.ok) {
+      reportTagWrite(deps.telemetry, key.registry, existing?.record.evaluation, evaluation, {
+        completed: completed !== null,
+        stalled: stall && evaluation.digest !== null,
+      });
       deps.notifier?.notify(repositoryTopic(key.registry, key.repository));
       await publishOutbox(deps, { record, etag: saved.etag });
       return { record, written: true, completed, attempts: attempt };

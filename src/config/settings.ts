@@ -40,6 +40,26 @@ const envSchema = z.object({
     .string()
     .regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,254}$/)
     .default('replication'),
+  // Unset: create the database and container when missing only with COSMOS_KEY (Entra ID data-plane
+  // roles cannot create them). infra/ sets false: Bicep creates both, the app only checks they exist.
+  COSMOS_CREATE_IF_MISSING: z.enum(['true', 'false']).optional(),
+  // Read by DefaultAzureCredential to pick the user-assigned managed identity (Cosmos DB, ARM).
+  AZURE_CLIENT_ID: z
+    .uuid({ message: 'must be the managed identity client id (a GUID)' })
+    .optional(),
+  // Set: metrics and traces go to Application Insights through OpenTelemetry (docs/deploy-azure.md).
+  APPLICATIONINSIGHTS_CONNECTION_STRING: z
+    .string()
+    .regex(
+      /InstrumentationKey=|ConnectionString=|IngestionEndpoint=/i,
+      'must be a connection string',
+    )
+    .optional(),
+  // `Authorization=AAD` (with `ClientId=<identity>`) sends telemetry with Entra ID, not the key.
+  APPLICATIONINSIGHTS_AUTHENTICATION_STRING: z
+    .string()
+    .regex(/^(\s*[A-Za-z]+=[^;]*;?)+$/, 'must be Authorization=AAD;ClientId=<client id>')
+    .optional(),
   REPLICATION_REGIONS: z
     .string({ message: 'is required: the comma-separated replica regions, e.g. westus,eastus' })
     .transform(csv)
@@ -89,6 +109,9 @@ const envSchema = z.object({
   RECONCILE_ARM_TOKEN: z.string().min(1).optional(),
 });
 
+/** Every setting the app reads, with its rules: the infra/ drift test checks Bicep against it. */
+export const SETTINGS_SCHEMA = envSchema;
+
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
 
 export type Settings = Readonly<{
@@ -97,7 +120,12 @@ export type Settings = Readonly<{
     key: string | undefined;
     database: string;
     container: string;
+    createIfMissing: boolean;
   }>;
+  /** Application Insights through OpenTelemetry; undefined turns it off. */
+  azureMonitor:
+    | Readonly<{ connectionString: string; entraId: boolean; clientId: string | undefined }>
+    | undefined;
   defaultRegions: readonly string[];
   webhookTokens: readonly string[];
   adminTokens: readonly string[];
@@ -178,7 +206,20 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
       key: v.COSMOS_KEY,
       database: v.COSMOS_DATABASE,
       container: v.COSMOS_CONTAINER,
+      createIfMissing:
+        v.COSMOS_CREATE_IF_MISSING === undefined
+          ? v.COSMOS_KEY !== undefined
+          : v.COSMOS_CREATE_IF_MISSING === 'true',
     }),
+    azureMonitor:
+      v.APPLICATIONINSIGHTS_CONNECTION_STRING === undefined
+        ? undefined
+        : Object.freeze(
+            monitorAuth(
+              v.APPLICATIONINSIGHTS_CONNECTION_STRING,
+              v.APPLICATIONINSIGHTS_AUTHENTICATION_STRING,
+            ),
+          ),
     defaultRegions: Object.freeze([...new Set(v.REPLICATION_REGIONS)].sort()),
     webhookTokens: Object.freeze(v.WEBHOOK_TOKENS),
     adminTokens: Object.freeze(v.ADMIN_TOKENS),
@@ -210,4 +251,20 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
           })
         : undefined,
   });
+}
+
+/** `Authorization=AAD;ClientId=…` (the Functions host's own format) to what the exporter needs. */
+function monitorAuth(connectionString: string, authentication: string | undefined) {
+  const parts = new Map(
+    (authentication ?? '')
+      .split(';')
+      .map((part) => part.split('=').map((t) => t.trim()))
+      .filter((kv): kv is [string, string] => kv.length === 2)
+      .map(([k, v]) => [k.toLowerCase(), v]),
+  );
+  return {
+    connectionString,
+    entraId: parts.get('authorization')?.toUpperCase() === 'AAD',
+    clientId: parts.get('clientid') || undefined,
+  };
 }
