@@ -157,6 +157,16 @@ export class SettingsError extends Error {
 }
 
 export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
+  // App Service leaves a Key Vault reference it could not resolve as the literal text, which
+  // would otherwise pass as a (publicly known) token.
+  const unresolved = Object.keys(envSchema.shape).find((name) =>
+    env[name]?.trimStart().startsWith('@Microsoft.KeyVault('),
+  );
+  if (unresolved !== undefined) {
+    throw new SettingsError(
+      `invalid setting ${unresolved}: its Key Vault reference was not resolved (check the identity's Key Vault Secrets User role)`,
+    );
+  }
   const parsed = envSchema.safeParse(env);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];

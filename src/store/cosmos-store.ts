@@ -15,6 +15,8 @@ export interface CosmosSettings {
   key: string | undefined;
   database: string;
   container: string;
+  /** false: never create, only check that both exist (infra/ creates them). Default true. */
+  createIfMissing?: boolean;
 }
 
 /** Only what is filtered or sorted on is indexed; observations, payloads and attempts never are. */
@@ -56,6 +58,18 @@ export async function ensureContainer(
   client: CosmosClient,
   settings: CosmosSettings,
 ): Promise<Container> {
+  if (settings.createIfMissing === false) {
+    const container = client.database(settings.database).container(settings.container);
+    try {
+      await container.read();
+    } catch (error) {
+      if (statusOf(error) !== 404) throw error;
+      throw new Error(
+        `Cosmos DB container ${settings.database}/${settings.container} does not exist, and COSMOS_CREATE_IF_MISSING is false: create it (infra/ does) or set COSMOS_CREATE_IF_MISSING=true`,
+      );
+    }
+    return container;
+  }
   // createIfNotExists is read-then-create: instances starting together race, and the loser sees 409.
   for (let attempt = 1; ; attempt++) {
     try {

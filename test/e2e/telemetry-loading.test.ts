@@ -2,8 +2,10 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { appRoot } from '../support/app-host';
+import { LOOPBACK_PLATFORM } from '../support/azure-platform';
 
 const base = {
+  ...LOOPBACK_PLATFORM,
   COSMOS_ENDPOINT: 'http://127.0.0.1:9/',
   COSMOS_KEY: 'unused-key',
   REPLICATION_REGIONS: 'westus,eastus',
