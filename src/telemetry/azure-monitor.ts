@@ -15,6 +15,9 @@ export function startAzureMonitor(options: NonNullable<Settings['azureMonitor']>
   started = true;
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded only when configured
   const monitor = require('@azure/monitor-opentelemetry') as typeof AzureMonitor;
+  // The distro turns the Azure SDK's logging on at `warning`, which prints every expected 404
+  // read of Cosmos DB; errors only, unless the operator asks for more.
+  process.env.APPLICATIONINSIGHTS_INSTRUMENTATION_LOGGING_LEVEL ??= 'ERROR';
   monitor.useAzureMonitor({
     azureMonitorExporterOptions: {
       connectionString: options.connectionString,
