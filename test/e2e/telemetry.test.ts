@@ -17,7 +17,8 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { METRICS } from '../../src/telemetry/otel-telemetry';
 import { aDigest, aPushEvent } from '../support/fixtures';
-import { REGIONS, startApp, type RunningApp } from '../support/app-host';
+import { ADMIN_TOKEN, REGIONS, startApp, type RunningApp } from '../support/app-host';
+import { startReceiver } from '../support/receiver';
 
 const exporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);
 // Exports only when flushed below: no interval fires during the test.
@@ -106,5 +107,42 @@ describe('OpenTelemetry from a replication round', () => {
     expect(webhookSpans).toHaveLength(REGIONS.length + 1);
     expect(webhookSpans.map((s) => s.attributes['acrgate.region'])).toContain('westeurope');
     expect(webhookSpans.every((s) => s.attributes['http.response.status_code'] === 202)).toBe(true);
+  });
+
+  it('counts a stalled round, and deliveries by outcome', async () => {
+    const receiver = await startReceiver();
+    try {
+      const created = await app.call('/api/subscriptions', {
+        method: 'POST',
+        token: ADMIN_TOKEN,
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ url: receiver.url }),
+      });
+      expect(created.status).toBe(201);
+      // Only westus, months ago by ACR's timestamp: open far past STALL_AFTER (30m).
+      const pushed = await app.post(
+        '/api/webhooks/acr/westus',
+        aPushEvent({ tag: 'stalls', digest: aDigest(), timestamp: '2026-03-14T09:00:00Z' }),
+      );
+      expect(pushed.status).toBe(202);
+      await app.host.runTimer('sweepRounds');
+
+      const stalls = await exported(METRICS.stalls);
+      expect(stalls?.dataPoints.find((p) => p.attributes.registry === REGISTRY)?.value).toBe(1);
+
+      // The stalled event goes to the subscription: at once, or by the delivery timer.
+      const delivered = async () =>
+        (await exported(METRICS.deliveries))?.dataPoints.find(
+          (p) => p.attributes.outcome === 'delivered' && p.attributes.sink === 'subscription',
+        )?.value;
+      for (let i = 0; i < 40 && (await delivered()) === undefined; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        await app.host.runTimer('deliverEvents');
+      }
+      expect(await delivered()).toBe(1);
+      expect(receiver.received).toHaveLength(1);
+    } finally {
+      await receiver.close();
+    }
   });
 });
