@@ -25,6 +25,12 @@ const HOST_SETTINGS = [
   'AzureWebJobsStorage__blobServiceUri',
 ];
 
+/**
+ * Set by infra/ ahead of the app: READ_TOKENS is being added to the settings by issue 12 on
+ * another branch. Excused only while the app does not read it; delete the entry once it does.
+ */
+const AWAITED_BY_APP = new Set(['READ_TOKENS']);
+
 const appReads = Object.keys(SETTINGS_SCHEMA.shape);
 /** A setting is required when the schema refuses it absent. */
 const appRequires = Object.entries(SETTINGS_SCHEMA.shape)
@@ -50,7 +56,8 @@ describe('infra/app/api.bicep app settings', () => {
   it('set only settings the app (or the Functions host) reads', () => {
     const unknown = infraSets
       .map((s) => s.key)
-      .filter((name) => !appReads.includes(name) && !HOST_SETTINGS.includes(name));
+      .filter((name) => !appReads.includes(name) && !HOST_SETTINGS.includes(name))
+      .filter((name) => !AWAITED_BY_APP.has(name));
     expect(unknown).toEqual([]);
   });
 
