@@ -133,6 +133,7 @@ export function buildHandlers(settings: Settings = loadSettings()) {
     store,
     clock: systemClock,
     notifier: makeChangeNotifier(),
+    telemetry,
     pollMs: settings.waitPollMs,
     defaultRegions: settings.defaultRegions,
     maxAttempts: settings.storeMaxAttempts,
@@ -141,7 +142,6 @@ export function buildHandlers(settings: Settings = loadSettings()) {
     builtinSubscriptions: [...builtinSinks.values()].map((s) => s.subscription),
     onDeliveries: deliverNow,
     stallAfterMs: settings.stallAfterMs,
-    telemetry,
   };
   const http = {
     acrWebhook: traced(
