@@ -18,9 +18,9 @@ import { publishOutbox, type PublishDeps } from './publish-events';
 import { reportTagWrite, type Telemetry } from './telemetry';
 
 export interface UpdateDeps extends PublishDeps {
+  telemetry?: Telemetry;
   maxAttempts: number;
   notifier?: ChangeNotifier;
-  telemetry?: Telemetry;
 }
 
 export interface UpdateOptions {
