@@ -16,7 +16,21 @@ import { updateTag, type UpdateResult } from './update-tag';
 export type ArrivalOutcome =
   { kind: 'push'; result: UpdateResult } | { kind: 'delete'; results: UpdateResult[] };
 
+/** Records one regional webhook (see applyArrival) and reports it to telemetry. */
 export async function recordArrival(
+  deps: RegionsDeps,
+  intent: Extract<Intent, { kind: 'push' | 'delete' }>,
+  region: string,
+  payload?: Record<string, unknown>,
+): Promise<ArrivalOutcome> {
+  const outcome = await applyArrival(deps, intent, region, payload);
+  const written =
+    outcome.kind === 'push' ? outcome.result.written : outcome.results.some((r) => r.written);
+  deps.telemetry?.arrival({ registry: intent.registry, region, kind: outcome.kind, written });
+  return outcome;
+}
+
+async function applyArrival(
   deps: RegionsDeps,
   intent: Extract<Intent, { kind: 'push' | 'delete' }>,
   region: string,
@@ -51,12 +65,6 @@ export async function recordArrival(
       regions,
       options,
     );
-    deps.telemetry?.arrival({
-      registry: key.registry,
-      region,
-      kind: 'push',
-      written: result.written,
-    });
     return { kind: 'push', result };
   }
   // A delete names a manifest, not a tag: it is remembered for the digest first (for tags that
@@ -80,12 +88,6 @@ export async function recordArrival(
       await updateTag(deps, keyOf(record.state), (s) => applyDelete(s, report), regions),
     );
   }
-  deps.telemetry?.arrival({
-    registry: intent.registry,
-    region,
-    kind: 'delete',
-    written: results.some((r) => r.written),
-  });
   return { kind: 'delete', results };
 }
 
