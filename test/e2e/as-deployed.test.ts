@@ -9,8 +9,8 @@ import path from 'node:path';
 import { CosmosClient } from '@azure/cosmos';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadSettings, SETTINGS_SCHEMA } from '../../src/config/settings';
-import { startEmbeddedCosmos, type EmbeddedCosmos } from '../../src/dev/embedded-cosmos';
-import { loadFunctionApp, type LocalHost } from '../../src/dev/local-host';
+import { startEmbeddedCosmos, type EmbeddedCosmos } from '../../dev/embedded-cosmos';
+import { loadFunctionApp, type LocalHost } from '../../dev/local-host';
 import { appRoot, REGIONS } from '../support/app-host';
 import { LOOPBACK_PLATFORM } from '../support/azure-platform';
 import {
