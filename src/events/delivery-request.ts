@@ -1,6 +1,7 @@
 // Turns a stored event into the HTTP request each subscription format expects, and decides what an attempt's result means.
 import { createHmac } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
+import { matchGlob } from './glob';
 import { REPLICATED_EVENT_TYPE } from './replicated-event';
 import type {
   AttemptOutcome,
@@ -31,28 +32,6 @@ export const RESERVED_HEADERS: ReadonlySet<string> = new Set([
   'trailer',
 ]);
 
-/**
- * A glob as a whole-string RegExp. Path-aware: `*` stays within one `/`-separated component and
- * `**` crosses `/`. Otherwise `*` matches any run of characters. Every other character is literal.
- */
-export function globToRegExp(glob: string, options: { pathAware: boolean }): RegExp {
-  let source = '';
-  for (let i = 0; i < glob.length; i++) {
-    const char = glob[i] as string;
-    if (char === '*') {
-      if (glob[i + 1] === '*') {
-        source += '.*';
-        i++;
-      } else {
-        source += options.pathAware ? '[^/]*' : '.*';
-      }
-    } else {
-      source += char.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-    }
-  }
-  return new RegExp(`^${source}$`, 's');
-}
-
 function stringField(data: Record<string, unknown>, key: string): string | undefined {
   const value = data[key];
   return typeof value === 'string' ? value : undefined;
@@ -82,9 +61,7 @@ export function appliesTo(subscription: Subscription, stored: StoredEvent): bool
     // OCI repository names are lowercase, so an uppercase filter can only be a slip.
     if (
       repository === undefined ||
-      !globToRegExp(filter.repository.toLowerCase(), { pathAware: true }).test(
-        repository.toLowerCase(),
-      )
+      !matchGlob(filter.repository.toLowerCase(), repository.toLowerCase(), { pathAware: true })
     ) {
       return false;
     }
@@ -92,7 +69,7 @@ export function appliesTo(subscription: Subscription, stored: StoredEvent): bool
   if (filter.tag !== undefined) {
     // Untagged (by-digest) events match only filters that say nothing about tags.
     const tag = stringField(event.data, 'tag');
-    if (tag === undefined || !globToRegExp(filter.tag, { pathAware: false }).test(tag)) {
+    if (tag === undefined || !matchGlob(filter.tag, tag, { pathAware: false })) {
       return false;
     }
   }

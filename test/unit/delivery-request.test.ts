@@ -6,7 +6,6 @@ import {
   DEFAULT_RETRY_SCHEDULE_MS,
   appliesTo,
   classifyAttempt,
-  globToRegExp,
   nextAttemptDelay,
   parseRetryAfter,
   toDeliveryRequest,
@@ -76,33 +75,6 @@ function aStoredEvent(options: EventOptions = {}): StoredEvent {
 }
 
 const attempt = (event: StoredEvent, at = new Date()) => ({ webhookId: event.event.id, at });
-
-describe('globToRegExp', () => {
-  it('path-aware: * stays within one component, ** crosses /', () => {
-    const one = globToRegExp('team/*', { pathAware: true });
-    expect(one.test('team/app')).toBe(true);
-    expect(one.test('team/app/api')).toBe(false);
-    expect(one.test('other/app')).toBe(false);
-    const any = globToRegExp('team/**', { pathAware: true });
-    expect(any.test('team/app')).toBe(true);
-    expect(any.test('team/app/api')).toBe(true);
-    expect(any.test('teams/app')).toBe(false);
-  });
-
-  it('not path-aware: * matches anything, including /', () => {
-    expect(globToRegExp('1.*', { pathAware: false }).test('1.2')).toBe(true);
-    expect(globToRegExp('1.*', { pathAware: false }).test('2.1')).toBe(false);
-    expect(globToRegExp('a*', { pathAware: false }).test('a/b')).toBe(true);
-  });
-
-  it('treats every other character literally', () => {
-    const dot = globToRegExp('1.2', { pathAware: false });
-    expect(dot.test('1.2')).toBe(true);
-    expect(dot.test('1x2')).toBe(false);
-    expect(globToRegExp('a+(b)?', { pathAware: false }).test('a+(b)?')).toBe(true);
-    expect(globToRegExp('web', { pathAware: true }).test('web-api')).toBe(false);
-  });
-});
 
 describe('appliesTo', () => {
   it('matches everything without filter or types', () => {
