@@ -210,10 +210,9 @@ export function makeEventGridOptionsHandler(
   deps: Pick<EventGridDeps, 'authenticate'>,
 ): HttpHandler {
   return handle((request): Promise<HttpResponseInit> => {
-    // The OPTIONS request carries no body and maybe no token; one that is sent must be valid.
-    if (request.headers.has('authorization') || request.query.has('token')) {
-      authenticateDelivery(deps, request);
-    }
+    // Our endpoint URL carries ?token=, and Event Grid sends that URL to the handshake: without
+    // the check, any tenant could validate a subscription aimed at the gate.
+    authenticateDelivery(deps, request);
     const origin = request.headers.get('webhook-request-origin')?.trim();
     if (!origin || !ORIGIN.test(origin)) {
       throw new HttpProblem({

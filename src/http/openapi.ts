@@ -429,8 +429,8 @@ const SECURITY: Record<Access, Record<string, string[]>[]> = {
   none: [],
   webhook: [{ bearerAuth: ['webhook'] }],
   eventgrid: [{ bearerAuth: ['webhook'] }, { queryToken: ['webhook'] }],
-  // Event Grid's OPTIONS request may come without a token; one that comes must be valid.
-  handshake: [{}, { bearerAuth: ['webhook'] }, { queryToken: ['webhook'] }],
+  // Event Grid's OPTIONS request goes to the subscription URL, which carries ?token=.
+  handshake: [{ bearerAuth: ['webhook'] }, { queryToken: ['webhook'] }],
   // Role names in a requirement are allowed for non-OAuth schemes in OpenAPI 3.1.
   read: [{ bearerAuth: ['webhook'] }, { bearerAuth: ['admin'] }],
   admin: [{ bearerAuth: ['admin'], functionKey: [] }],

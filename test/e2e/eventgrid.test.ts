@@ -326,16 +326,7 @@ describe('Event Grid handshakes', () => {
     expect(response.status).toBe(401);
   });
 
-  it('answers the CloudEvents OPTIONS abuse-protection request', async () => {
-    const response = await app.call('/api/webhooks/eventgrid', {
-      method: 'OPTIONS',
-      token: null,
-      headers: { 'WebHook-Request-Origin': 'eventgrid.azure.net' },
-    });
-    expect(response.status).toBe(200);
-    expect(response.headers.get('webhook-allowed-origin')).toBe('eventgrid.azure.net');
-    expect(response.headers.get('webhook-allowed-rate')).toBe('*');
-
+  it('answers the CloudEvents OPTIONS abuse-protection request that carries the webhook token', async () => {
     const withToken = await app.call(
       `/api/webhooks/eventgrid?token=${encodeURIComponent(WEBHOOK_TOKEN)}`,
       {
@@ -345,6 +336,24 @@ describe('Event Grid handshakes', () => {
       },
     );
     expect(withToken.status).toBe(200);
+    expect(withToken.headers.get('webhook-allowed-origin')).toBe('eventgrid.azure.net');
+    expect(withToken.headers.get('webhook-allowed-rate')).toBe('*');
+
+    const bearer = await app.call('/api/webhooks/eventgrid', {
+      method: 'OPTIONS',
+      headers: { 'WebHook-Request-Origin': 'eventgrid.azure.net' },
+    });
+    expect(bearer.status).toBe(200);
+  });
+
+  it('refuses the OPTIONS handshake without a token, so no other tenant can validate a subscription', async () => {
+    const response = await app.call('/api/webhooks/eventgrid', {
+      method: 'OPTIONS',
+      token: null,
+      headers: { 'WebHook-Request-Origin': 'eventgrid.azure.net' },
+    });
+    expect(response.status).toBe(401);
+    expect(response.headers.get('webhook-allowed-origin')).toBeNull();
   });
 
   it('refuses an OPTIONS request with a wrong token or without an origin', async () => {
@@ -355,7 +364,7 @@ describe('Event Grid handshakes', () => {
     });
     expect(wrong.status).toBe(401);
     expect(wrong.headers.get('webhook-allowed-origin')).toBeNull();
-    const noOrigin = await app.call('/api/webhooks/eventgrid', { method: 'OPTIONS', token: null });
+    const noOrigin = await app.call('/api/webhooks/eventgrid', { method: 'OPTIONS' });
     expect(noOrigin.status).toBe(400);
     expect(((await noOrigin.json()) as { errors: { field: string }[] }).errors[0]?.field).toBe(
       'webhook-request-origin',
