@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { statusBodySchema } from '../http/response-schemas';
 import { CliError, EXIT } from './exit-codes';
+import { bearerHeader, redactUrl, scrub } from './redact';
 
 // The server documents its answers with this schema; it drops fields it does not know.
 export { statusBodySchema };
@@ -35,13 +36,20 @@ async function problemText(response: Response): Promise<string> {
 
 export function makeApiClient(options: ApiOptions) {
   const base = options.url.replace(/\/+$/, '');
+  // Checked once, before any request, so no error path can quote it.
+  const authorization =
+    options.token === undefined || options.token === ''
+      ? undefined
+      : bearerHeader(options.token, '--token (or ACR_GATE_TOKEN)');
+  // In error lines: an ACR_GATE_URL may carry credentials or ?token=.
+  const shownBase = redactUrl(base);
   const request = async (
     path: string,
     init: RequestInit = {},
     waitSeconds = 0,
   ): Promise<Response> => {
     const headers = new Headers(init.headers);
-    if (options.token) headers.set('authorization', `Bearer ${options.token}`);
+    if (authorization !== undefined) headers.set('authorization', authorization);
     headers.set('user-agent', 'acr-gate');
     try {
       return await fetch(`${base}${path}`, {
@@ -50,7 +58,8 @@ export function makeApiClient(options: ApiOptions) {
         signal: AbortSignal.timeout((options.timeoutMs ?? 30_000) + waitSeconds * 1000),
       });
     } catch (error) {
-      throw new CliError(`cannot reach ${base}: ${(error as Error).message}`, EXIT.unavailable);
+      const reason = scrub((error as Error).message, [options.url, base, options.token]);
+      throw new CliError(`cannot reach ${shownBase}: ${reason}`, EXIT.unavailable);
     }
   };
   const failed = async (response: Response): Promise<never> => {
@@ -59,7 +68,7 @@ export function makeApiClient(options: ApiOptions) {
       throw new CliError(`the token was refused (${response.status}): ${detail}`, EXIT.auth);
     }
     if (response.status === 400) throw new CliError(detail, EXIT.usage);
-    throw new CliError(`${response.status} from ${base}: ${detail}`, EXIT.unavailable);
+    throw new CliError(`${response.status} from ${shownBase}: ${detail}`, EXIT.unavailable);
   };
 
   return {

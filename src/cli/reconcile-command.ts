@@ -9,6 +9,7 @@ import {
 } from '../registration/arm-webhooks';
 import { toImageCloudEvent } from '../replication/event-grid-event';
 import { CliError, EXIT, type ExitCode } from './exit-codes';
+import { bearerHeader, redactUrl, scrub } from './redact';
 
 export interface ReconcileOptions {
   registry: string;
@@ -40,6 +41,8 @@ const problemSchema = z.looseObject({
  */
 function makeHttpReplay(apiUrl: string, token: string, source: string) {
   const url = `${apiUrl.replace(/\/+$/, '')}/webhooks/eventgrid`;
+  const authorization = bearerHeader(token, '--webhook-token (or ACR_GATE_WEBHOOK_TOKEN)');
+  const shownUrl = redactUrl(url);
   return async ({ payload, region }: Replay): Promise<ReplayOutcome> => {
     const event = toImageCloudEvent(payload, region, source);
     if (event === undefined) throw new Error(`not an image event: ${String(payload.action)}`);
@@ -48,7 +51,7 @@ function makeHttpReplay(apiUrl: string, token: string, source: string) {
       response = await fetch(url, {
         method: 'POST',
         headers: {
-          authorization: `Bearer ${token}`,
+          authorization,
           'content-type': 'application/cloudevents+json',
           'user-agent': 'acr-gate reconcile',
         },
@@ -56,7 +59,8 @@ function makeHttpReplay(apiUrl: string, token: string, source: string) {
         signal: AbortSignal.timeout(30_000),
       });
     } catch (error) {
-      throw new CliError(`cannot reach ${url}: ${(error as Error).message}`, EXIT.unavailable);
+      const reason = scrub((error as Error).message, [apiUrl, url, token]);
+      throw new CliError(`cannot reach ${shownUrl}: ${reason}`, EXIT.unavailable);
     }
     const body: unknown = await response.json().catch(() => undefined);
     if (response.status === 401 || response.status === 403) {
@@ -69,7 +73,7 @@ function makeHttpReplay(apiUrl: string, token: string, source: string) {
     }
     if (response.status === 404) {
       throw new CliError(
-        `${url} answered 404: does the gate have an Event Grid receiver?`,
+        `${shownUrl} answered 404: does the gate have an Event Grid receiver?`,
         EXIT.error,
       );
     }

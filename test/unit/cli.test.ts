@@ -1,5 +1,9 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { CliError } from '../../src/cli/exit-codes';
+import { CliError, EXIT } from '../../src/cli/exit-codes';
+import { run } from '../../src/cli/main';
+import { redactUrl, scrub } from '../../src/cli/redact';
 import { formatDuration, parseDuration, parseImageReference } from '../../src/cli/image-reference';
 
 describe('image references', () => {
@@ -46,5 +50,63 @@ describe('durations', () => {
     expect(formatDuration(46_910)).toBe('46.9s');
     expect(formatDuration(125_000)).toBe('2m05s');
     expect(formatDuration(5_400_000)).toBe('1h30m');
+  });
+});
+
+describe('secrets in error lines', () => {
+  /** A loopback port nobody listens on: a server's, closed again. */
+  async function closedPort(): Promise<number> {
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    return port;
+  }
+
+  async function errorLine(argv: string[], env: Record<string, string>): Promise<CliError> {
+    const io = { env, out: () => undefined, err: () => undefined, isTty: false };
+    const error: unknown = await run(argv, io).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(CliError);
+    return error as CliError;
+  }
+
+  it('refuses a token with an inner newline without echoing it', async () => {
+    const port = await closedPort();
+    const error = await errorLine(['status', 'contoso.azurecr.io/web:1'], {
+      ACR_GATE_URL: `http://127.0.0.1:${port}/api`,
+      ACR_GATE_TOKEN: 'first-half-SECRET\nsecond-half-SECRET',
+    });
+    expect(error.message).toContain('ACR_GATE_TOKEN');
+    expect(error.message).not.toContain('SECRET');
+    expect(error.exitCode).toBe(EXIT.usage);
+  });
+
+  it('prints an ACR_GATE_URL without its credentials or ?token= when the gate cannot be reached', async () => {
+    const port = await closedPort();
+    const withQuery = await errorLine(['status', 'contoso.azurecr.io/web:1'], {
+      ACR_GATE_URL: `http://127.0.0.1:${port}/api?token=query-SECRET-0123456789`,
+      ACR_GATE_TOKEN: 'a-good-token-0123456789',
+    });
+    expect(withQuery.message).toMatch(/^cannot reach http:\/\/127\.0\.0\.1:\d+\/api\?token=\*\*\*/);
+    expect(withQuery.message).not.toContain('SECRET');
+
+    const withCredentials = await errorLine(['status', 'contoso.azurecr.io/web:1'], {
+      ACR_GATE_URL: `http://gate-user:password-SECRET@127.0.0.1:${port}/api`,
+      ACR_GATE_TOKEN: 'a-good-token-0123456789',
+    });
+    expect(withCredentials.message).toContain('cannot reach http://***:***@127.0.0.1');
+    expect(withCredentials.message).not.toContain('SECRET');
+  });
+
+  it('redacts URLs inside other text', () => {
+    expect(redactUrl('https://u:p@gate.example/api?token=t&x=1')).toBe(
+      'https://***:***@gate.example/api?token=***&x=***',
+    );
+    expect(scrub('failed for https://gate.example/api?token=abcd (abcd)', ['abcd'])).toBe(
+      'failed for https://gate.example/api?token=*** (***)',
+    );
   });
 });
