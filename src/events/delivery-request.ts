@@ -108,10 +108,9 @@ export function toDeliveryRequest(
   attempt: { webhookId: string; at: Date },
 ): DeliveryRequest {
   // Custom headers go first so that ours, set after them, always win.
-  const headers: Record<string, string> = {
-    ...customHeaders(subscription.headers),
-    'user-agent': USER_AGENT,
-  };
+  const custom = customHeaders(subscription.headers);
+  const headers: Record<string, string> = { ...custom, 'user-agent': USER_AGENT };
+  const secrets = [...Object.values(custom), subscription.secret];
   switch (subscription.format) {
     case 'cloudevents': {
       const body = JSON.stringify(stored.event);
@@ -124,14 +123,19 @@ export function toDeliveryRequest(
         attempt.at,
         body,
       );
-      return { url: subscription.url, headers, body };
+      return { url: subscription.url, headers, body, secrets };
     }
     case 'acr': {
       if (stored.acrPayload === undefined) {
         throw new Error(`event ${stored.event.id} has no ACR payload to relay`);
       }
       headers['content-type'] = 'application/json';
-      return { url: subscription.url, headers, body: JSON.stringify(stored.acrPayload) };
+      return {
+        url: subscription.url,
+        headers,
+        body: JSON.stringify(stored.acrPayload),
+        secrets,
+      };
     }
     case 'flux-generic-hmac': {
       const body = JSON.stringify(stored.event);
@@ -141,7 +145,7 @@ export function toDeliveryRequest(
         .digest('hex');
       headers['content-type'] = 'application/json';
       headers['x-signature'] = `sha256=${hmac}`;
-      return { url: subscription.url, headers, body };
+      return { url: subscription.url, headers, body, secrets };
     }
     case 'github-dispatch': {
       // GitHub's repository_dispatch: the event type names the workflow trigger, the event rides
@@ -149,7 +153,7 @@ export function toDeliveryRequest(
       headers['content-type'] = 'application/json';
       headers.accept = 'application/vnd.github+json';
       const body = JSON.stringify({ event_type: stored.event.type, client_payload: stored.event });
-      return { url: subscription.url, headers, body };
+      return { url: subscription.url, headers, body, secrets };
     }
   }
 }

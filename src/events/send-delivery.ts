@@ -2,6 +2,7 @@
 import { performance } from 'node:perf_hooks';
 import { instantFromDate } from '../replication/timestamp';
 import { parseRetryAfter } from './delivery-request';
+import { redact, secretForms } from './redact';
 import type { AttemptResult, DeliveryRequest } from './types';
 
 /** Enough of a response body to explain a failure; more only costs memory. */
@@ -73,6 +74,10 @@ export async function sendDelivery(
   const started = performance.now();
   const elapsed = (): number => Math.round(performance.now() - started);
   const at = instantFromDate(start);
+  // A receiver that echoes our request headers, or fetch refusing a header value, quotes a secret:
+  // redact before cutting the excerpt, so a secret split at the cut or by spacing is still caught.
+  const forms = secretForms(request.secrets ?? []);
+  const excerpt = (text: string): string => toExcerpt(redact(text, forms));
   // One signal for the whole exchange: a receiver that sends headers and then stalls still times out.
   const signal = AbortSignal.timeout(options.timeoutMs);
 
@@ -87,7 +92,7 @@ export async function sendDelivery(
       signal,
     });
   } catch (error) {
-    return { at, durationMs: elapsed(), error: toExcerpt(describeError(error, options.timeoutMs)) };
+    return { at, durationMs: elapsed(), error: excerpt(describeError(error, options.timeoutMs)) };
   }
 
   let body = '';
@@ -103,7 +108,7 @@ export async function sendDelivery(
   if (retryAfterMs !== undefined) result.retryAfterMs = retryAfterMs;
   // A 2xx is an acknowledgement even if its body was cut short.
   if (!response.ok) {
-    result.error = toExcerpt(
+    result.error = excerpt(
       bodyError === undefined
         ? describeStatus(response, body)
         : `${describeStatus(response, body)} (${bodyError})`,

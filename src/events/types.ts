@@ -56,6 +56,8 @@ export interface DeliveryRequest {
   url: string;
   headers: Record<string, string>;
   body: string;
+  /** Values the attempt's result must not show (custom header values, the signing secret). */
+  secrets?: readonly string[];
 }
 
 export interface AttemptResult {

@@ -18,6 +18,16 @@ export interface SubscriptionDeps {
   maxBodyBytes: number;
 }
 
+/** The final word: fetch's own Headers check, with a value already within the pattern above. */
+function fetchAccepts(value: string): boolean {
+  try {
+    new Headers({ 'x-check': value });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export const newSubscriptionSchema = z.strictObject({
   url: z
     .url({ protocol: /^https?$/, message: 'must be an http(s) URL' })
@@ -50,7 +60,13 @@ export const newSubscriptionSchema = z.strictObject({
       z
         .string()
         .max(1024)
-        .regex(/^[^\r\n]*$/, 'must be one line'),
+        // What fetch can send: tab, space, visible ASCII and Latin-1. NUL, CR, LF, other control
+        // characters or anything beyond U+00FF would make every attempt fail, quoting the value.
+        .regex(
+          /^[\t\x20-\x7e\x80-\xff]*$/,
+          'must be printable: no control characters, nothing beyond U+00FF',
+        )
+        .refine(fetchAccepts, { message: 'is not a value fetch can send' }),
     )
     .refine((h) => Object.keys(h).every((name) => !RESERVED_HEADERS.has(name.toLowerCase())), {
       message: 'must not set content-type, user-agent or signature headers',

@@ -109,6 +109,45 @@ describe('subscriptions', () => {
   });
 });
 
+describe('subscription header values', () => {
+  it('refuses a control character at creation, naming the header', async () => {
+    for (const value of ['abc\u0000def', 'line\u000bbreak', 'caf\u0103']) {
+      const response = await admin('/api/subscriptions', {
+        method: 'POST',
+        body: JSON.stringify({
+          url: 'https://hooks.example.net/x',
+          headers: { 'X-Api-Key': value },
+        }),
+      });
+      expect(response.status).toBe(400);
+      const problem = (await response.json()) as { errors: { field: string }[] };
+      expect(problem.errors[0]?.field).toBe('headers.X-Api-Key');
+    }
+  });
+
+  it('keeps header values out of the attempts a read token sees, and out of the log', async () => {
+    const token = 'ghp_SECRET0123456789abcdefghijklmnop';
+    // The receiver fails, quoting every header it got.
+    const r = await receiver(() => ({ status: 500, body: 'see below' }));
+    r.script = (n) => ({ status: 500, body: JSON.stringify(r.received[n]?.headers) });
+    await subscribe({
+      url: r.url,
+      format: 'github-dispatch',
+      headers: { Authorization: `Bearer ${token}` },
+    });
+    const { eventId } = await replicate('echo-1');
+    await deliverUntil(async () =>
+      (await eventPage(eventId)).deliveries.some((d) => d.attempts.length > 0),
+    );
+    const page = await app.call(`/api/events/${eventId}`);
+    const text = await page.text();
+    expect(text).toContain('authorization');
+    expect(text).toContain('[redacted]');
+    expect(text).not.toContain('SECRET');
+    expect(app.logs.join('\n')).not.toContain('SECRET');
+  });
+});
+
 describe('delivering the replicated event', () => {
   it('delivers exactly one signed CloudEvent per (tag, digest), verified by standardwebhooks', async () => {
     const r = await receiver();

@@ -77,6 +77,10 @@ const receiver = createServer((req, res) => {
       case 'redirect':
         res.writeHead(302, { location: 'http://127.0.0.1:1/elsewhere' }).end();
         return;
+      case 'echo':
+        // A receiver that quotes the request's headers in its error body.
+        res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify(req.headers));
+        return;
       case 'hang':
         return; // never answers
       default:
@@ -330,6 +334,49 @@ describe('sendDelivery against loopback receivers', () => {
     expect(result.status).toBeUndefined();
     expect(result.error).toMatch(/ECONNREFUSED/);
     expect(classifyAttempt(result)).toBe('retry');
+  });
+});
+
+describe('secrets in attempt results', () => {
+  const GITHUB_TOKEN = 'ghp_SECRET0123456789abcdefghijklmnopqrst';
+  const API_KEY = 'key-with-"quotes"-SECRET';
+
+  it('redacts every configured header value and the secret from an echoing receiver', async () => {
+    for (const format of ['github-dispatch', 'flux-generic-hmac'] as const) {
+      const subscription = aSubscription('/echo/x', {
+        format,
+        secret: format === 'flux-generic-hmac' ? 'flux-SECRET-token-0123456789' : SECRET,
+        headers: { Authorization: `Bearer ${GITHUB_TOKEN}`, 'X-Api-Key': API_KEY },
+      });
+      const stored = aReplicatedEvent();
+      const request = toDeliveryRequest(subscription, stored, {
+        webhookId: stored.event.id,
+        at: new Date(),
+      });
+      const result = await sendDelivery(request, { timeoutMs: 5_000 });
+      expect(result.status).toBe(500);
+      // The echo did reach the excerpt: the header names are there, their values are not.
+      expect(result.error).toContain('authorization');
+      expect(result.error).toContain('[redacted]');
+      expect(result.error).not.toContain('SECRET');
+      expect(result.error).not.toContain(GITHUB_TOKEN.slice(0, 12));
+    }
+  });
+
+  it('does not quote a header value fetch refuses (a subscription stored before values were checked)', async () => {
+    const subscription = aSubscription('/ok/x', {
+      format: 'github-dispatch',
+      headers: { 'X-Api-Key': 'abc\u0000SECRET-after-nul' },
+    });
+    const stored = aReplicatedEvent();
+    const request = toDeliveryRequest(subscription, stored, {
+      webhookId: stored.event.id,
+      at: new Date(),
+    });
+    const result = await sendDelivery(request, { timeoutMs: 5_000 });
+    expect(result.status).toBeUndefined();
+    expect(result.error).toMatch(/invalid header value/i);
+    expect(result.error).not.toContain('SECRET');
   });
 });
 
