@@ -4,6 +4,7 @@ import { withShortLivedCache } from './app/cached-store';
 import { makeChangeNotifier } from './app/change-notifier';
 import { makeDeliverer } from './app/deliver-events';
 import { makeStoreReplay, type ReconcileDeps } from './app/reconcile-webhooks';
+import { makeSharedWaits } from './app/wait-for-replication';
 import type { RegionsDeps } from './app/required-regions';
 import type { Clock, DeliveryRecord } from './app/ports';
 import { loadSettings, type Settings } from './config/settings';
@@ -129,12 +130,19 @@ export function buildHandlers(settings: Settings = loadSettings()) {
     });
   };
 
+  const notifier = makeChangeNotifier();
   const core = {
     store,
     clock: systemClock,
-    notifier: makeChangeNotifier(),
+    notifier,
     telemetry,
-    pollMs: settings.waitPollMs,
+    waits: makeSharedWaits({
+      store,
+      notifier,
+      pollMs: settings.waitPollMs,
+      maxWaiters: settings.maxWaiters,
+      defaultRegions: settings.defaultRegions,
+    }),
     defaultRegions: settings.defaultRegions,
     maxAttempts: settings.storeMaxAttempts,
     authenticate,

@@ -3,8 +3,11 @@ import { EventEmitter } from 'node:events';
 
 export interface ChangeNotifier {
   notify(topic: string): void;
-  /** Resolves on the next change of `topic`, or after `timeoutMs`, whichever comes first. */
-  next(topic: string, timeoutMs: number): Promise<void>;
+  /**
+   * Resolves on the next change of `topic`, or after `timeoutMs`, or when `signal` aborts,
+   * whichever comes first; then nothing of it is left (listener, timer).
+   */
+  next(topic: string, timeoutMs: number, signal?: AbortSignal): Promise<void>;
 }
 
 export const repositoryTopic = (registry: string, repository: string): string =>
@@ -18,15 +21,18 @@ export function makeChangeNotifier(): ChangeNotifier {
     notify: (topic) => {
       emitter.emit(topic);
     },
-    next: (topic, timeoutMs) =>
+    next: (topic, timeoutMs, signal) =>
       new Promise<void>((resolve) => {
         const done = () => {
           clearTimeout(timer);
           emitter.off(topic, done);
+          signal?.removeEventListener('abort', done);
           resolve();
         };
         const timer = setTimeout(done, Math.max(0, timeoutMs));
         emitter.on(topic, done);
+        signal?.addEventListener('abort', done, { once: true });
+        if (signal?.aborted) done();
       }),
   };
 }

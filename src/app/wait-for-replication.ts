@@ -7,20 +7,22 @@ import {
   toStatusBody,
   type ReadDeps,
   type Reference,
+  type ResolvedTag,
   type StatusBody,
 } from './read-status';
 import { getRequiredRegions } from './required-regions';
 
 export interface WaitDeps extends ReadDeps {
-  notifier: ChangeNotifier;
-  /** How often to re-read the store: a write on another instance is seen within this. */
-  pollMs: number;
+  /** This instance's long-polls: one store read per watched tag and poll, however many wait. */
+  waits: SharedWaits;
 }
 
 export interface WaitOptions {
   timeoutMs: number;
   /** Wait for this digest; fail fast if the tag has moved past it. */
   digest?: string;
+  /** The client went away: stop waiting (only where the host says so, see docs/hardening.md). */
+  signal?: AbortSignal;
 }
 
 export type WaitOutcome =
@@ -28,7 +30,11 @@ export type WaitOutcome =
   | { kind: 'settled'; status: StatusBody }
   /** The tag's target is a newer digest than the one waited for. */
   | { kind: 'moved'; status: StatusBody; digest: string }
-  | { kind: 'timeout'; status: StatusBody | undefined };
+  | { kind: 'timeout'; status: StatusBody | undefined }
+  /** This instance already holds `maxWaiters` long-polls: the caller should come back later. */
+  | { kind: 'busy'; maxWaiters: number }
+  /** The client went away before an answer. */
+  | { kind: 'abandoned' };
 
 export async function waitForReplication(
   deps: WaitDeps,
@@ -36,28 +42,182 @@ export async function waitForReplication(
   reference: Reference,
   options: WaitOptions,
 ): Promise<WaitOutcome> {
-  const deadline = Date.now() + options.timeoutMs;
-  const { regions } = await getRequiredRegions(deps, registry);
-  const topic = repositoryTopic(registry, reference.repository);
-  for (;;) {
-    // Subscribe before reading, so a write between the read and the wait is not missed.
-    const remaining = deadline - Date.now();
-    const changed = deps.notifier.next(topic, Math.min(deps.pollMs, Math.max(remaining, 0)));
-    const found = await resolveReference(deps, registry, reference, regions);
+  if (options.timeoutMs <= 0) {
+    const found = await readOnce(deps, registry, reference);
     const status = found && toStatusBody(found.state, found.evaluation);
-    if (found && status) {
-      const pinned = options.digest;
-      if (pinned !== undefined && status.digest !== pinned) {
-        if (knownDigests(found.state).includes(pinned)) {
-          return { kind: 'moved', status, digest: pinned };
-        }
-      } else if (status.status !== 'replicating') {
-        return { kind: 'settled', status };
-      }
-    }
-    if (Date.now() >= deadline) return { kind: 'timeout', status };
-    await changed;
-    // Several writes land together when regions race; let them settle before re-reading.
-    await sleep(5);
+    return decide(found, status, options.digest) ?? { kind: 'timeout', status };
   }
+  return deps.waits.wait(registry, reference, options);
+}
+
+async function readOnce(
+  deps: ReadDeps,
+  registry: string,
+  reference: Reference,
+): Promise<ResolvedTag | undefined> {
+  const { regions } = await getRequiredRegions(deps, registry);
+  return resolveReference(deps, registry, reference, regions);
+}
+
+/** What a read means for one waiter; undefined: keep waiting. */
+function decide(
+  found: ResolvedTag | undefined,
+  status: StatusBody | undefined,
+  pinned: string | undefined,
+): WaitOutcome | undefined {
+  if (!found || !status) return undefined;
+  if (pinned !== undefined && status.digest !== pinned) {
+    return knownDigests(found.state).includes(pinned)
+      ? { kind: 'moved', status, digest: pinned }
+      : undefined;
+  }
+  return status.status === 'replicating' ? undefined : { kind: 'settled', status };
+}
+
+export interface SharedWaitsDeps extends ReadDeps {
+  notifier: ChangeNotifier;
+  /** How often to re-read the store: a write on another instance is seen within this. */
+  pollMs: number;
+  /** Long-polls this instance holds at once; one more is answered `busy`. */
+  maxWaiters: number;
+}
+
+export interface SharedWaits {
+  wait(registry: string, reference: Reference, options: WaitOptions): Promise<WaitOutcome>;
+  /** For tests and the benchmark: waiters held, tags watched, store reads made. */
+  stats(): { waiters: number; watched: number; reads: number };
+}
+
+interface Waiter {
+  pinned: string | undefined;
+  /** What it was last told: its answer if time runs out. */
+  last: StatusBody | undefined;
+  seen: boolean;
+  /** Time ran out before a first read: answer on the next one. */
+  expired: boolean;
+  finish(outcome: WaitOutcome): void;
+  fail(error: unknown): void;
+}
+
+interface Watch {
+  waiters: Set<Waiter>;
+  /** A waiter came after the read in flight started: it needs another one at once. */
+  joined: boolean;
+  wake: () => void;
+}
+
+/**
+ * Every long-poll on this instance for the same tag (or digest) shares one loop: one store read
+ * per poll, its answer given to each waiter. The loop stops when its last waiter leaves: answered,
+ * timed out or gone (client abort). Beyond `maxWaiters` a new long-poll is refused at once, so a
+ * flood of `?wait=` cannot take the instance's memory or the store's throughput.
+ */
+export function makeSharedWaits(deps: SharedWaitsDeps): SharedWaits {
+  const watches = new Map<string, Watch>();
+  let waiters = 0;
+  let reads = 0;
+
+  async function run(key: string, watch: Watch, registry: string, reference: Reference) {
+    const topic = repositoryTopic(registry, reference.repository);
+    try {
+      while (watch.waiters.size > 0) {
+        // Subscribe before reading, so a write between the read and the wait is not missed.
+        // A newcomer or the last waiter leaving wakes the loop early (and frees the subscription).
+        const wake = new AbortController();
+        watch.wake = () => wake.abort();
+        const changed = deps.notifier.next(topic, deps.pollMs, wake.signal);
+        watch.joined = false;
+        const readers = [...watch.waiters];
+        let found: ResolvedTag | undefined;
+        try {
+          reads += 1;
+          found = await readOnce(deps, registry, reference);
+        } catch (error) {
+          // A store failure answers those who were waiting on this read (503); newcomers retry.
+          for (const waiter of readers) waiter.fail(error);
+          wake.abort();
+          continue;
+        }
+        const status = found && toStatusBody(found.state, found.evaluation);
+        for (const waiter of readers) {
+          if (!watch.waiters.has(waiter)) continue;
+          waiter.last = status;
+          waiter.seen = true;
+          const outcome = decide(found, status, waiter.pinned);
+          if (outcome) waiter.finish(outcome);
+          else if (waiter.expired) waiter.finish({ kind: 'timeout', status });
+        }
+        if (watch.waiters.size === 0 || watch.joined) {
+          wake.abort();
+          continue;
+        }
+        await changed;
+        // Several writes land together when regions race; let them settle before re-reading.
+        await sleep(5);
+      }
+    } finally {
+      watches.delete(key);
+    }
+  }
+
+  return {
+    stats: () => ({ waiters, watched: watches.size, reads }),
+    wait(registry, reference, options) {
+      if (options.signal?.aborted) return Promise.resolve({ kind: 'abandoned' });
+      if (waiters >= deps.maxWaiters) {
+        return Promise.resolve({ kind: 'busy', maxWaiters: deps.maxWaiters });
+      }
+      const key =
+        reference.kind === 'tag'
+          ? `${registry}/${reference.repository}:${reference.tag}`
+          : `${registry}/${reference.repository}@${reference.digest}`;
+      let watch = watches.get(key);
+      const fresh = watch === undefined;
+      if (!watch) {
+        watch = { waiters: new Set(), joined: false, wake: () => undefined };
+        watches.set(key, watch);
+      }
+      const shared = watch;
+      return new Promise<WaitOutcome>((resolve, reject) => {
+        const leave = () => {
+          if (!shared.waiters.delete(waiter)) return false;
+          waiters -= 1;
+          clearTimeout(timer);
+          options.signal?.removeEventListener('abort', onAbort);
+          // The last one out stops the loop now rather than at its next poll.
+          if (shared.waiters.size === 0) shared.wake();
+          return true;
+        };
+        const waiter: Waiter = {
+          pinned: options.digest,
+          last: undefined,
+          seen: false,
+          expired: false,
+          finish: (outcome) => {
+            if (leave()) resolve(outcome);
+          },
+          fail: (error) => {
+            if (leave()) reject(error instanceof Error ? error : new Error(String(error)));
+          },
+        };
+        const onAbort = () => waiter.finish({ kind: 'abandoned' });
+        shared.waiters.add(waiter);
+        waiters += 1;
+        options.signal?.addEventListener('abort', onAbort, { once: true });
+        const timer = setTimeout(() => {
+          if (waiter.seen) waiter.finish({ kind: 'timeout', status: waiter.last });
+          else waiter.expired = true;
+        }, options.timeoutMs);
+        if (fresh) {
+          void run(key, shared, registry, reference).catch((error: unknown) => {
+            for (const other of [...shared.waiters]) other.fail(error);
+          });
+        } else {
+          // Its first answer must come from a read made after it arrived.
+          shared.joined = true;
+          shared.wake();
+        }
+      });
+    },
+  };
 }

@@ -70,6 +70,7 @@ const envSchema = z.object({
   STORE_MAX_ATTEMPTS: positiveInt(12, 100),
   CACHE_TTL_MS: z.coerce.number().int().min(0).max(300_000).default(5_000),
   WAIT_POLL_MS: z.coerce.number().int().min(50).max(10_000).default(500),
+  MAX_WAITERS: positiveInt(1000, 100_000),
   STALL_AFTER: durationMs.default(30 * 60_000),
   DELIVERY_TIMEOUT_MS: positiveInt(10_000, 120_000),
   DELIVERY_RETRY_SCHEDULE: z
@@ -132,6 +133,8 @@ export type Settings = Readonly<{
   maxBodyBytes: number;
   storeMaxAttempts: number;
   waitPollMs: number;
+  /** Long-polls (`?wait=`) one instance holds at once; beyond, 503 + Retry-After. */
+  maxWaiters: number;
   cacheTtlMs: number;
   countQuarantineAsArrival: boolean;
   stallAfterMs: number;
@@ -236,6 +239,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     maxBodyBytes: v.MAX_BODY_BYTES,
     storeMaxAttempts: v.STORE_MAX_ATTEMPTS,
     waitPollMs: v.WAIT_POLL_MS,
+    maxWaiters: v.MAX_WAITERS,
     cacheTtlMs: v.CACHE_TTL_MS,
     countQuarantineAsArrival: v.COUNT_QUARANTINE_AS_ARRIVAL,
     stallAfterMs: v.STALL_AFTER,

@@ -218,7 +218,7 @@ const ops: Operation[] = [
     paramNotes: {
       reference:
         '`repository:tag` or `repository@sha256:…`. A catch-all route segment: the slashes of the repository are sent as they are, not percent-encoded.',
-      wait: 'seconds to wait for the tag to be replicated (or deleted) before answering',
+      wait: 'seconds to wait for the tag to be replicated (or deleted) before answering. An instance holds at most MAX_WAITERS such long-polls; beyond, 503 with Retry-After',
       digest: 'wait for this digest; 409 at once if the tag has moved past it',
     },
     responses: {

@@ -12,6 +12,7 @@ import {
   repositorySchema,
 } from '../replication/names';
 import type { Authenticate } from './auth';
+import { clientGoneSignal } from './client-gone';
 import { handle, json, parseOr400 } from './handle';
 import { HttpProblem } from './problem';
 
@@ -20,6 +21,9 @@ export interface ReadDeps extends Pick<RegionsDeps, 'store' | 'defaultRegions'> 
 }
 
 export interface StatusDeps extends ReadDeps, Omit<WaitDeps, keyof ReadDeps> {}
+
+/** When a client refused for too many waiters should come back. */
+const BUSY_RETRY_AFTER_SECONDS = 5;
 
 /** Under the 230 s the Azure load balancer allows an HTTP request. */
 export const MAX_WAIT_SECONDS = 200;
@@ -58,14 +62,26 @@ const describe = (registry: string, reference: Reference): string =>
 
 /** The status of one tag; with `?wait=N`, a long-poll that answers the moment it is replicated. */
 export function makeStatusHandler(deps: StatusDeps): HttpHandler {
-  return handle(async (request) => {
+  return handle(async (request, context) => {
     deps.authenticate(request, ['webhook', 'admin']);
     const { registry, reference } = parseOr400(statusParams, request.params, 'path', 'path');
     const query = parseOr400(statusQuery, queryObject(request.query), 'query', 'query');
+    const signal = clientGoneSignal(context);
     const outcome = await waitForReplication(deps, registry, reference, {
       timeoutMs: (query.wait ?? 0) * 1000,
       ...(query.digest === undefined ? {} : { digest: query.digest }),
+      ...(signal === undefined ? {} : { signal }),
     });
+    if (outcome.kind === 'busy') {
+      throw new HttpProblem({
+        status: 503,
+        title: 'Too many waiting requests',
+        detail: `this instance already holds ${outcome.maxWaiters} long-polls (MAX_WAITERS); retry later, or poll without ?wait`,
+        headers: { 'retry-after': String(BUSY_RETRY_AFTER_SECONDS) },
+      });
+    }
+    // Nobody reads this answer: the client is gone. 499 is the usual log code for that.
+    if (outcome.kind === 'abandoned') return { status: 499 };
     if (outcome.kind === 'moved') {
       throw new HttpProblem({
         status: 409,
