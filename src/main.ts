@@ -36,6 +36,7 @@ import {
   listRegionalWebhooks,
   listWebhookEvents,
 } from './registration/arm-webhooks';
+import { makeOutboundGuard } from './net/outbound-guard';
 import { instantFromDate } from './replication/timestamp';
 import { createCosmosClient, makeCosmosStore } from './store/cosmos-store';
 import { metrics, trace } from '@opentelemetry/api';
@@ -113,12 +114,14 @@ export function buildHandlers(settings: Settings = loadSettings()) {
     });
   }
 
+  // Every call to a caller-supplied URL goes through it (subscriptions today).
+  const outboundGuard = makeOutboundGuard({ enabled: settings.outboundGuard });
   const deliverer = makeDeliverer({
     store,
     clock: systemClock,
     retryScheduleMs: settings.delivery.retryScheduleMs ?? DEFAULT_RETRY_SCHEDULE_MS,
     timeoutMs: settings.delivery.timeoutMs,
-    send: sendDelivery,
+    send: (request, options) => sendDelivery(request, { ...options, fetch: outboundGuard.fetch }),
     builtinSinks,
     log: (line) => console.log(line),
     telemetry,
@@ -150,6 +153,7 @@ export function buildHandlers(settings: Settings = loadSettings()) {
     builtinSubscriptions: [...builtinSinks.values()].map((s) => s.subscription),
     onDeliveries: deliverNow,
     stallAfterMs: settings.stallAfterMs,
+    outboundGuard,
   };
   const http = {
     acrWebhook: traced(

@@ -1,5 +1,6 @@
 // Settings: validated once at cold start from the flat environment into a read-only object.
 import { z } from 'zod';
+import { runsInAzure } from '../net/outbound-guard';
 import { regionNameSchema } from '../replication/names';
 
 const csv = (value: string | undefined): string[] =>
@@ -71,6 +72,7 @@ const envSchema = z.object({
   CACHE_TTL_MS: z.coerce.number().int().min(0).max(300_000).default(5_000),
   WAIT_POLL_MS: z.coerce.number().int().min(50).max(10_000).default(500),
   MAX_WAITERS: positiveInt(1000, 100_000),
+  OUTBOUND_GUARD: z.enum(['on', 'off']).optional(),
   STALL_AFTER: durationMs.default(30 * 60_000),
   DELIVERY_TIMEOUT_MS: positiveInt(10_000, 120_000),
   DELIVERY_RETRY_SCHEDULE: z
@@ -135,6 +137,8 @@ export type Settings = Readonly<{
   waitPollMs: number;
   /** Long-polls (`?wait=`) one instance holds at once; beyond, 503 + Retry-After. */
   maxWaiters: number;
+  /** Refuse loopback, private, link-local and metadata destinations (on by default in Azure). */
+  outboundGuard: boolean;
   cacheTtlMs: number;
   countQuarantineAsArrival: boolean;
   stallAfterMs: number;
@@ -240,6 +244,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     storeMaxAttempts: v.STORE_MAX_ATTEMPTS,
     waitPollMs: v.WAIT_POLL_MS,
     maxWaiters: v.MAX_WAITERS,
+    outboundGuard: v.OUTBOUND_GUARD === undefined ? runsInAzure(env) : v.OUTBOUND_GUARD === 'on',
     cacheTtlMs: v.CACHE_TTL_MS,
     countQuarantineAsArrival: v.COUNT_QUARANTINE_AS_ARRIVAL,
     stallAfterMs: v.STALL_AFTER,

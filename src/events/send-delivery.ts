@@ -67,7 +67,12 @@ function describeStatus(response: Response, body: string): string {
 
 export async function sendDelivery(
   request: DeliveryRequest,
-  options: { timeoutMs: number; now?: () => Date },
+  options: {
+    timeoutMs: number;
+    now?: () => Date;
+    /** The outbound guard's fetch (src/net/outbound-guard.ts); plain fetch by default. */
+    fetch?: (url: string, init: RequestInit) => Promise<Response>;
+  },
 ): Promise<AttemptResult> {
   const now = options.now ?? (() => new Date());
   const start = now();
@@ -83,7 +88,7 @@ export async function sendDelivery(
 
   let response: Response;
   try {
-    response = await fetch(request.url, {
+    response = await (options.fetch ?? fetch)(request.url, {
       method: 'POST',
       headers: request.headers,
       body: request.body,

@@ -6,6 +6,7 @@ import type { Clock, Store } from '../app/ports';
 import { RESERVED_HEADERS } from '../events/delivery-request';
 import { REPLICATED_EVENT_TYPE, STALLED_EVENT_TYPE } from '../events/replicated-event';
 import { SUBSCRIPTION_FORMATS } from '../events/types';
+import type { OutboundGuard } from '../net/outbound-guard';
 import { registrySchema } from '../replication/names';
 import type { Authenticate } from './auth';
 import { handle, json, parseOr400, readJsonBody } from './handle';
@@ -16,6 +17,8 @@ export interface SubscriptionDeps {
   clock: Clock;
   authenticate: Authenticate;
   maxBodyBytes: number;
+  /** Refuses loopback, private and metadata destinations here, and again on every attempt. */
+  outboundGuard?: Pick<OutboundGuard, 'refusal'>;
 }
 
 /** The final word: fetch's own Headers check, with a value already within the pattern above. */
@@ -100,6 +103,15 @@ export function makeCreateSubscriptionHandler(deps: SubscriptionDeps): HttpHandl
         detail:
           'secret: a cloudevents subscription is signed per Standard Webhooks: whsec_ followed by base64',
         errors: [{ field: 'secret', detail: 'must be whsec_ followed by base64' }],
+      });
+    }
+    const refusal = await deps.outboundGuard?.refusal(body.url);
+    if (refusal !== undefined) {
+      throw new HttpProblem({
+        status: 400,
+        title: 'Invalid body',
+        detail: `url: ${refusal}`,
+        errors: [{ field: 'url', detail: refusal }],
       });
     }
     const subscription = await createSubscription(deps, body);
