@@ -5,6 +5,7 @@ import type { GateResult } from './measure-gate';
 import type { GrowthResult } from './measure-growth';
 import type { IngestResult } from './measure-ingest';
 import { KINDS, type Kind, type StoreCostResult } from './measure-store-cost';
+import type { WaitersResult } from './measure-waiters';
 import { ratio } from './support/stats';
 
 export interface Machine {
@@ -35,6 +36,7 @@ export interface BenchResults {
   ingest?: IngestResult;
   growth?: GrowthResult;
   footprint?: FootprintResult;
+  waiters?: WaitersResult;
   figures?: Figure[];
   warnings: string[];
 }

@@ -17,6 +17,7 @@ import { measureGate } from './measure-gate';
 import { GROWTH_DATABASE, measureGrowth } from './measure-growth';
 import { measureIngest } from './measure-ingest';
 import { measureStoreCost } from './measure-store-cost';
+import { measureWaiters, waitersTable } from './measure-waiters';
 import {
   breakdownTable,
   buildFigures,
@@ -29,7 +30,7 @@ import { prepareDatabase, type BenchEnv } from './support/bench-env';
 import { startChild, type Child } from './support/child-rpc';
 
 // Cold starts (measurement 6) are always taken: the instances have to be started anyway.
-const SECTIONS = ['store', 'contention', 'gate', 'ingest', 'growth'] as const;
+const SECTIONS = ['store', 'contention', 'gate', 'ingest', 'growth', 'waiters'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const appRoot = path.resolve(__dirname, '../..');
@@ -206,6 +207,12 @@ async function main(): Promise<void> {
       results.growth = await measureGrowth(env, appC.child);
       if (results.growth.shortfall) results.warnings.push(`GROWTH: ${results.growth.shortfall}`);
     }
+    if (args.only.has('waiters')) {
+      log('7 long-poll waiters');
+      await prepareDatabase(env, 'bench-waiters');
+      const appW = await track(startApp(env, 'bench-waiters', 'w'));
+      results.waiters = await measureWaiters(env, appW.child);
+    }
   } finally {
     await stopAll();
     clearTimeout(watchdog);
@@ -223,6 +230,7 @@ async function main(): Promise<void> {
   const text = [
     figuresTable(results.figures),
     ...(results.storeCost ? ['', breakdownTable(results.storeCost)] : []),
+    ...(results.waiters ? ['', waitersTable(results.waiters)] : []),
   ].join('\n');
   console.log(text);
   fs.writeFileSync(RESULTS_FILE, `${JSON.stringify(results, null, 2)}\n`);
