@@ -69,8 +69,8 @@ export async function readJsonBody(
       detail: `the body must be at most ${maxBytes} bytes`,
     });
   if (declared > maxBytes) throw tooLarge();
-  const bytes = Buffer.from(await request.arrayBuffer());
-  if (bytes.byteLength > maxBytes) throw tooLarge();
+  const bytes = await readCapped(request, maxBytes);
+  if (bytes === undefined) throw tooLarge();
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
@@ -104,6 +104,30 @@ export async function readJsonBody(
     });
   }
   return body;
+}
+
+/**
+ * The body, or undefined as soon as it passes `maxBytes`: a chunked body without a length is not
+ * read to its end first (where the host streams it, as the local host does).
+ */
+async function readCapped(request: HttpRequest, maxBytes: number): Promise<Buffer | undefined> {
+  const stream = request.body as ReadableStream<Uint8Array> | null;
+  if (stream === null) return Buffer.alloc(0);
+  const reader = stream.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return Buffer.concat(chunks);
+      size += value.byteLength;
+      if (size > maxBytes) return undefined;
+      chunks.push(value);
+    }
+  } finally {
+    // Stops reading what is left of a body too large to take; harmless once it has ended.
+    await reader.cancel().catch(() => undefined);
+  }
 }
 
 /** No payload we take nests this deep; thousands of levels overflow the stack when stored. */

@@ -934,3 +934,37 @@ describe('secrets', () => {
     }
   });
 });
+
+describe('a chunked body over MAX_BODY_BYTES', () => {
+  it('is refused with 413 as soon as it passes the limit, not after it ends', async () => {
+    const { hostname, port } = new URL(app.url);
+    const answer = await new Promise<{ status: number; contentType: string | undefined }>(
+      (resolve, reject) => {
+        const req = httpRequest({
+          hostname,
+          port,
+          method: 'POST',
+          path: HOOK,
+          // No length: the server learns the size only by reading.
+          headers: {
+            authorization: `Bearer ${WEBHOOK_TOKEN}`,
+            'content-type': 'application/json',
+            'transfer-encoding': 'chunked',
+          },
+        });
+        req.on('response', (res) => {
+          res.resume();
+          res.on('end', () => {
+            req.destroy(); // The rest of the body is never sent.
+            resolve({ status: res.statusCode ?? 0, contentType: res.headers['content-type'] });
+          });
+        });
+        req.on('error', (error) => (req.destroyed ? undefined : reject(error)));
+        // Twice the limit, then nothing more: the body never ends.
+        req.write(Buffer.alloc(2 * MAX_BODY_BYTES, ' '));
+      },
+    );
+    expect(answer.status).toBe(413);
+    expect(answer.contentType).toBe('application/problem+json');
+  });
+});
