@@ -31,6 +31,19 @@ export interface LocalHost {
   close(): Promise<void>;
 }
 
+/**
+ * Where the host publishes each HTTP invocation's abort signal (its client went away), by
+ * invocation id; the app reads it with `clientGoneSignal` (src/http/client-gone.ts). The Azure
+ * Functions Node.js worker has no equivalent (azure-functions-nodejs-library issue 273).
+ */
+export const REQUEST_SIGNALS = Symbol.for('acr-replication-gate.local-host.request-signals');
+
+function requestSignals(): Map<string, AbortSignal> {
+  const state = globalThis as { [REQUEST_SIGNALS]?: Map<string, AbortSignal> };
+  state[REQUEST_SIGNALS] ??= new Map();
+  return state[REQUEST_SIGNALS];
+}
+
 /** Bodies beyond this answer 413; the handler reads the body itself, when it asks for it. */
 export const MAX_BODY_BYTES = 10 * 1024 * 1024;
 
@@ -228,8 +241,26 @@ class FunctionHost implements LocalHost {
   }
 
   /** One invocation the way the Node.js worker runs it: arguments, handler, response. */
-  async #invoke(fn: Loaded, data: TypedData): Promise<{ returnValue?: { http?: HttpOutput } }> {
+  async #invoke(
+    fn: Loaded,
+    data: TypedData,
+    signal?: AbortSignal,
+  ): Promise<{ returnValue?: { http?: HttpOutput } }> {
     const invocationId = randomUUID();
+    if (!signal) return this.#invokeAs(invocationId, fn, data);
+    requestSignals().set(invocationId, signal);
+    try {
+      return await this.#invokeAs(invocationId, fn, data);
+    } finally {
+      requestSignals().delete(invocationId);
+    }
+  }
+
+  async #invokeAs(
+    invocationId: string,
+    fn: Loaded,
+    data: TypedData,
+  ): Promise<{ returnValue?: { http?: HttpOutput } }> {
     const name = fn.info.name;
     const model = this.model.getInvocationModel({
       invocationId,
@@ -261,7 +292,12 @@ class FunctionHost implements LocalHost {
     const server = http.createServer((req, res) => {
       const started = performance.now();
       const pathname = (req.url ?? '/').split('?')[0] ?? '/'; // Never the query: it may carry a token.
-      void this.#serve(req)
+      // The client going away (a dropped long-poll) aborts this; the app may stop waiting on it.
+      const gone = new AbortController();
+      res.on('close', () => {
+        if (!res.writableFinished) gone.abort();
+      });
+      void this.#serve(req, gone.signal)
         .catch((err: unknown) => {
           this.log(`${req.method} ${pathname} failed: ${errorText(err)}`);
           return problem500();
@@ -287,7 +323,7 @@ class FunctionHost implements LocalHost {
     });
   }
 
-  async #serve(req: http.IncomingMessage): Promise<Answer> {
+  async #serve(req: http.IncomingMessage, signal: AbortSignal): Promise<Answer> {
     const method = (req.method ?? 'GET').toUpperCase();
     let url: URL;
     try {
@@ -326,7 +362,7 @@ class FunctionHost implements LocalHost {
       }),
     });
     try {
-      const response = await this.#invoke(fn, { http: { nativeRequest, params, query } });
+      const response = await this.#invoke(fn, { http: { nativeRequest, params, query } }, signal);
       if (tooLarge) return answer(413);
       const output = response.returnValue?.http;
       if (!output) return answer(204);

@@ -9,7 +9,7 @@ import {
   waitForReplication,
   type WaitOutcome,
 } from '../../src/app/wait-for-replication';
-import { startEmbeddedCosmos, type EmbeddedCosmos } from '../../src/dev/embedded-cosmos';
+import { startEmbeddedCosmos, type EmbeddedCosmos } from '../../dev/embedded-cosmos';
 import { acrEventSchema, toIntent, type Intent } from '../../src/replication/acr-event';
 import type { Reference } from '../../src/replication/names';
 import { anInstance, cosmosSettings, freshDatabase } from '../support/cosmos';
