@@ -2,7 +2,7 @@
 import type { InvocationContext } from '@azure/functions';
 
 /**
- * The local host (src/dev/local-host.ts) publishes an abort signal per HTTP invocation under this
+ * The local host (dev/local-host.ts) publishes an abort signal per HTTP invocation under this
  * global key. The Azure Functions Node.js worker has none: its HttpRequest carries no signal, not
  * even with HTTP streaming (azure-functions-nodejs-library issue 273), so on Azure this is
  * undefined and a long-poll runs to its deadline; the waiter cap bounds what that costs.
