@@ -1,6 +1,6 @@
 // The event feed for pollers, one event with its deliveries, and redelivery on request.
 import type { StoredEvent } from '../events/types';
-import type { DeliveryRecord, Store } from './ports';
+import type { DeliveryRecord, EventPage, Store } from './ports';
 import { newDelivery, subscriptionsFor, type PublishDeps } from './publish-events';
 import { appliesTo } from '../events/delivery-request';
 
@@ -52,4 +52,13 @@ export async function redeliver(
     pending.push(delivery);
   }
   return pending;
+}
+
+/** One page of the feed for a poller following `?after=<cursor>`. */
+export async function readFeed(
+  deps: { store: Pick<Store, 'events'>; feedSettleMs?: number },
+  after: string | undefined,
+  limit: number,
+): Promise<EventPage> {
+  return deps.store.events.list(after, limit);
 }

@@ -7,11 +7,20 @@ import type { AddressInfo } from 'node:net';
  * - `429`: Cosmos DB's throttling answer (`x-ms-retry-after-ms`), which the SDK retries itself.
  * - `503`, `408`: answered by the proxy; the request never reaches the server.
  * - `delay`: forwarded, and the answer held back `delayMs`.
+ * - `delay-request`: held back `delayMs` before it is forwarded: the write lands late (a GC pause
+ *   or a 429 retry on the way). Not in ALL_FAULTS; ask for it by name.
  * - `drop-request`: the connection is destroyed before anything is forwarded.
  * - `drop-response`: forwarded and answered by the server, then the connection is destroyed:
  *   the write happened, but the client never learns it.
  */
-export type FaultKind = '429' | '503' | '408' | 'delay' | 'drop-request' | 'drop-response';
+export type FaultKind =
+  | '429'
+  | '503'
+  | '408'
+  | 'delay'
+  | 'delay-request'
+  | 'drop-request'
+  | 'drop-response';
 export const ALL_FAULTS: readonly FaultKind[] = [
   '429',
   '503',
@@ -102,7 +111,15 @@ export async function startFaultProxy(options: {
   const stats: FaultStats = {
     requests: 0,
     forwarded: 0,
-    injected: { '429': 0, '503': 0, '408': 0, delay: 0, 'drop-request': 0, 'drop-response': 0 },
+    injected: {
+      '429': 0,
+      '503': 0,
+      '408': 0,
+      delay: 0,
+      'delay-request': 0,
+      'drop-request': 0,
+      'drop-response': 0,
+    },
   };
 
   const pickFault = (method: string, path: string): FaultKind | undefined => {
@@ -184,6 +201,7 @@ export async function startFaultProxy(options: {
         req.socket.destroy();
         return;
       default:
+        if (fault === 'delay-request') await later(faults.delayMs);
         stats.forwarded += 1;
         answer = await forward(req, body);
     }
