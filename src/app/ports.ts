@@ -157,6 +157,14 @@ export class StoreUnavailableError extends Error {
   override readonly name = 'StoreUnavailableError';
 }
 
+/**
+ * A stored item that does not read back (written by an older version, or by hand): a fault of that
+ * item, not of the store. Its own read answers 500 and raises an alert; lists and the sweep skip it.
+ */
+export class StoredItemMalformedError extends Error {
+  override readonly name = 'StoredItemMalformedError';
+}
+
 /** A continuation token the store did not issue: the caller's mistake, not an outage. */
 export class InvalidContinuationTokenError extends Error {
   override readonly name = 'InvalidContinuationTokenError';

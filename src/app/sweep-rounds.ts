@@ -1,7 +1,8 @@
 // The periodic sweep: publishes outboxes a failed write left behind, and reports rounds that stall.
 import type { Instant } from '../replication/timestamp';
 import { instantFromDate } from '../replication/timestamp';
-import { applyDelete, keyOf } from '../replication/tag-state';
+import { applyDelete, keyOf, type TagKey } from '../replication/tag-state';
+import { StoredItemMalformedError } from './ports';
 import { getRequiredRegions, type RegionsDeps } from './required-regions';
 import { updateTag } from './update-tag';
 
@@ -15,6 +16,8 @@ export interface SweepReport {
   /** Open rounds re-evaluated because their registry's regions changed recently, and of those completed. */
   reevaluated: number;
   completed: number;
+  /** Items skipped because they do not read back (each also an alert); the sweep went on. */
+  malformed: string[];
 }
 
 /**
@@ -28,12 +31,31 @@ const minus = (at: Instant, ms: number): Instant =>
   instantFromDate(new Date(Date.parse(at.slice(0, 23) + 'Z') - ms));
 
 export async function sweepRounds(deps: SweepDeps, limit = 100): Promise<SweepReport> {
-  const report: SweepReport = { published: 0, stalled: 0, reevaluated: 0, completed: 0 };
+  const report: SweepReport = {
+    published: 0,
+    stalled: 0,
+    reevaluated: 0,
+    completed: 0,
+    malformed: [],
+  };
+  /** One unreadable tag must not stop the sweep for every other tag and registry. */
+  const isolated = async (key: TagKey, run: () => Promise<void>): Promise<void> => {
+    try {
+      await run();
+    } catch (error) {
+      if (!(error instanceof StoredItemMalformedError)) throw error;
+      const name = key.tag === null ? `@${key.untaggedDigest ?? ''}` : `:${key.tag}`;
+      report.malformed.push(`tag ${key.registry}/${key.repository}${name}`);
+      console.error(`ALERT sweep skipped an unreadable item: ${error.message}`);
+    }
+  };
   // A write with nothing to change still publishes what the tag's outbox holds.
   for (const key of await deps.store.tags.listWithOutbox(limit)) {
-    const { regions } = await getRequiredRegions(deps, key.registry);
-    await updateTag(deps, key, (s) => s, regions);
-    report.published += 1;
+    await isolated(key, async () => {
+      const { regions } = await getRequiredRegions(deps, key.registry);
+      await updateTag(deps, key, (s) => s, regions);
+      report.published += 1;
+    });
   }
   const now = deps.clock.now();
   for (const registry of await deps.store.registries.listChangedSince(
@@ -41,9 +63,11 @@ export async function sweepRounds(deps: SweepDeps, limit = 100): Promise<SweepRe
   )) {
     const { regions } = await getRequiredRegions(deps, registry, { fresh: true });
     for await (const key of deps.store.tags.listOpen(registry)) {
-      const result = await updateTag(deps, key, (s) => s, regions);
-      report.reevaluated += 1;
-      if (result.completed) report.completed += 1;
+      await isolated(key, async () => {
+        const result = await updateTag(deps, key, (s) => s, regions);
+        report.reevaluated += 1;
+        if (result.completed) report.completed += 1;
+      });
     }
   }
   // A delete racing the first push of its digest to a tag: the delete found no tag yet, the push
@@ -58,29 +82,34 @@ export async function sweepRounds(deps: SweepDeps, limit = 100): Promise<SweepRe
       deletion.digest,
     );
     for (const { record } of tags) {
-      await updateTag(
-        deps,
-        keyOf(record.state),
-        (s) =>
-          Object.entries(deletion.regions).reduce(
-            (next, [region, timestamp]) =>
-              applyDelete(next, { region, digest: deletion.digest, timestamp }),
-            s,
-          ),
-        regions,
-      );
+      const key = keyOf(record.state);
+      await isolated(key, async () => {
+        await updateTag(
+          deps,
+          key,
+          (s) =>
+            Object.entries(deletion.regions).reduce(
+              (next, [region, timestamp]) =>
+                applyDelete(next, { region, digest: deletion.digest, timestamp }),
+              s,
+            ),
+          regions,
+        );
+      });
     }
   }
   for (const key of await deps.store.tags.listStallCandidates(
     minus(now, deps.stallAfterMs),
     limit,
   )) {
-    const { regions } = await getRequiredRegions(deps, key.registry);
-    const result = await updateTag(deps, key, (s) => s, regions, {
-      stallAfterMs: deps.stallAfterMs,
+    await isolated(key, async () => {
+      const { regions } = await getRequiredRegions(deps, key.registry);
+      const result = await updateTag(deps, key, (s) => s, regions, {
+        stallAfterMs: deps.stallAfterMs,
+      });
+      if (result.record.state.stalls.includes(result.record.evaluation.digest ?? ''))
+        report.stalled += 1;
     });
-    if (result.record.state.stalls.includes(result.record.evaluation.digest ?? ''))
-      report.stalled += 1;
   }
   return report;
 }

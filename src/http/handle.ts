@@ -6,7 +6,7 @@ import type {
   InvocationContext,
 } from '@azure/functions';
 import type { z } from 'zod';
-import { StoreUnavailableError } from '../app/ports';
+import { StoreUnavailableError, StoredItemMalformedError } from '../app/ports';
 import { HttpProblem, invalid, toProblemResponse } from './problem';
 
 export function handle(
@@ -27,6 +27,18 @@ export function handle(
             // A lost answer (timeout, dropped connection) can hide a write that landed.
             detail: 'the replication store could not be reached; nothing is acknowledged',
             headers: { 'retry-after': '5' },
+          },
+          instance,
+        );
+      }
+      if (error instanceof StoredItemMalformedError) {
+        // Not an outage: retrying will not help, and other items still answer. Someone must look.
+        context.error(`ALERT ${error.message}`);
+        return toProblemResponse(
+          {
+            status: 500,
+            title: 'Stored item unreadable',
+            detail: 'a stored item this request needs does not read back; an alert was raised',
           },
           instance,
         );

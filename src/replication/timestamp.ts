@@ -19,7 +19,11 @@ export function toInstant(text: string): Instant | undefined {
   fields.setUTCFullYear(Number(y), Number(mo) - 1, Number(d));
   fields.setUTCHours(Number(h), Number(mi), Number(s));
   if (fields.toISOString().slice(0, 19) !== `${y}-${mo}-${d}T${h}:${mi}:${s}`) return undefined;
-  const utc = new Date(wholeSeconds).toISOString().slice(0, 19);
+  // An offset can carry 9999-12-31 into year 10000 (or 0001 back into 0000): no four-digit UTC
+  // year then, and our fixed-width form could not be read back. Only 0001..9999 after the offset.
+  const iso = new Date(wholeSeconds).toISOString();
+  if (!/^\d{4}-/.test(iso) || iso.startsWith('0000-')) return undefined;
+  const utc = iso.slice(0, 19);
   return `${utc}.${frac.padEnd(9, '0')}Z` as Instant;
 }
 
@@ -36,7 +40,10 @@ export function millisBetween(from: Instant, to: Instant): number {
 export const instantSchema = z.string().transform((text, ctx): Instant => {
   const instant = toInstant(text);
   if (instant === undefined) {
-    ctx.addIssue({ code: 'custom', message: 'must be an RFC 3339 timestamp' });
+    ctx.addIssue({
+      code: 'custom',
+      message: 'must be an RFC 3339 timestamp in years 0001 to 9999 (UTC)',
+    });
     return z.NEVER;
   }
   return instant;

@@ -1,7 +1,11 @@
 // Maps @azure/cosmos failures to values the use cases understand.
 import { ErrorResponse } from '@azure/cosmos';
 import type { z } from 'zod';
-import { InvalidContinuationTokenError, StoreUnavailableError } from '../app/ports';
+import {
+  InvalidContinuationTokenError,
+  StoreUnavailableError,
+  StoredItemMalformedError,
+} from '../app/ports';
 
 export function statusOf(error: unknown): number | undefined {
   if (!(error instanceof ErrorResponse) && (typeof error !== 'object' || error === null)) {
@@ -17,7 +21,11 @@ export async function guard<T>(what: string, run: () => Promise<T>): Promise<T> 
   try {
     return await run();
   } catch (error) {
-    if (error instanceof StoreUnavailableError || error instanceof InvalidContinuationTokenError) {
+    if (
+      error instanceof StoreUnavailableError ||
+      error instanceof InvalidContinuationTokenError ||
+      error instanceof StoredItemMalformedError
+    ) {
       throw error;
     }
     const status = statusOf(error);
@@ -26,15 +34,45 @@ export async function guard<T>(what: string, run: () => Promise<T>): Promise<T> 
   }
 }
 
+const describeItem = (doc: unknown): string => {
+  const { pk, id } = (typeof doc === 'object' && doc !== null ? doc : {}) as Record<
+    string,
+    unknown
+  >;
+  return `${String(pk)} ${String(id)}`;
+};
+
 /** Documents read back are validated like any other input. */
 export function parse<T>(schema: z.ZodType<T>, doc: unknown, what: string): T {
   const parsed = schema.safeParse(doc);
   if (!parsed.success) {
-    throw new StoreUnavailableError(
-      `stored ${what} is malformed: ${parsed.error.issues[0]?.message}`,
+    const issue = parsed.error.issues[0];
+    throw new StoredItemMalformedError(
+      `stored ${what} ${describeItem(doc)} is malformed: ${issue?.path.join('.')}: ${issue?.message}`,
     );
   }
   return parsed.data;
+}
+
+/**
+ * For lists and queries: one unreadable item must not hide the others. It is skipped and
+ * reported (an alert in the logs), and the rest is returned.
+ */
+export function readEach<T>(
+  docs: readonly unknown[],
+  read: (doc: unknown) => T,
+  report: (message: string) => void = (message) => console.error(`ALERT ${message}`),
+): T[] {
+  const out: T[] = [];
+  for (const doc of docs) {
+    try {
+      out.push(read(doc));
+    } catch (error) {
+      if (!(error instanceof StoredItemMalformedError)) throw error;
+      report(`${error.message} (skipped)`);
+    }
+  }
+  return out;
 }
 
 /** Creates, treating "already exists" (409) as done: every id we create is stable. */

@@ -2,7 +2,7 @@
 import type { Container, ItemDefinition } from '@azure/cosmos';
 import type { DeletionRepository } from '../app/ports';
 import { StoreUnavailableError } from '../app/ports';
-import { guard, isConflict, parse } from './cosmos-errors';
+import { guard, isConflict, parse, readEach } from './cosmos-errors';
 import { deletionDocumentSchema } from './documents';
 import { deletionId, tagPartition } from './ids';
 
@@ -32,7 +32,7 @@ export function makeDeletionRepository(container: () => Promise<Container>): Del
             parameters: [{ name: '@since', value: since }],
           })
           .fetchAll();
-        return resources.map((raw) => {
+        return readEach(resources, (raw) => {
           const { registry, repository, digest, regions } = parse(
             deletionDocumentSchema,
             raw,

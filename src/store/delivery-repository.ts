@@ -1,7 +1,7 @@
 // Deliveries: one item per (event, subscription), claimed and updated with ETag conditions.
 import type { Container } from '@azure/cosmos';
 import type { DeliveryRecord, DeliveryRepository, SaveResult, StoredDelivery } from '../app/ports';
-import { createIdempotent, guard, isConflict, parse } from './cosmos-errors';
+import { createIdempotent, guard, isConflict, parse, readEach } from './cosmos-errors';
 import { deliveryDocumentSchema } from './documents';
 import { deliveryId, deliveryPartition } from './ids';
 
@@ -43,7 +43,7 @@ export function makeDeliveryRepository(container: () => Promise<Container>): Del
             { partitionKey: pk },
           )
           .fetchAll();
-        return resources.map(fromDocument);
+        return readEach(resources, fromDocument);
       }),
     listDue: (now, limit) =>
       guard('query', async () => {
@@ -54,7 +54,7 @@ export function makeDeliveryRepository(container: () => Promise<Container>): Del
             parameters: [{ name: '@now', value: now }],
           })
           .fetchAll();
-        return resources.map(fromDocument);
+        return readEach(resources, fromDocument);
       }),
     save: (record, etag) =>
       guard('write', async (): Promise<SaveResult> => {

@@ -2,7 +2,7 @@
 import type { Container, ItemDefinition } from '@azure/cosmos';
 import type { EventRepository } from '../app/ports';
 import type { StoredEvent } from '../events/types';
-import { createIdempotent, guard, parse } from './cosmos-errors';
+import { createIdempotent, guard, parse, readEach } from './cosmos-errors';
 import { eventDocumentSchema } from './documents';
 import { EVENTS_PARTITION } from './ids';
 
@@ -66,7 +66,7 @@ export function makeEventRepository(container: () => Promise<Container>): EventR
           )
           .fetchAll();
         return {
-          items: resources.map((raw) => {
+          items: readEach(resources, (raw) => {
             const { sortKey, ...stored } = toStored(raw);
             return { ...stored, cursor: toCursor(sortKey) };
           }),

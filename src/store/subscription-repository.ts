@@ -2,7 +2,7 @@
 import type { Container, ItemDefinition } from '@azure/cosmos';
 import type { SubscriptionRepository } from '../app/ports';
 import type { Subscription } from '../events/types';
-import { guard, parse, statusOf } from './cosmos-errors';
+import { guard, parse, readEach, statusOf } from './cosmos-errors';
 import { subscriptionDocumentSchema } from './documents';
 import { SUBSCRIPTIONS_PARTITION } from './ids';
 
@@ -51,7 +51,7 @@ export function makeSubscriptionRepository(
             { partitionKey: SUBSCRIPTIONS_PARTITION },
           )
           .fetchAll();
-        return resources.map(toSubscription);
+        return readEach(resources, toSubscription);
       }),
     delete: (id) =>
       guard('delete', async () => {

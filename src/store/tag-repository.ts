@@ -9,7 +9,7 @@ import {
   type TagRepository,
 } from '../app/ports';
 import { knownDigests, type TagKey } from '../replication/tag-state';
-import { guard, isConflict, parse, statusOf } from './cosmos-errors';
+import { guard, isConflict, parse, readEach, statusOf } from './cosmos-errors';
 import { tagDocumentSchema, type TagDocument } from './documents';
 import { tagId, tagPartition } from './ids';
 
@@ -153,7 +153,7 @@ export function makeTagRepository(container: () => Promise<Container>): TagRepos
             { partitionKey: pk },
           )
           .fetchAll();
-        return resources.map(fromTagDocument);
+        return readEach(resources, fromTagDocument);
       }),
 
     list: (query: TagListQuery) =>
@@ -192,7 +192,7 @@ export function makeTagRepository(container: () => Promise<Container>): TagRepos
             throw error;
           });
         return {
-          items: page.resources.map((r) => fromTagDocument(r).record),
+          items: readEach(page.resources, (r) => fromTagDocument(r).record),
           continuationToken: page.continuationToken ?? null,
         };
       }),

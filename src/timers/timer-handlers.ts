@@ -20,6 +20,9 @@ export function makeDeliverEventsTimer(deliverer: Deliverer): TimerHandler {
 export function makeSweepRoundsTimer(deps: SweepDeps): TimerHandler {
   return async (_timer, context) => {
     const report = await sweepRounds(deps);
+    if (report.malformed.length > 0) {
+      context.error(`ALERT sweep skipped unreadable item(s): ${report.malformed.join(', ')}`);
+    }
     if (report.published + report.stalled + report.reevaluated > 0) {
       context.log(
         `sweep: ${report.published} outbox(es) published, ${report.stalled} round(s) stalled, ` +

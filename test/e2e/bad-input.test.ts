@@ -313,6 +313,9 @@ const rows: Row[] = [
     ['a leap second', '2026-03-14T23:59:60Z'],
     ['month 13', '2026-13-01T00:00:00Z'],
     ['an offset of 25 hours', '2026-03-14T09:26:53+25:00'],
+    ['an offset past year 9999', '9999-12-31T23:59:59-01:00'],
+    ['an offset before year 0001', '0000-01-01T00:00:00+01:00'],
+    ['year 0000', '0000-01-01T00:00:00Z'],
     ['words', 'yesterday'],
   ].map(([what, timestamp]) =>
     badEvent(`a timestamp with ${what}`, (e) => (e.timestamp = timestamp), {

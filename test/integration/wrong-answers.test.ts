@@ -43,7 +43,10 @@ interface Gate {
 
 function aGate(): Gate {
   const database = freshDatabase();
-  return { deps: anInstance(cosmosSettings(cosmos.endpoint, cosmos.key, database), REGIONS), database };
+  return {
+    deps: anInstance(cosmosSettings(cosmos.endpoint, cosmos.key, database), REGIONS),
+    database,
+  };
 }
 
 /** Realistic ACR timestamps: seven fractional digits, UTC. */
@@ -99,7 +102,10 @@ const statusOfTag = async (deps: RegionsDeps, repository: string, tag: string) =
 const statusOfDigest = async (deps: RegionsDeps, repository: string, digest: string) =>
   (await readStatus(deps, REGISTRY, { kind: 'digest', repository, digest })) as StatusBody;
 
-async function eventsOf(deps: RegionsDeps, subject: string): Promise<{ id: string; digest: string }[]> {
+async function eventsOf(
+  deps: RegionsDeps,
+  subject: string,
+): Promise<{ id: string; digest: string }[]> {
   const { items } = await deps.store.events.list(undefined, 100);
   return items
     .filter((e) => e.event.subject === subject && e.event.type === 'acrgate.tag.replicated')
@@ -111,7 +117,8 @@ describe('issue 17: the gate answers right', () => {
     const { deps } = aGate();
     const d = aDigest();
     await pushEverywhere(deps, 'web', 'old', d, 14, 10, 0);
-    for (const [i, region] of REGIONS.entries()) await del(deps, 'web', d, region, ts(14, 11, 0, i));
+    for (const [i, region] of REGIONS.entries())
+      await del(deps, 'web', d, region, ts(14, 11, 0, i));
     expect((await statusOfTag(deps, 'web', 'old')).status).toBe('deleted');
 
     // The next day the same content is built again and pushed as web:new in westus.
@@ -146,8 +153,13 @@ describe('issue 17: the gate answers right', () => {
     // A tag stored before the fix, with a timestamp nothing can read back.
     const container = reader.database(database).container('replication');
     const id = tagId({ tag: 'poisoned' });
-    const { resource } = await container.item(id, tagPartition(REGISTRY, 'web')).read<Record<string, unknown>>();
-    const observations = resource?.observations as Record<string, Record<string, Record<string, string>>>;
+    const { resource } = await container
+      .item(id, tagPartition(REGISTRY, 'web'))
+      .read<Record<string, unknown>>();
+    const observations = resource?.observations as Record<
+      string,
+      Record<string, Record<string, string>>
+    >;
     for (const byDigest of Object.values(observations)) {
       for (const o of Object.values(byDigest)) o.firstSeen = '+010000-01-01T00:59.000000000Z';
     }
@@ -211,7 +223,8 @@ describe('issue 17: the gate answers right', () => {
     expect(all).toHaveLength(2);
     // Poll until the poller has caught up with the whole feed (both events are past the window).
     const settled = Math.max(...all.map((e) => Date.parse(e.recordedAt.slice(0, 23) + 'Z')));
-    while (Date.now() <= settled + feedDeps.feedSettleMs) await new Promise((r) => setTimeout(r, 50));
+    while (Date.now() <= settled + feedDeps.feedSettleMs)
+      await new Promise((r) => setTimeout(r, 50));
     await poll();
     expect([...seen].sort()).toEqual(all.map((e) => e.event.id).sort());
   });
@@ -255,11 +268,18 @@ describe('issue 17: the gate answers right', () => {
     await pushEverywhere(deps, 'api', 'prod', a, 14, 10, 0);
     const firstA = await statusOfTag(deps, 'api', 'prod');
     await pushEverywhere(deps, 'api', 'prod', b, 14, 10, 10);
-    expect(await statusOfTag(deps, 'api', 'prod')).toMatchObject({ digest: b, status: 'replicated' });
+    expect(await statusOfTag(deps, 'api', 'prod')).toMatchObject({
+      digest: b,
+      status: 'replicated',
+    });
 
     await push(deps, 'api', 'prod', a, 'canadacentral', ts(14, 10, 20));
     const rolling = await statusOfTag(deps, 'api', 'prod');
-    expect(rolling).toMatchObject({ digest: a, status: 'replicating', pushedAt: ts(14, 10, 20).replace('1234567Z', '123456700Z') });
+    expect(rolling).toMatchObject({
+      digest: a,
+      status: 'replicating',
+      pushedAt: ts(14, 10, 20).replace('1234567Z', '123456700Z'),
+    });
     expect(rolling.missingRegions).toEqual(['eastus', 'westeurope', 'westus']);
 
     for (const [i, region] of REGIONS.slice(1).entries()) {
@@ -279,7 +299,8 @@ describe('issue 17: the gate answers right', () => {
     await pushEverywhere(deps, 'svc', 'v1', d, 14, 10, 0);
     const first = await statusOfTag(deps, 'svc', 'v1');
     expect(first.status).toBe('replicated');
-    for (const [i, region] of REGIONS.entries()) await del(deps, 'svc', d, region, ts(14, 11, 0, i));
+    for (const [i, region] of REGIONS.entries())
+      await del(deps, 'svc', d, region, ts(14, 11, 0, i));
     expect((await statusOfTag(deps, 'svc', 'v1')).status).toBe('deleted');
 
     await push(deps, 'svc', 'v1', d, 'eastus', ts(14, 12, 0));
