@@ -1,6 +1,8 @@
 // Reads a tag's replication status (by tag or by digest) and lists a registry's tags.
 import {
+  completionOf,
   evaluate,
+  evaluateDigest,
   type Evaluation,
   type RegionStatus,
   type TagState,
@@ -32,7 +34,7 @@ export interface StatusBody {
 }
 
 export function toStatusBody(state: TagState, evaluation: Evaluation): StatusBody {
-  const completion = state.completions.find((c) => c.digest === evaluation.digest);
+  const completion = completionOf(state, evaluation);
   return {
     registry: state.registry,
     repository: state.repository,
@@ -74,27 +76,31 @@ export async function resolveReference(
   regions?: readonly string[],
 ): Promise<ResolvedTag | undefined> {
   const required = regions ?? (await getRequiredRegions(deps, registry)).regions;
-  let state: TagState | undefined;
   if (reference.kind === 'tag') {
     const key = { registry, repository: reference.repository, tag: reference.tag };
-    state = (await deps.store.tags.get(key))?.record.state;
-  } else {
-    const matches = await deps.store.tags.findByDigest(
-      registry,
-      reference.repository,
-      reference.digest,
-    );
-    // Prefer the tag whose current target is that digest, most recently pushed first.
-    const ranked = matches
-      .map(({ record }) => ({ state: record.state, evaluation: evaluate(record.state, required) }))
-      .sort((a, b) => rank(b, reference.digest) - rank(a, reference.digest) || cmp(b, a));
-    state = ranked[0]?.state;
-    if (state && ranked[0]?.evaluation.digest !== reference.digest) {
-      // The digest is no longer any tag's target: report it under its own name.
-      state = { ...state, tag: null, observations: onlyDigest(state, reference.digest) };
-    }
+    const state = (await deps.store.tags.get(key))?.record.state;
+    return state && { state, evaluation: evaluate(state, required) };
   }
-  return state && { state, evaluation: evaluate(state, required) };
+  const { digest } = reference;
+  const matches = await deps.store.tags.findByDigest(registry, reference.repository, digest);
+  if (matches.length === 0) return undefined;
+  // Named after the tag whose current target it is, most recently pushed first (else no tag).
+  const ranked = matches
+    .map(({ record }) => ({ state: record.state, evaluation: evaluate(record.state, required) }))
+    .sort((a, b) => rank(b, digest) - rank(a, digest) || cmp(b, a));
+  const named = ranked[0] as ResolvedTag;
+  // Whether a manifest is in a region does not depend on which tag was pushed last: the
+  // digest's status is its own, over every tag it was pushed under.
+  const states = matches.map(({ record }) => record.state);
+  const state: TagState = {
+    ...named.state,
+    tag: named.evaluation.digest === digest ? named.state.tag : null,
+    observations: onlyDigest(states, digest),
+    completions: states
+      .flatMap((s) => s.completions.filter((c) => c.digest === digest))
+      .sort((a, b) => a.replicatedAt.localeCompare(b.replicatedAt)),
+  };
+  return { state, evaluation: evaluateDigest(states, digest, required) };
 }
 
 export async function readStatus(
@@ -111,11 +117,14 @@ const rank = (e: { evaluation: Evaluation }, digest: string): number =>
 const cmp = (a: { evaluation: Evaluation }, b: { evaluation: Evaluation }): number =>
   (a.evaluation.pushedAt ?? '').localeCompare(b.evaluation.pushedAt ?? '');
 
-function onlyDigest(state: TagState, digest: string): TagState['observations'] {
+/** The digest's observations in the named tag's shape (first tag wins per region: for display). */
+function onlyDigest(states: readonly TagState[], digest: string): TagState['observations'] {
   const out: TagState['observations'] = {};
-  for (const [region, byDigest] of Object.entries(state.observations)) {
-    const o = byDigest[digest];
-    if (o) out[region] = { [digest]: o };
+  for (const state of states) {
+    for (const [region, byDigest] of Object.entries(state.observations)) {
+      const o = byDigest[digest];
+      if (o && out[region] === undefined) out[region] = { [digest]: o };
+    }
   }
   return out;
 }

@@ -1,7 +1,7 @@
 // The periodic sweep: publishes outboxes a failed write left behind, and reports rounds that stall.
 import type { Instant } from '../replication/timestamp';
 import { instantFromDate } from '../replication/timestamp';
-import { applyDelete, keyOf, type TagKey } from '../replication/tag-state';
+import { applyDelete, keyOf, roundKey, type TagKey } from '../replication/tag-state';
 import { StoredItemMalformedError } from './ports';
 import { getRequiredRegions, type RegionsDeps } from './required-regions';
 import { updateTag } from './update-tag';
@@ -107,7 +107,7 @@ export async function sweepRounds(deps: SweepDeps, limit = 100): Promise<SweepRe
       const result = await updateTag(deps, key, (s) => s, regions, {
         stallAfterMs: deps.stallAfterMs,
       });
-      if (result.record.state.stalls.includes(result.record.evaluation.digest ?? ''))
+      if (result.record.state.stalls.includes(roundKey(result.record.evaluation) ?? ''))
         report.stalled += 1;
     });
   }

@@ -5,6 +5,7 @@ import {
   emptyTagState,
   evaluate,
   isStallDue,
+  roundKey,
   withCompletion,
   withStall,
   type Evaluation,
@@ -103,9 +104,10 @@ export async function updateTag(
       state = withCompletion(after, { ...evaluation.newCompletion, eventId: completed.event.id });
       outbox.push(completed);
     }
-    if (stall && evaluation.digest !== null) {
+    const round = roundKey(evaluation);
+    if (stall && round !== null) {
       outbox.push(toStalledEvent(state, evaluation, now));
-      state = withStall(state, evaluation.digest);
+      state = withStall(state, round);
     }
     const record: TagRecord = { state, evaluation, outbox, updatedAt: now };
     const saved = await deps.store.tags.save(record, existing ? { etag: existing.etag } : 'absent');

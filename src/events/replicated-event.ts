@@ -58,7 +58,12 @@ export const replicatedEventId = (
   repository: string,
   tag: string | null,
   digest: string,
-): string => stableEventId(REPLICATED_EVENT_TYPE, registry, repository, tag, digest);
+  /** The start of the round: a digest pushed to a tag again (a rollback) is a new round. */
+  pushedAt?: string | null,
+): string =>
+  pushedAt === undefined || pushedAt === null
+    ? stableEventId(REPLICATED_EVENT_TYPE, registry, repository, tag, digest)
+    : stableEventId(REPLICATED_EVENT_TYPE, registry, repository, tag, digest, pushedAt);
 
 const subjectOf = (state: TagState, digest: string): string =>
   state.tag === null ? `${state.repository}@${digest}` : `${state.repository}:${state.tag}`;
@@ -106,7 +111,7 @@ export function toReplicatedEvent(state: TagState, evaluation: Evaluation): Outb
   };
   const event = toGateEvent(
     {
-      id: replicatedEventId(state.registry, state.repository, state.tag, digest),
+      id: replicatedEventId(state.registry, state.repository, state.tag, digest, evaluation.pushedAt),
       type: REPLICATED_EVENT_TYPE,
       source: `/registries/${state.registry}`,
       subject: subjectOf(state, digest),
@@ -136,7 +141,14 @@ export function toStalledEvent(state: TagState, evaluation: Evaluation, now: Ins
   return {
     event: toGateEvent(
       {
-        id: stableEventId(STALLED_EVENT_TYPE, state.registry, state.repository, state.tag, digest),
+        id: stableEventId(
+          STALLED_EVENT_TYPE,
+          state.registry,
+          state.repository,
+          state.tag,
+          digest,
+          pushedAt,
+        ),
         type: STALLED_EVENT_TYPE,
         source: `/registries/${state.registry}`,
         subject: subjectOf(state, digest),

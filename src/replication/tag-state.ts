@@ -2,7 +2,7 @@
 import type { Instant } from './timestamp';
 import { millisBetween } from './timestamp';
 
-/** What one region has told us about one digest of a tag. Every field merges by min or max. */
+/** What one region has told us about one digest of a tag. Every field merges by min, max or union. */
 export interface Observation {
   /** Earliest ACR timestamp of a push event for this digest in this region. */
   firstSeen?: Instant;
@@ -10,6 +10,12 @@ export interface Observation {
   lastSeen?: Instant;
   /** Latest ACR timestamp of a delete event for this digest in this region. */
   deletedAt?: Instant;
+  /**
+   * Every distinct push timestamp from this region, ascending (the newest MAX_SEEN). A region
+   * reports one push of a digest once: a second report after the tag moved on is a new push.
+   * Absent in items written before rounds were told apart; then firstSeen and lastSeen stand in.
+   */
+  seen?: Instant[];
 }
 
 export type Observations = Record<string, Record<string, Observation>>;
@@ -26,6 +32,8 @@ export interface Completion {
   digest: string;
   replicatedAt: Instant;
   eventId: string;
+  /** The start of the round completed; absent in completions written before rounds had one. */
+  pushedAt?: Instant;
 }
 
 /** The earliest push event ACR sent for a digest: relayed as is to tools that speak ACR webhooks. */
@@ -38,8 +46,15 @@ export interface TagState extends TagKey {
   observations: Observations;
   completions: Completion[];
   pushes: Record<string, PushRecord>;
-  /** Digests whose round was reported stalled (once per round). */
+  /** Rounds reported stalled (once per round): `digest@pushedAt` (a bare digest in older items). */
   stalls: string[];
+  /**
+   * Digests forgotten beyond MAX_DIGESTS: region → latest push timestamp then. A first report
+   * from another region is a late replica event of a round long over, not a push.
+   */
+  retired?: Record<string, Record<string, Instant>>;
+  /** The latest push time of any digest forgotten beyond MAX_RETIRED. */
+  retiredBefore?: Instant;
 }
 
 export interface RegionReport {
@@ -89,13 +104,30 @@ export function keyOf(state: TagState): TagKey {
 const minOf = (a: Instant | undefined, b: Instant): Instant => (a === undefined || b < a ? b : a);
 const maxOf = (a: Instant | undefined, b: Instant): Instant => (a === undefined || b > a ? b : a);
 
+/** How many push timestamps a region keeps per digest (rollbacks back and forth). */
+export const MAX_SEEN = 8;
+
+/** The push timestamps of an observation, ascending; older items only have the first and last. */
+export function seenOf(o: Observation | undefined): Instant[] {
+  if (o === undefined) return [];
+  if (o.seen !== undefined) return o.seen;
+  const out: Instant[] = [];
+  if (o.firstSeen !== undefined) out.push(o.firstSeen);
+  if (o.lastSeen !== undefined && o.lastSeen !== o.firstSeen) out.push(o.lastSeen);
+  return out;
+}
+
+const sameList = (a: readonly Instant[] | undefined, b: readonly Instant[] | undefined): boolean =>
+  (a ?? []).length === (b ?? []).length && (a ?? []).every((x, i) => x === b?.[i]);
+
 function merge(state: TagState, region: string, digest: string, next: Observation): TagState {
   const byDigest = state.observations[region] ?? {};
   const current = byDigest[digest] ?? {};
   if (
     current.firstSeen === next.firstSeen &&
     current.lastSeen === next.lastSeen &&
-    current.deletedAt === next.deletedAt
+    current.deletedAt === next.deletedAt &&
+    (current.seen === next.seen || sameList(current.seen, next.seen))
   ) {
     return state;
   }
@@ -107,53 +139,120 @@ function merge(state: TagState, region: string, digest: string, next: Observatio
 
 /** How many digests a tag remembers; older rounds are forgotten first. */
 export const MAX_DIGESTS = 20;
+/** How many forgotten digests a tag still recognises (by region and last push). */
+export const MAX_RETIRED = 50;
+
+const hasPush = (state: TagState, digest: string): boolean =>
+  Object.values(state.observations).some((byDigest) => seenOf(byDigest[digest]).length > 0);
+
+/** A forgotten digest pushed again: its last pushes come back, so the rules see a second report. */
+function revive(state: TagState, digest: string): TagState {
+  const tomb = state.retired?.[digest] ?? {};
+  const observations: Observations = { ...state.observations };
+  for (const [region, at] of Object.entries(tomb)) {
+    const current = observations[region]?.[digest] ?? {};
+    observations[region] = {
+      ...observations[region],
+      [digest]: { ...current, firstSeen: at, lastSeen: at, seen: [at] },
+    };
+  }
+  const { [digest]: _revived, ...retired } = state.retired ?? {};
+  return { ...state, observations, retired };
+}
 
 /**
- * A push event seen in one region. Returns the same object when it changes nothing (a duplicate).
- * `payload` is the event as ACR sent it; the earliest one per digest is kept.
+ * A push event seen in one region. Returns the same object when it changes nothing (a duplicate,
+ * or a late replica event of a digest forgotten long ago).
+ * `payload` is the event as ACR sent it; the earliest one of the digest's current round is kept.
  */
 export function applyPush(
   state: TagState,
   report: RegionReport,
   payload?: Record<string, unknown>,
 ): TagState {
-  const current = state.observations[report.region]?.[report.digest] ?? {};
-  let next = merge(state, report.region, report.digest, {
-    ...current,
-    firstSeen: minOf(current.firstSeen, report.timestamp),
-    lastSeen: maxOf(current.lastSeen, report.timestamp),
-  });
-  const kept = state.pushes[report.digest];
-  if (payload !== undefined && (kept === undefined || report.timestamp < kept.timestamp)) {
-    next = {
-      ...next,
-      pushes: { ...next.pushes, [report.digest]: { timestamp: report.timestamp, payload } },
-    };
+  const { region, digest, timestamp } = report;
+  let base = state;
+  if (!hasPush(state, digest)) {
+    const tomb = state.retired?.[digest];
+    if (tomb !== undefined) {
+      // Only a second report from a region that had reported it is a new push (a rollback).
+      const before = tomb[region];
+      if (before === undefined || timestamp <= before) return state;
+      base = revive(state, digest);
+    } else if (state.retiredBefore !== undefined && timestamp <= state.retiredBefore) {
+      return state;
+    }
   }
-  return next === state ? state : forgetOldDigests(next);
+  const current = base.observations[region]?.[digest] ?? {};
+  const seen = seenOf(current);
+  let next = merge(base, region, digest, {
+    ...current,
+    firstSeen: minOf(current.firstSeen, timestamp),
+    lastSeen: maxOf(current.lastSeen, timestamp),
+    seen: seen.includes(timestamp)
+      ? seen
+      : [...seen, timestamp].sort(compareInstants).slice(-MAX_SEEN),
+  });
+  if (next === state) return state;
+  const kept = next.pushes[digest];
+  if (payload !== undefined) {
+    const start = currentRounds(next.observations).get(digest);
+    const stale = kept === undefined || (start !== undefined && kept.timestamp < start);
+    const earlier =
+      kept !== undefined && timestamp < kept.timestamp && (start === undefined || timestamp >= start);
+    if (stale || earlier) {
+      next = { ...next, pushes: { ...next.pushes, [digest]: { timestamp, payload } } };
+    }
+  }
+  return forgetOldDigests(next);
 }
+
+const compareInstants = (a: Instant, b: Instant): number => (a < b ? -1 : a > b ? 1 : 0);
 
 /** Keeps the state bounded: drops the digests pushed longest ago beyond MAX_DIGESTS. */
 function forgetOldDigests(state: TagState): TagState {
-  const times = pushTimes(state.observations);
+  const times = currentRounds(state.observations);
   if (times.size <= MAX_DIGESTS) return state;
   const keep = new Set(
     [...times.entries()]
-      .sort((a, b) => (a[1] < b[1] ? 1 : a[1] > b[1] ? -1 : 0))
+      .sort((a, b) => compareInstants(b[1], a[1]) || (a[0] < b[0] ? 1 : -1))
       .slice(0, MAX_DIGESTS)
       .map(([digest]) => digest),
   );
   const observations: Observations = {};
+  const retired: Record<string, Record<string, Instant>> = { ...state.retired };
   for (const [region, byDigest] of Object.entries(state.observations)) {
-    const kept = Object.entries(byDigest).filter(([d]) => keep.has(d) || !times.has(d));
+    const kept: [string, Observation][] = [];
+    for (const [d, o] of Object.entries(byDigest)) {
+      if (keep.has(d) || !times.has(d)) {
+        kept.push([d, o]);
+        continue;
+      }
+      const last = seenOf(o).at(-1);
+      if (last !== undefined) retired[d] = { ...retired[d], [region]: last };
+    }
     if (kept.length > 0) observations[region] = Object.fromEntries(kept);
   }
+  // The tombstones are bounded too: beyond them, only the latest push time forgotten is known.
+  const latest = (tomb: Record<string, Instant>): Instant =>
+    Object.values(tomb).reduce((a, b) => (b > a ? b : a));
+  const ranked = Object.entries(retired).sort((a, b) => compareInstants(latest(b[1]), latest(a[1])));
+  let retiredBefore = state.retiredBefore;
+  for (const [, tomb] of ranked.slice(MAX_RETIRED)) retiredBefore = maxOf(retiredBefore, latest(tomb));
   const pushes = Object.fromEntries(Object.entries(state.pushes).filter(([d]) => keep.has(d)));
-  return { ...state, observations, pushes, stalls: state.stalls.filter((d) => keep.has(d)) };
+  return {
+    ...state,
+    observations,
+    pushes,
+    stalls: state.stalls.filter((s) => keep.has(s.split('@')[0] ?? s)),
+    retired: Object.fromEntries(ranked.slice(0, MAX_RETIRED)),
+    ...(retiredBefore === undefined ? {} : { retiredBefore }),
+  };
 }
 
 /** A delete event (by digest) seen in one region. */
 export function applyDelete(state: TagState, report: RegionReport): TagState {
+  if (state.retired?.[report.digest] !== undefined && !hasPush(state, report.digest)) return state;
   const current = state.observations[report.region]?.[report.digest] ?? {};
   return merge(state, report.region, report.digest, {
     ...current,
@@ -161,25 +260,59 @@ export function applyDelete(state: TagState, report: RegionReport): TagState {
   });
 }
 
-const isPresent = (o: Observation | undefined): o is Observation & { lastSeen: Instant } =>
-  o?.lastSeen !== undefined && (o.deletedAt === undefined || o.lastSeen > o.deletedAt);
-
-const isDeleted = (o: Observation | undefined): boolean =>
-  o?.deletedAt !== undefined && (o.lastSeen === undefined || o.deletedAt >= o.lastSeen);
-
 /**
- * When a digest was pushed: the earliest event for it in any region. Replicas report later
- * than the region that took the push, so a late replica event never makes an old digest newer.
+ * When each digest's current round started: its latest push. Derived from the set of reports
+ * alone (sorted by time), so the order they were delivered in never matters.
+ *
+ * A report of digest D from region R at time t starts a new round of D when R had reported D
+ * before (at t0) and, between max(t0, D's round start) and t, the tag moved on: another digest's
+ * round started, or D was deleted in some region. A region's first report of D joins D's current
+ * round (a late replica event), unless D was deleted since that round started: a push after a
+ * delete is a new push.
  */
-export function pushTimes(observations: Observations): Map<string, Instant> {
-  const times = new Map<string, Instant>();
-  for (const byDigest of Object.values(observations)) {
+export function currentRounds(observations: Observations): Map<string, Instant> {
+  const reports: { region: string; digest: string; at: Instant }[] = [];
+  const deletes = new Map<string, Instant[]>();
+  for (const [region, byDigest] of Object.entries(observations)) {
     for (const [digest, o] of Object.entries(byDigest)) {
-      if (o.firstSeen !== undefined) times.set(digest, minOf(times.get(digest), o.firstSeen));
+      for (const at of seenOf(o)) reports.push({ region, digest, at });
+      if (o.deletedAt !== undefined) deletes.set(digest, [...(deletes.get(digest) ?? []), o.deletedAt]);
     }
   }
-  return times;
+  reports.sort(
+    (a, b) =>
+      compareInstants(a.at, b.at) ||
+      (a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0) ||
+      (a.region < b.region ? -1 : a.region > b.region ? 1 : 0),
+  );
+  const start = new Map<string, Instant>();
+  const starts: { digest: string; at: Instant }[] = [];
+  const last = new Map<string, Instant>();
+  for (const { region, digest, at } of reports) {
+    const key = `${region}\n${digest}`;
+    const current = start.get(digest);
+    const previous = last.get(key);
+    last.set(key, at);
+    if (current === undefined) {
+      start.set(digest, at);
+      starts.push({ digest, at });
+      continue;
+    }
+    const from = previous === undefined || previous < current ? current : previous;
+    if (from >= at) continue;
+    const deleted = (deletes.get(digest) ?? []).some((d) => d > from && d < at);
+    const movedOn =
+      previous !== undefined && starts.some((s) => s.digest !== digest && s.at > from && s.at < at);
+    if (deleted || movedOn) {
+      start.set(digest, at);
+      starts.push({ digest, at });
+    }
+  }
+  return start;
 }
+
+/** When each digest was last pushed (the start of its current round). */
+export const pushTimes = currentRounds;
 
 /** The tag's target: the digest of the newest push (ties broken by digest, so order never matters). */
 export function targetDigest(times: Map<string, Instant>): string | null {
@@ -190,6 +323,26 @@ export function targetDigest(times: Map<string, Instant>): string | null {
   return best?.[0] ?? null;
 }
 
+/** A region holds a digest when its latest push of it is later than its latest delete there. */
+const holds = (o: Observation | undefined): boolean => {
+  const last = seenOf(o).at(-1);
+  return last !== undefined && (o?.deletedAt === undefined || last > o.deletedAt);
+};
+
+/** The target in one region, for the round that started at `start`. */
+function roundInRegion(
+  o: Observation | undefined,
+  start: Instant,
+): { arrivedAt?: Instant; deleted: boolean } {
+  const inRound = seenOf(o).filter((t) => t >= start);
+  const deletedAt = o?.deletedAt;
+  const last = inRound.at(-1);
+  if (deletedAt !== undefined && deletedAt >= start && (last === undefined || deletedAt >= last)) {
+    return { deleted: true };
+  }
+  return inRound[0] === undefined ? { deleted: false } : { arrivedAt: inRound[0], deleted: false };
+}
+
 function regionView(
   region: string,
   required: boolean,
@@ -197,36 +350,60 @@ function regionView(
   target: string | null,
   times: Map<string, Instant>,
 ): RegionView {
-  const own = target === null ? undefined : byDigest?.[target];
-  if (target !== null && isPresent(own)) {
-    return {
-      region,
-      required,
-      status: 'arrived',
-      digest: target,
-      arrivedAt: own.firstSeen ?? own.lastSeen,
-    };
+  const start = target === null ? undefined : times.get(target);
+  if (target !== null && start !== undefined) {
+    const here = roundInRegion(byDigest?.[target], start);
+    if (here.deleted) return { region, required, status: 'deleted', digest: target };
+    if (here.arrivedAt !== undefined) {
+      return { region, required, status: 'arrived', digest: target, arrivedAt: here.arrivedAt };
+    }
   }
-  if (isDeleted(own)) return { region, required, status: 'deleted', digest: target ?? undefined };
   // The newest other digest this region holds makes it stale.
   let newest: [string, Instant] | null = null;
   for (const [digest, o] of Object.entries(byDigest ?? {})) {
     const at = times.get(digest);
-    if (digest === target || !isPresent(o) || at === undefined) continue;
+    if (digest === target || !holds(o) || at === undefined) continue;
     if (newest === null || at > newest[1]) newest = [digest, at];
   }
   if (newest !== null) {
-    const o = byDigest?.[newest[0]];
-    return { region, required, status: 'stale', digest: newest[0], arrivedAt: o?.firstSeen };
+    const arrivedAt = seenOf(byDigest?.[newest[0]]).filter((t) => t >= newest[1])[0];
+    return {
+      region,
+      required,
+      status: 'stale',
+      digest: newest[0],
+      ...(arrivedAt === undefined ? {} : { arrivedAt }),
+    };
   }
   return { region, required, status: 'pending' };
 }
 
-/** Derives the tag's status from its observations and the registry's required regions. */
+/** The round a completion belongs to: it completed the current round of its digest if it came after it started. */
+const completes = (c: Completion, digest: string | null, start: Instant | null): boolean =>
+  c.digest === digest && start !== null && (c.pushedAt ?? c.replicatedAt) >= start;
+
+/** The completion of the evaluated round, if it has one. */
+export function completionOf(state: TagState, evaluation: Evaluation): Completion | undefined {
+  return [...state.completions]
+    .reverse()
+    .find((c) => completes(c, evaluation.digest, evaluation.pushedAt));
+}
+
+/** A round's identity, for its stall: the digest and when its round started. */
+export const roundKey = (evaluation: Evaluation): string | null =>
+  evaluation.digest === null || evaluation.pushedAt === null
+    ? null
+    : `${evaluation.digest}@${evaluation.pushedAt}`;
+
+/**
+ * Derives the tag's status from its observations and the registry's required regions.
+ * (Other modules call this with a region scope as the second argument; further arguments stay optional.)
+ */
 export function evaluate(state: TagState, requiredRegions: readonly string[]): Evaluation {
   const required = [...new Set(requiredRegions)].sort();
-  const times = pushTimes(state.observations);
+  const times = currentRounds(state.observations);
   const digest = targetDigest(times);
+  const start = digest === null ? null : (times.get(digest) ?? null);
   const extra = Object.keys(state.observations)
     .filter((r) => !required.includes(r))
     .filter((r) => digest !== null && state.observations[r]?.[digest] !== undefined)
@@ -239,7 +416,8 @@ export function evaluate(state: TagState, requiredRegions: readonly string[]): E
   const missingRegions = requiredViews.filter((r) => r.status !== 'arrived').map((r) => r.region);
   const deleted =
     digest !== null &&
-    Object.values(state.observations).some((byDigest) => isDeleted(byDigest[digest]));
+    start !== null &&
+    Object.values(state.observations).some((byDigest) => roundInRegion(byDigest[digest], start).deleted);
 
   let status: TagStatus = 'replicating';
   let replicatedAt: Instant | null = null;
@@ -253,19 +431,94 @@ export function evaluate(state: TagState, requiredRegions: readonly string[]): E
       undefined,
     ) as Instant;
   }
-  const alreadyCompleted = state.completions.some((c) => c.digest === digest);
+  const alreadyCompleted = state.completions.some((c) => completes(c, digest, start));
   return {
     digest,
     status,
     regions,
     requiredRegions: required,
     missingRegions,
-    pushedAt: digest === null ? null : (times.get(digest) ?? null),
+    pushedAt: start,
     replicatedAt,
     newCompletion:
-      status === 'replicated' && digest !== null && replicatedAt !== null && !alreadyCompleted
-        ? { digest, replicatedAt }
+      status === 'replicated' &&
+      digest !== null &&
+      start !== null &&
+      replicatedAt !== null &&
+      !alreadyCompleted
+        ? { digest, replicatedAt, pushedAt: start }
         : null,
+  };
+}
+
+/**
+ * A digest's own status, whatever tags it was pushed under: a region holds it when its latest
+ * push of the digest (under any tag) is later than its latest delete there. It reads `deleted`
+ * when the latest thing that happened to it anywhere was a delete.
+ */
+export function evaluateDigest(
+  states: readonly TagState[],
+  digest: string,
+  requiredRegions: readonly string[],
+): Evaluation {
+  const required = [...new Set(requiredRegions)].sort();
+  const merged: Record<string, { seen: Instant[]; deletedAt?: Instant }> = {};
+  for (const state of states) {
+    for (const [region, byDigest] of Object.entries(state.observations)) {
+      const o = byDigest[digest];
+      if (o === undefined) continue;
+      const into = (merged[region] ??= { seen: [] });
+      into.seen = [...new Set([...into.seen, ...seenOf(o)])].sort(compareInstants);
+      if (o.deletedAt !== undefined) into.deletedAt = maxOf(into.deletedAt, o.deletedAt);
+    }
+  }
+  const view = (region: string, isRequired: boolean): RegionView => {
+    const o = merged[region];
+    const last = o?.seen.at(-1);
+    if (o !== undefined && last !== undefined && (o.deletedAt === undefined || last > o.deletedAt)) {
+      const arrivedAt = o.seen.find((t) => o.deletedAt === undefined || t > o.deletedAt) as Instant;
+      return { region, required: isRequired, status: 'arrived', digest, arrivedAt };
+    }
+    if (o?.deletedAt !== undefined) return { region, required: isRequired, status: 'deleted', digest };
+    return { region, required: isRequired, status: 'pending' };
+  };
+  const extra = Object.keys(merged)
+    .filter((r) => !required.includes(r))
+    .sort();
+  const regions = [...required.map((r) => view(r, true)), ...extra.map((r) => view(r, false))];
+  const requiredViews = regions.filter((r) => r.required);
+  const missingRegions = requiredViews.filter((r) => r.status !== 'arrived').map((r) => r.region);
+  const all = Object.values(merged);
+  const lastPush = all.reduce<Instant | undefined>(
+    (a, o) => (o.seen.at(-1) === undefined ? a : maxOf(a, o.seen.at(-1) as Instant)),
+    undefined,
+  );
+  const lastDelete = all.reduce<Instant | undefined>(
+    (a, o) => (o.deletedAt === undefined ? a : maxOf(a, o.deletedAt)),
+    undefined,
+  );
+  const arrived = regions.flatMap((r) => (r.arrivedAt === undefined ? [] : [r.arrivedAt]));
+  const pushedAt = arrived.reduce<Instant | null>((a, t) => (a === null || t < a ? t : a), null);
+  let status: TagStatus = 'replicating';
+  let replicatedAt: Instant | null = null;
+  if (lastDelete !== undefined && (lastPush === undefined || lastDelete >= lastPush)) {
+    status = 'deleted';
+  } else if (missingRegions.length === 0 && required.length > 0) {
+    status = 'replicated';
+    replicatedAt = requiredViews.reduce<Instant | undefined>(
+      (latest, r) => (r.arrivedAt === undefined ? latest : maxOf(latest, r.arrivedAt)),
+      undefined,
+    ) as Instant;
+  }
+  return {
+    digest,
+    status,
+    regions,
+    requiredRegions: required,
+    missingRegions,
+    pushedAt,
+    replicatedAt,
+    newCompletion: null,
   };
 }
 
@@ -285,13 +538,15 @@ export function isStallDue(
     evaluation.status === 'replicating' &&
     evaluation.digest !== null &&
     evaluation.pushedAt !== null &&
+    !state.stalls.includes(roundKey(evaluation) ?? '') &&
     !state.stalls.includes(evaluation.digest) &&
     millisBetween(evaluation.pushedAt, now) >= stallAfterMs
   );
 }
 
-export function withStall(state: TagState, digest: string): TagState {
-  return { ...state, stalls: [...state.stalls, digest].slice(-MAX_DIGESTS) };
+/** Records the round (`roundKey`) as reported stalled. */
+export function withStall(state: TagState, round: string): TagState {
+  return { ...state, stalls: [...state.stalls, round].slice(-MAX_DIGESTS) };
 }
 
 /** Every digest the tag has seen, for finding tags by digest. */

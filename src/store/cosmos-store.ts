@@ -31,6 +31,7 @@ export const INDEXING_POLICY = {
     { path: '/digests/[]/?' },
     { path: '/stalls/[]/?' },
     { path: '/digest/?' },
+    { path: '/round/?' },
     { path: '/pushedAt/?' },
     { path: '/updatedAt/?' },
     { path: '/outboxSize/?' },

@@ -7,6 +7,7 @@ const observationSchema = z.object({
   firstSeen: storedInstantSchema.optional(),
   lastSeen: storedInstantSchema.optional(),
   deletedAt: storedInstantSchema.optional(),
+  seen: z.array(storedInstantSchema).optional(),
 });
 
 const regionViewSchema = z.object({
@@ -42,12 +43,19 @@ export const tagDocumentSchema = z.object({
   untaggedDigest: z.string().optional(),
   observations: z.record(z.string(), z.record(z.string(), observationSchema)),
   completions: z.array(
-    z.object({ digest: z.string(), replicatedAt: storedInstantSchema, eventId: z.string() }),
+    z.object({
+      digest: z.string(),
+      replicatedAt: storedInstantSchema,
+      eventId: z.string(),
+      pushedAt: storedInstantSchema.optional(),
+    }),
   ),
   pushes: z
     .record(z.string(), z.object({ timestamp: storedInstantSchema, payload: jsonObject }))
     .default({}),
   stalls: z.array(z.string()).default([]),
+  retired: z.record(z.string(), z.record(z.string(), storedInstantSchema)).optional(),
+  retiredBefore: storedInstantSchema.optional(),
   outbox: z.array(outboxEntrySchema),
   // Derived when written; kept as fields so they can be queried and indexed.
   outboxSize: z.number().int().default(0),
@@ -58,6 +66,8 @@ export const tagDocumentSchema = z.object({
   missingRegions: z.array(z.string()),
   pushedAt: storedInstantSchema.nullable(),
   replicatedAt: storedInstantSchema.nullable(),
+  /** `digest@pushedAt` of the current round, to find rounds not reported stalled yet. */
+  round: z.string().nullable().optional(),
   digests: z.array(z.string()),
   updatedAt: storedInstantSchema,
   _etag: z.string(),

@@ -8,7 +8,7 @@ import {
   type TagRecord,
   type TagRepository,
 } from '../app/ports';
-import { knownDigests, type TagKey } from '../replication/tag-state';
+import { knownDigests, roundKey, type TagKey } from '../replication/tag-state';
 import { guard, isConflict, parse, readEach, statusOf } from './cosmos-errors';
 import { tagDocumentSchema, type TagDocument } from './documents';
 import { tagId, tagPartition } from './ids';
@@ -27,6 +27,8 @@ function toTagDocument(record: TagRecord): Omit<TagDocument, '_etag'> {
     completions: state.completions,
     pushes: state.pushes,
     stalls: state.stalls,
+    ...(state.retired === undefined ? {} : { retired: state.retired }),
+    ...(state.retiredBefore === undefined ? {} : { retiredBefore: state.retiredBefore }),
     outbox: record.outbox,
     outboxSize: record.outbox.length,
     digest: evaluation.digest,
@@ -36,6 +38,7 @@ function toTagDocument(record: TagRecord): Omit<TagDocument, '_etag'> {
     missingRegions: evaluation.missingRegions,
     pushedAt: evaluation.pushedAt,
     replicatedAt: evaluation.replicatedAt,
+    round: roundKey(evaluation),
     digests: knownDigests(state),
     updatedAt: record.updatedAt,
   };
@@ -58,6 +61,8 @@ function fromTagDocument(raw: unknown): StoredTag {
         completions: doc.completions,
         pushes: doc.pushes,
         stalls: doc.stalls,
+        ...(doc.retired === undefined ? {} : { retired: doc.retired }),
+        ...(doc.retiredBefore === undefined ? {} : { retiredBefore: doc.retiredBefore }),
       },
       evaluation: {
         digest: doc.digest,
@@ -216,7 +221,8 @@ export function makeTagRepository(container: () => Promise<Container>): TagRepos
     listStallCandidates: (pushedBefore, limit) =>
       keysWhere(
         'stall query',
-        "c.status = 'replicating' AND c.pushedAt <= @before AND NOT ARRAY_CONTAINS(c.stalls, c.digest)",
+        // Items written before rounds had a key (no c.round) are candidates; the rules decide.
+        "c.status = 'replicating' AND c.pushedAt <= @before AND NOT ARRAY_CONTAINS(c.stalls, c.round)",
         [{ name: '@before', value: pushedBefore }],
         limit,
       ),
