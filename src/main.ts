@@ -154,6 +154,7 @@ export function buildHandlers(settings: Settings = loadSettings()) {
     onDeliveries: deliverNow,
     stallAfterMs: settings.stallAfterMs,
     outboundGuard,
+    feedSettleMs: settings.feedSettleMs,
   };
   const http = {
     acrWebhook: traced(

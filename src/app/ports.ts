@@ -61,8 +61,13 @@ export interface EventRepository {
   /** Idempotent: storing an event id that is already stored changes nothing. */
   add(entry: OutboxEntry, recordedAt: Instant): Promise<void>;
   get(id: string): Promise<StoredEvent | undefined>;
-  /** In the order they were recorded, after an opaque cursor. */
-  list(after: string | undefined, limit: number): Promise<EventPage>;
+  /**
+   * In the order they were recorded, after an opaque cursor; with `recordedBefore`, only the
+   * events recorded before it (the feed's settle window).
+   */
+  list(after: string | undefined, limit: number, recordedBefore?: Instant): Promise<EventPage>;
+  /** Records the event again at `recordedAt` (later in the feed): its first write landed late. */
+  restamp(id: string, recordedAt: Instant): Promise<void>;
 }
 
 export interface SubscriptionRepository {

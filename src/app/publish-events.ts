@@ -3,12 +3,18 @@ import { appliesTo } from '../events/delivery-request';
 import type { Subscription } from '../events/types';
 import type { Clock, DeliveryRecord, Store, StoredTag } from './ports';
 import { StoreUnavailableError } from './ports';
+import { millisBetween, type Instant } from '../replication/timestamp';
 
 export interface PublishDeps {
   store: Pick<Store, 'tags' | 'events' | 'subscriptions' | 'deliveries'>;
   clock: Clock;
   /** Sinks configured by settings rather than stored (the Event Grid topic). */
   builtinSubscriptions?: readonly Subscription[];
+  /**
+   * The feed's settle window (readFeed): an event whose write took longer than this is stamped
+   * again once it has landed, so a poller whose cursor passed it still sees it.
+   */
+  feedSettleMs?: number;
   /** Told about new deliveries so their first attempt goes out at once. */
   onDeliveries?: (deliveries: DeliveryRecord[]) => void;
 }
@@ -32,6 +38,17 @@ export const newDelivery = (
   updatedAt: now,
 });
 
+/** A write that landed after the settle window is moved past any cursor that may have passed it. */
+async function restampIfLate(deps: PublishDeps, id: string, stampedAt: Instant): Promise<void> {
+  const settleMs = deps.feedSettleMs ?? 0;
+  let stamped = stampedAt;
+  for (let attempt = 0; settleMs > 0 && attempt < 5; attempt++) {
+    if (millisBetween(stamped, deps.clock.now()) < settleMs) return;
+    stamped = deps.clock.now();
+    await deps.store.events.restamp(id, stamped);
+  }
+}
+
 /**
  * Every step is idempotent (event ids and delivery ids are stable), so a publish that fails
  * half-way is simply run again by the next write of the tag or by the sweep.
@@ -45,6 +62,7 @@ export async function publishOutbox(deps: PublishDeps, stored: StoredTag): Promi
     for (const entry of outbox) {
       const now = deps.clock.now();
       await deps.store.events.add(entry, now);
+      await restampIfLate(deps, entry.event.id, now);
       const storedEvent = { ...entry, recordedAt: now };
       for (const subscription of subscriptions.filter((s) => appliesTo(s, storedEvent))) {
         const delivery = newDelivery(entry.event.id, subscription.id, now);

@@ -1,6 +1,7 @@
 // The event feed for pollers, one event with its deliveries, and redelivery on request.
 import type { StoredEvent } from '../events/types';
-import type { DeliveryRecord, EventPage, Store } from './ports';
+import type { Clock, DeliveryRecord, EventPage, Store } from './ports';
+import { minusMillis } from '../replication/timestamp';
 import { newDelivery, subscriptionsFor, type PublishDeps } from './publish-events';
 import { appliesTo } from '../events/delivery-request';
 
@@ -54,11 +55,22 @@ export async function redeliver(
   return pending;
 }
 
-/** One page of the feed for a poller following `?after=<cursor>`. */
+/**
+ * One page of the feed for a poller following `?after=<cursor>`.
+ *
+ * An event is stamped with the writer's clock before its write lands, so an event stamped
+ * earlier can become visible after a later one (a slow write on another instance). Were such
+ * events handed out at once, a poller's cursor could pass one before it is visible, and the
+ * poller would never see it. So the feed only hands out events recorded at least `feedSettleMs`
+ * ago: a write that lands within that window is never skipped. A write that lands later is
+ * stamped again by its writer (see publishOutbox), after any cursor that passed it.
+ */
 export async function readFeed(
-  deps: { store: Pick<Store, 'events'>; feedSettleMs?: number },
+  deps: { store: Pick<Store, 'events'>; clock: Clock; feedSettleMs?: number },
   after: string | undefined,
   limit: number,
 ): Promise<EventPage> {
-  return deps.store.events.list(after, limit);
+  const settleMs = deps.feedSettleMs ?? 0;
+  if (settleMs <= 0) return deps.store.events.list(after, limit);
+  return deps.store.events.list(after, limit, minusMillis(deps.clock.now(), settleMs));
 }

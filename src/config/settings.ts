@@ -74,6 +74,7 @@ const envSchema = z.object({
   MAX_WAITERS: positiveInt(1000, 100_000),
   OUTBOUND_GUARD: z.enum(['on', 'off']).optional(),
   STALL_AFTER: durationMs.default(30 * 60_000),
+  FEED_SETTLE_MS: z.coerce.number().int().min(0).max(600_000).default(5_000),
   DELIVERY_TIMEOUT_MS: positiveInt(10_000, 120_000),
   DELIVERY_RETRY_SCHEDULE: z
     .string()
@@ -142,6 +143,8 @@ export type Settings = Readonly<{
   cacheTtlMs: number;
   countQuarantineAsArrival: boolean;
   stallAfterMs: number;
+  /** The event feed hands out only events recorded at least this long ago (see docs/event-feed.md). */
+  feedSettleMs: number;
   delivery: Readonly<{ timeoutMs: number; retryScheduleMs: readonly number[] | undefined }>;
   eventGrid: Readonly<{ endpoint: string; key: string }> | undefined;
   /** The reconcileWebhooks timer's target; undefined turns the timer off. */
@@ -248,6 +251,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     cacheTtlMs: v.CACHE_TTL_MS,
     countQuarantineAsArrival: v.COUNT_QUARANTINE_AS_ARRIVAL,
     stallAfterMs: v.STALL_AFTER,
+    feedSettleMs: v.FEED_SETTLE_MS,
     delivery: Object.freeze({
       timeoutMs: v.DELIVERY_TIMEOUT_MS,
       retryScheduleMs: v.DELIVERY_RETRY_SCHEDULE,

@@ -111,7 +111,13 @@ export function toReplicatedEvent(state: TagState, evaluation: Evaluation): Outb
   };
   const event = toGateEvent(
     {
-      id: replicatedEventId(state.registry, state.repository, state.tag, digest, evaluation.pushedAt),
+      id: replicatedEventId(
+        state.registry,
+        state.repository,
+        state.tag,
+        digest,
+        evaluation.pushedAt,
+      ),
       type: REPLICATED_EVENT_TYPE,
       source: `/registries/${state.registry}`,
       subject: subjectOf(state, digest),

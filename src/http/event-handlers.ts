@@ -3,7 +3,7 @@ import type { HttpHandler } from '@azure/functions';
 import { z } from 'zod';
 import type { Store } from '../app/ports';
 import type { PublishDeps } from '../app/publish-events';
-import { getEvent, redeliver } from '../app/read-events';
+import { getEvent, readFeed, redeliver } from '../app/read-events';
 import { fromCursor } from '../store/event-repository';
 import type { Authenticate } from './auth';
 import { handle, json, parseOr400 } from './handle';
@@ -46,7 +46,7 @@ export function makeEventFeedHandler(deps: EventDeps): HttpHandler {
       'query',
       'query',
     );
-    const page = await deps.store.events.list(query.after, query.limit);
+    const page = await readFeed(deps, query.after, query.limit);
     const last = page.items.at(-1);
     return json(200, {
       events: page.items.map((item) => item.event),

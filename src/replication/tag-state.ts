@@ -199,7 +199,9 @@ export function applyPush(
     const start = currentRounds(next.observations).get(digest);
     const stale = kept === undefined || (start !== undefined && kept.timestamp < start);
     const earlier =
-      kept !== undefined && timestamp < kept.timestamp && (start === undefined || timestamp >= start);
+      kept !== undefined &&
+      timestamp < kept.timestamp &&
+      (start === undefined || timestamp >= start);
     if (stale || earlier) {
       next = { ...next, pushes: { ...next.pushes, [digest]: { timestamp, payload } } };
     }
@@ -236,9 +238,12 @@ function forgetOldDigests(state: TagState): TagState {
   // The tombstones are bounded too: beyond them, only the latest push time forgotten is known.
   const latest = (tomb: Record<string, Instant>): Instant =>
     Object.values(tomb).reduce((a, b) => (b > a ? b : a));
-  const ranked = Object.entries(retired).sort((a, b) => compareInstants(latest(b[1]), latest(a[1])));
+  const ranked = Object.entries(retired).sort((a, b) =>
+    compareInstants(latest(b[1]), latest(a[1])),
+  );
   let retiredBefore = state.retiredBefore;
-  for (const [, tomb] of ranked.slice(MAX_RETIRED)) retiredBefore = maxOf(retiredBefore, latest(tomb));
+  for (const [, tomb] of ranked.slice(MAX_RETIRED))
+    retiredBefore = maxOf(retiredBefore, latest(tomb));
   const pushes = Object.fromEntries(Object.entries(state.pushes).filter(([d]) => keep.has(d)));
   return {
     ...state,
@@ -276,7 +281,8 @@ export function currentRounds(observations: Observations): Map<string, Instant> 
   for (const [region, byDigest] of Object.entries(observations)) {
     for (const [digest, o] of Object.entries(byDigest)) {
       for (const at of seenOf(o)) reports.push({ region, digest, at });
-      if (o.deletedAt !== undefined) deletes.set(digest, [...(deletes.get(digest) ?? []), o.deletedAt]);
+      if (o.deletedAt !== undefined)
+        deletes.set(digest, [...(deletes.get(digest) ?? []), o.deletedAt]);
     }
   }
   reports.sort(
@@ -417,7 +423,9 @@ export function evaluate(state: TagState, requiredRegions: readonly string[]): E
   const deleted =
     digest !== null &&
     start !== null &&
-    Object.values(state.observations).some((byDigest) => roundInRegion(byDigest[digest], start).deleted);
+    Object.values(state.observations).some(
+      (byDigest) => roundInRegion(byDigest[digest], start).deleted,
+    );
 
   let status: TagStatus = 'replicating';
   let replicatedAt: Instant | null = null;
@@ -475,11 +483,16 @@ export function evaluateDigest(
   const view = (region: string, isRequired: boolean): RegionView => {
     const o = merged[region];
     const last = o?.seen.at(-1);
-    if (o !== undefined && last !== undefined && (o.deletedAt === undefined || last > o.deletedAt)) {
+    if (
+      o !== undefined &&
+      last !== undefined &&
+      (o.deletedAt === undefined || last > o.deletedAt)
+    ) {
       const arrivedAt = o.seen.find((t) => o.deletedAt === undefined || t > o.deletedAt) as Instant;
       return { region, required: isRequired, status: 'arrived', digest, arrivedAt };
     }
-    if (o?.deletedAt !== undefined) return { region, required: isRequired, status: 'deleted', digest };
+    if (o?.deletedAt !== undefined)
+      return { region, required: isRequired, status: 'deleted', digest };
     return { region, required: isRequired, status: 'pending' };
   };
   const extra = Object.keys(merged)

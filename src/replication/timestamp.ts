@@ -32,6 +32,11 @@ export function instantFromDate(date: Date): Instant {
   return `${date.toISOString().slice(0, 23)}000000Z` as Instant;
 }
 
+/** An instant `ms` earlier (millisecond precision). */
+export function minusMillis(at: Instant, ms: number): Instant {
+  return instantFromDate(new Date(Date.parse(at.slice(0, 23) + 'Z') - ms));
+}
+
 /** Milliseconds between two instants (sub-millisecond digits only matter for ordering). */
 export function millisBetween(from: Instant, to: Instant): number {
   return Date.parse(to.slice(0, 23) + 'Z') - Date.parse(from.slice(0, 23) + 'Z');

@@ -50,16 +50,35 @@ export function makeEventRepository(container: () => Promise<Container>): EventR
         return stored;
       }),
 
-    list: (after, limit) =>
+    restamp: (id, recordedAt) =>
+      guard('write', async () => {
+        const c = await container();
+        const response = await c.item(id, EVENTS_PARTITION).read<ItemDefinition>();
+        if (response.statusCode === 404 || !response.resource) return;
+        const doc = parse(eventDocumentSchema, response.resource, 'event');
+        if (doc.recordedAt >= recordedAt) return;
+        await c.item(id, EVENTS_PARTITION).replace({
+          ...response.resource,
+          recordedAt,
+          sortKey: `${recordedAt}|${id}`,
+        });
+      }),
+
+    list: (after, limit, recordedBefore) =>
       guard('query', async () => {
         const c = await container();
+        // `recordedAt|id` < `cutoff` exactly when recordedAt < cutoff (fixed-width instants).
+        const settled = recordedBefore === undefined ? '' : ' AND c.sortKey < @before';
         const { resources } = await c.items
           .query<unknown>(
             {
-              query: `SELECT TOP ${Math.floor(limit)} * FROM c WHERE c.pk = @pk AND c.type = 'event' AND c.sortKey > @after ORDER BY c.sortKey ASC`,
+              query: `SELECT TOP ${Math.floor(limit)} * FROM c WHERE c.pk = @pk AND c.type = 'event' AND c.sortKey > @after${settled} ORDER BY c.sortKey ASC`,
               parameters: [
                 { name: '@pk', value: EVENTS_PARTITION },
                 { name: '@after', value: after ?? '' },
+                ...(recordedBefore === undefined
+                  ? []
+                  : [{ name: '@before', value: recordedBefore }]),
               ],
             },
             { partitionKey: EVENTS_PARTITION },

@@ -419,6 +419,7 @@ const observationSchema = z.object({
   firstSeen: z.string().optional(),
   lastSeen: z.string().optional(),
   deletedAt: z.string().optional(),
+  seen: z.array(z.string()).optional(),
 });
 const tagItemSchema = z.object({
   registry: z.string(),

@@ -45,6 +45,9 @@ export async function startApp(
     REPLICATION_REGIONS: REGIONS.join(','),
     WEBHOOK_TOKENS: `old-rotated-webhook-token-xyz,${WEBHOOK_TOKEN}`,
     ADMIN_TOKENS: ADMIN_TOKEN,
+    // These tests read the feed right after a round completes; the settle window has its own
+    // test (test/integration/wrong-answers.test.ts and the feed property of the model suite).
+    FEED_SETTLE_MS: '0',
     ...env,
   });
   const logs: string[] = [];

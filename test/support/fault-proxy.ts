@@ -14,13 +14,7 @@ import type { AddressInfo } from 'node:net';
  *   the write happened, but the client never learns it.
  */
 export type FaultKind =
-  | '429'
-  | '503'
-  | '408'
-  | 'delay'
-  | 'delay-request'
-  | 'drop-request'
-  | 'drop-response';
+  '429' | '503' | '408' | 'delay' | 'delay-request' | 'drop-request' | 'drop-response';
 export const ALL_FAULTS: readonly FaultKind[] = [
   '429',
   '503',
@@ -39,7 +33,7 @@ export interface FaultSettings {
   /** What a `429` asks the client to wait. Default 20. */
   retryAfterMs?: number;
   /** Which requests are eligible (default: all). */
-  match?: (request: { method: string; path: string }) => boolean;
+  match?: (request: { method: string; path: string; headers: http.IncomingHttpHeaders }) => boolean;
 }
 
 export interface FaultStats {
@@ -122,12 +116,16 @@ export async function startFaultProxy(options: {
     },
   };
 
-  const pickFault = (method: string, path: string): FaultKind | undefined => {
+  const pickFault = (
+    method: string,
+    path: string,
+    headers: http.IncomingHttpHeaders,
+  ): FaultKind | undefined => {
     // Always draw twice, so one request's eligibility never shifts the next one's draw.
     const hit = random() < faults.rate;
     const kind = faults.kinds[Math.floor(random() * faults.kinds.length)];
     if (!hit || kind === undefined) return undefined;
-    return (faults.match?.({ method, path }) ?? true) ? kind : undefined;
+    return (faults.match?.({ method, path, headers }) ?? true) ? kind : undefined;
   };
 
   const forward = (req: http.IncomingMessage, body: Buffer): Promise<Answer> =>
@@ -178,7 +176,7 @@ export async function startFaultProxy(options: {
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const body = Buffer.concat(chunks);
     stats.requests += 1;
-    const fault = pickFault(req.method ?? 'GET', req.url ?? '/');
+    const fault = pickFault(req.method ?? 'GET', req.url ?? '/', req.headers);
     if (fault) stats.injected[fault] += 1;
 
     let answer: Answer;
