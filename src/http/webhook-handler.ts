@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { recordArrival } from '../app/record-arrival';
 import type { RegionsDeps } from '../app/required-regions';
 import { toStatusBody } from '../app/read-status';
-import { acrEventSchema, toIntent } from '../replication/acr-event';
+import { acrEventSchema, ignoredAction, toIntent } from '../replication/acr-event';
 import { regionNameSchema } from '../replication/names';
 import type { Authenticate } from './auth';
 import { handle, json, parseOr400, readJsonBody } from './handle';
@@ -22,6 +22,11 @@ export function makeAcrWebhookHandler(deps: WebhookDeps): HttpHandler {
     deps.authenticate(request, ['webhook']);
     const { region } = parseOr400(paramsSchema, request.params, 'path', 'path');
     const body = await readJsonBody(request, deps.maxBodyBytes);
+    const ignored = ignoredAction(body, { countQuarantine: deps.countQuarantineAsArrival });
+    if (ignored) {
+      const { action, intent } = ignored;
+      return json(202, { status: 'ignored', action, reason: intent.reason, region });
+    }
     const event = parseOr400(acrEventSchema, body, 'ACR webhook payload');
     const intent = toIntent(event, { countQuarantine: deps.countQuarantineAsArrival });
 

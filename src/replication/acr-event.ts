@@ -96,6 +96,35 @@ export type Intent =
       eventId: string;
     };
 
+const actionOnlySchema = z.looseObject({ action: z.string() });
+
+/**
+ * Events we acknowledge without counting (charts; quarantine unless counted) are told apart by
+ * their action alone: nothing else of theirs is used, so nothing else is validated (the
+ * documented quarantine sample, for one, would fail the push schema's checks).
+ */
+export function ignoredAction(
+  body: unknown,
+  options: { countQuarantine: boolean },
+): { action: string; intent: Extract<Intent, { kind: 'ignore' }> } | undefined {
+  const parsed = actionOnlySchema.safeParse(body);
+  if (!parsed.success) return undefined;
+  const { action } = parsed.data;
+  if (action === 'chart_push' || action === 'chart_delete') {
+    return {
+      action,
+      intent: { kind: 'ignore', reason: 'Helm chart events are not image arrivals' },
+    };
+  }
+  if (action === 'quarantine' && !options.countQuarantine) {
+    return {
+      action,
+      intent: { kind: 'ignore', reason: 'quarantine events are not counted as arrivals' },
+    };
+  }
+  return undefined;
+}
+
 export function toIntent(event: AcrEvent, options: { countQuarantine: boolean }): Intent {
   switch (event.action) {
     case 'ping':

@@ -35,6 +35,25 @@ describe('POST /api/webhooks/acr/{region}', () => {
     expect(response.status).toBe(200);
   });
 
+  it('acknowledges a quarantine event with 202 without validating what it does not use', async () => {
+    const response = await hook('westus', {
+      id: '0d799b14-404b-4859-b2f6-50c5ee2a2c3a',
+      timestamp: '2018-02-01T00:52:01.8925612Z',
+      action: 'quarantine',
+      target: {
+        size: 524,
+        digest: 'sha256:xxxxx',
+        length: 524,
+        repository: 'hello-world',
+        tag: '1',
+      },
+      request: { id: 'c2b8ff99', host: 'myregistry.azurecr.io:443/', method: 'GET' },
+    });
+    expect(response.status).toBe(202);
+    expect(await response.json()).toMatchObject({ status: 'ignored', action: 'quarantine' });
+    expect((await status('hello-world:1')).response.status).toBe(404);
+  });
+
   it('records four regions arriving in every order, each delivery duplicated, with one event each', async () => {
     const orders = permutations(REGIONS);
     await Promise.all(

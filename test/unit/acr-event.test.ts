@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { acrEventSchema, toIntent } from '../../src/replication/acr-event';
+import { acrEventSchema, ignoredAction, toIntent } from '../../src/replication/acr-event';
 import { aDeleteEvent, aPushEvent } from '../support/fixtures';
 
 const parse = (body: unknown) => acrEventSchema.safeParse(body);
@@ -36,6 +36,40 @@ describe('ACR webhook payloads', () => {
     });
     const del = parse(aDeleteEvent());
     expect(del.success && toIntent(del.data, opts)).toMatchObject({ kind: 'delete' });
+  });
+
+  it('tells ignored kinds apart by their action alone (a quarantine event with a host that does not validate)', () => {
+    const sample = {
+      id: '0d799b14-404b-4859-b2f6-50c5ee2a2c3a',
+      timestamp: '2018-02-01T00:52:01.8925612Z',
+      action: 'quarantine',
+      target: {
+        size: 524,
+        digest: 'sha256:xxxxx',
+        length: 524,
+        repository: 'hello-world',
+        tag: '1',
+      },
+      request: {
+        id: 'c2b8ff99-5b5d-49a9-9d58-bcb4e9f4cd76',
+        host: 'myregistry.azurecr.io:443/',
+        method: 'GET',
+      },
+    };
+    expect(parse(sample).success).toBe(false);
+    expect(ignoredAction(sample, { countQuarantine: false })).toMatchObject({
+      action: 'quarantine',
+      intent: { kind: 'ignore' },
+    });
+    const { request: _request, ...noRequest } = sample;
+    expect(ignoredAction(noRequest, { countQuarantine: false })?.intent.kind).toBe('ignore');
+    expect(ignoredAction({ action: 'chart_delete' }, { countQuarantine: false })?.action).toBe(
+      'chart_delete',
+    );
+    // Counted, a quarantine event is an arrival and is validated like one.
+    expect(ignoredAction(sample, { countQuarantine: true })).toBeUndefined();
+    expect(ignoredAction(aPushEvent(), { countQuarantine: false })).toBeUndefined();
+    expect(ignoredAction('quarantine', { countQuarantine: false })).toBeUndefined();
   });
 
   it('acknowledges quarantine and chart events without counting them', () => {
