@@ -269,11 +269,13 @@ export function applyDelete(state: TagState, report: RegionReport): TagState {
  * When each digest's current round started: its latest push. Derived from the set of reports
  * alone (sorted by time), so the order they were delivered in never matters.
  *
- * A report of digest D from region R at time t starts a new round of D when R had reported D
- * before (at t0) and, between max(t0, D's round start) and t, the tag moved on: another digest's
- * round started, or D was deleted in some region. A region's first report of D joins D's current
- * round (a late replica event), unless D was deleted since that round started: a push after a
- * delete is a new push.
+ * A report of digest D from region R at time t starts a new round of D when, between
+ * from = max(R's previous report of D, D's round start) and t, the tag moved on:
+ *  - D was deleted in some region (a push after a delete is a new push);
+ *  - R itself reported a digest whose round started after D's (R's tag went E, then D again);
+ *  - R had reported D before, and another digest's round started (a second report of D from
+ *    one region after the tag moved on: a rollback).
+ * Otherwise a region's first report of D joins D's current round: a late replica event.
  */
 export function currentRounds(observations: Observations): Map<string, Instant> {
   const reports: { region: string; digest: string; at: Instant }[] = [];
@@ -294,25 +296,38 @@ export function currentRounds(observations: Observations): Map<string, Instant> 
   const start = new Map<string, Instant>();
   const starts: { digest: string; at: Instant }[] = [];
   const last = new Map<string, Instant>();
+  /** Per region, each report with the start of its digest's round when it was reported. */
+  const byRegion = new Map<string, { digest: string; at: Instant; round: Instant }[]>();
   for (const { region, digest, at } of reports) {
     const key = `${region}\n${digest}`;
     const current = start.get(digest);
     const previous = last.get(key);
     last.set(key, at);
+    const here = byRegion.get(region) ?? [];
+    byRegion.set(region, here);
     if (current === undefined) {
       start.set(digest, at);
       starts.push({ digest, at });
+      here.push({ digest, at, round: at });
       continue;
     }
     const from = previous === undefined || previous < current ? current : previous;
-    if (from >= at) continue;
-    const deleted = (deletes.get(digest) ?? []).some((d) => d > from && d < at);
-    const movedOn =
-      previous !== undefined && starts.some((s) => s.digest !== digest && s.at > from && s.at < at);
-    if (deleted || movedOn) {
-      start.set(digest, at);
-      starts.push({ digest, at });
+    let round = current;
+    if (from < at) {
+      const deleted = (deletes.get(digest) ?? []).some((d) => d > from && d < at);
+      const regionMovedOn = here.some(
+        (r) => r.digest !== digest && r.at > from && r.at < at && r.round > current,
+      );
+      const rolledBack =
+        previous !== undefined &&
+        starts.some((s) => s.digest !== digest && s.at > from && s.at < at);
+      if (deleted || regionMovedOn || rolledBack) {
+        round = at;
+        start.set(digest, at);
+        starts.push({ digest, at });
+      }
     }
+    here.push({ digest, at, round });
   }
   return start;
 }
@@ -335,18 +350,33 @@ const holds = (o: Observation | undefined): boolean => {
   return last !== undefined && (o?.deletedAt === undefined || last > o.deletedAt);
 };
 
-/** The target in one region, for the round that started at `start`. */
+/**
+ * The target in one region, for the round that started at `start`: arrived at its first report
+ * in the round, or already there when the region's latest report of the tag is the target and no
+ * delete there undid it (the region never reported the digests in between: it never moved on).
+ */
 function roundInRegion(
-  o: Observation | undefined,
+  byDigest: Record<string, Observation> | undefined,
+  digest: string,
   start: Instant,
 ): { arrivedAt?: Instant; deleted: boolean } {
-  const inRound = seenOf(o).filter((t) => t >= start);
+  const o = byDigest?.[digest];
+  const seen = seenOf(o);
+  const inRound = seen.filter((t) => t >= start);
   const deletedAt = o?.deletedAt;
   const last = inRound.at(-1);
   if (deletedAt !== undefined && deletedAt >= start && (last === undefined || deletedAt >= last)) {
     return { deleted: true };
   }
-  return inRound[0] === undefined ? { deleted: false } : { arrivedAt: inRound[0], deleted: false };
+  if (inRound[0] !== undefined) return { arrivedAt: inRound[0], deleted: false };
+  const latest = seen.at(-1);
+  if (latest === undefined || (deletedAt !== undefined && deletedAt >= latest)) {
+    return { deleted: false };
+  }
+  const movedOn = Object.entries(byDigest ?? {}).some(
+    ([other, p]) => other !== digest && (seenOf(p).at(-1) ?? '') > latest,
+  );
+  return movedOn ? { deleted: false } : { arrivedAt: latest, deleted: false };
 }
 
 function regionView(
@@ -358,7 +388,7 @@ function regionView(
 ): RegionView {
   const start = target === null ? undefined : times.get(target);
   if (target !== null && start !== undefined) {
-    const here = roundInRegion(byDigest?.[target], start);
+    const here = roundInRegion(byDigest, target, start);
     if (here.deleted) return { region, required, status: 'deleted', digest: target };
     if (here.arrivedAt !== undefined) {
       return { region, required, status: 'arrived', digest: target, arrivedAt: here.arrivedAt };
@@ -424,7 +454,7 @@ export function evaluate(state: TagState, requiredRegions: readonly string[]): E
     digest !== null &&
     start !== null &&
     Object.values(state.observations).some(
-      (byDigest) => roundInRegion(byDigest[digest], start).deleted,
+      (byDigest) => roundInRegion(byDigest, digest, start).deleted,
     );
 
   let status: TagStatus = 'replicating';
