@@ -1,13 +1,22 @@
 // Model-based test: random ACR delivery histories run concurrently against Cosmos DB, checked against the pure rules.
 import { createServer, request as httpRequest } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { AddressInfo } from 'node:net';
 import { CosmosClient } from '@azure/cosmos';
+import { HttpRequest, InvocationContext, type HttpResponseInit } from '@azure/functions';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { readStatus, toStatusBody, type StatusBody } from '../../src/app/read-status';
 import { recordArrival, type ArrivalOutcome } from '../../src/app/record-arrival';
 import { sweepRounds } from '../../src/app/sweep-rounds';
+import { readFeed } from '../../src/app/read-events';
+import { makeChangeNotifier } from '../../src/app/change-notifier';
+import { makeAuthenticator } from '../../src/http/auth';
+import { makeListHandler, makeStatusHandler } from '../../src/http/replication-handlers';
+import { makeAcrWebhookHandler } from '../../src/http/webhook-handler';
+import { fromCursor } from '../../src/store/event-repository';
+import { startFaultProxy } from '../support/fault-proxy';
 import { setRequiredRegions, type RegionsDeps } from '../../src/app/required-regions';
 import { startEmbeddedCosmos, type EmbeddedCosmos } from '../../dev/embedded-cosmos';
 import { acrEventSchema, toIntent, type Intent } from '../../src/replication/acr-event';
@@ -949,6 +958,215 @@ describe('properties stated without the rules', () => {
     await fc.assert(fc.asyncProperty(historyArb, runRuleFree), {
       numRuns: 25,
       plugins: [fc.interruptAfterTimeLimit(60_000)],
+    });
+  }, 90_000);
+});
+
+// The event feed read by cursor from the start, while three instances write events and one of
+// them has its event writes held (a 429 retry, a GC pause) within the settle window.
+const FEED_SETTLE_MS = 2_000;
+const feedArb = fc.record({
+  rounds: fc.array(fc.record({ instance: fc.nat({ max: 2 }), startMs: fc.nat({ max: 400 }) }), {
+    minLength: 3,
+    maxLength: 6,
+  }),
+  delayMs: fc.integer({ min: 400, max: 1_500 }),
+  seed: fc.nat(),
+});
+
+async function runFeed(spec: typeof feedArb extends fc.Arbitrary<infer F> ? F : never) {
+  const database = freshDatabase();
+  const proxy = await startFaultProxy({ target: cosmos.endpoint, seed: spec.seed });
+  try {
+    const settings = cosmosSettings(cosmos.endpoint, cosmos.key, database);
+    const instances = [
+      anInstance(settings, REGIONS),
+      anInstance(settings, REGIONS),
+      anInstance({ ...settings, endpoint: proxy.endpoint }, REGIONS),
+    ].map((deps) => ({ ...deps, feedSettleMs: FEED_SETTLE_MS }));
+    const poller = at(instances, 0);
+    const ref = (k: number) => ({ ...at(TAGS, 0), tag: `feed-${k}` });
+    const digest = at(DIGESTS, 0);
+    // Every round but its last region, before the poller starts.
+    for (const k of spec.rounds.keys()) {
+      for (const [r, region] of REGIONS.slice(0, 3).entries()) {
+        const d = aDelivery('push', ref(k), region, digest, T0 + r * 1_000, k);
+        await recordArrival(poller, d.intent, d.region, d.payload);
+      }
+    }
+    proxy.setFaults({
+      rate: 1,
+      kinds: ['delay-request'],
+      delayMs: spec.delayMs,
+      match: ({ method, path, headers }) =>
+        method === 'POST' &&
+        path.endsWith('/docs') &&
+        headers['x-ms-documentdb-isquery'] === undefined,
+    });
+    let cursor: string | undefined;
+    const seen: string[] = [];
+    const poll = async (): Promise<number> => {
+      const page = await readFeed(poller, cursor && fromCursor(cursor), 50);
+      seen.push(...page.items.map((e) => e.event.id));
+      cursor = page.items.at(-1)?.cursor ?? cursor;
+      return page.items.length;
+    };
+    let writing = true;
+    const polling = (async () => {
+      while (writing) {
+        await poll();
+        await sleep(50);
+      }
+    })();
+    await Promise.all(
+      spec.rounds.map(async ({ instance, startMs }, k) => {
+        // The first round completes on the slow instance at once; the others race it.
+        const on = k === 0 ? 2 : instance;
+        if (k > 0) await sleep(startMs);
+        const d = aDelivery('push', ref(k), 'westus', digest, T0 + 9_000, k);
+        await recordArrival(at(instances, on), d.intent, d.region, d.payload);
+      }),
+    );
+    writing = false;
+    await polling;
+    const all = (await poller.store.events.list(undefined, 100)).items;
+    const latestMs = Math.max(...all.map((e) => Date.parse(`${e.recordedAt.slice(0, 23)}Z`)));
+    while (Date.now() <= latestMs + FEED_SETTLE_MS) await sleep(50);
+    while ((await poll()) > 0);
+    expect(all).toHaveLength(spec.rounds.length);
+    expect([...seen].sort()).toEqual(all.map((e) => e.event.id).sort());
+  } finally {
+    await proxy.close();
+    await reader.database(database).delete();
+  }
+}
+
+// Any input the webhook accepts with 2xx leaves every read answering below 500.
+const yearArb = fc.oneof(fc.constantFrom(0, 1, 9999), fc.integer({ min: 0, max: 9999 }));
+const hostileTimestampArb = fc.oneof(
+  fc
+    .record({
+      year: yearArb,
+      month: fc.integer({ min: 1, max: 12 }),
+      day: fc.integer({ min: 1, max: 31 }),
+      hour: fc.integer({ min: 0, max: 24 }),
+      minute: fc.integer({ min: 0, max: 59 }),
+      second: fc.integer({ min: 0, max: 60 }),
+      fraction: fc.stringMatching(/^(\.\d{1,9})?$/),
+      zone: fc.constantFrom(
+        'Z',
+        'z',
+        '+00:00',
+        '-01:00',
+        '+01:00',
+        '+14:00',
+        '-12:00',
+        '+23:59',
+        '-23:59',
+      ),
+    })
+    .map(
+      (t) =>
+        `${String(t.year).padStart(4, '0')}-${String(t.month).padStart(2, '0')}-${String(t.day).padStart(2, '0')}T` +
+        `${String(t.hour).padStart(2, '0')}:${String(t.minute).padStart(2, '0')}:${String(t.second).padStart(2, '0')}${t.fraction}${t.zone}`,
+    ),
+  fc.constantFrom(
+    '9999-12-31T23:59:59-01:00',
+    '0000-01-01T00:00:00+01:00',
+    '0001-01-01T00:00:00+00:01',
+  ),
+);
+const inputArb = fc.array(
+  fc.record({
+    kind: fc.constantFrom('push' as const, 'delete' as const),
+    tag: fc.constantFrom('1.2', 'latest', 'x'.repeat(128), '_v1.2-rc.1'),
+    digest: fc.nat({ max: DIGESTS.length - 1 }),
+    region: fc.constantFrom(...REGIONS),
+    timestamp: hostileTimestampArb,
+  }),
+  { minLength: 1, maxLength: 12 },
+);
+
+const TOKEN = 'model-webhook-token-0123456789';
+const context = () => new InvocationContext({ invocationId: 'model', functionName: 'model' });
+const call = async (
+  handler: ReturnType<typeof makeStatusHandler>,
+  init: ConstructorParameters<typeof HttpRequest>[0],
+): Promise<HttpResponseInit> =>
+  handler(
+    new HttpRequest({ ...init, headers: { authorization: `Bearer ${TOKEN}`, ...init.headers } }),
+    context(),
+  );
+
+async function runHostile(inputs: typeof inputArb extends fc.Arbitrary<infer I> ? I : never) {
+  const database = freshDatabase();
+  const deps = {
+    ...anInstance(cosmosSettings(cosmos.endpoint, cosmos.key, database), REGIONS),
+    authenticate: makeAuthenticator({ webhook: [TOKEN], admin: [] }),
+    maxBodyBytes: 65_536,
+    countQuarantineAsArrival: false,
+    notifier: makeChangeNotifier(),
+    pollMs: 100,
+  };
+  const webhook = makeAcrWebhookHandler(deps);
+  const status = makeStatusHandler(deps);
+  const list = makeListHandler(deps);
+  const registry = 'contoso.azurecr.io';
+  const repository = 'team/web';
+  const accepted: string[] = [];
+  for (const input of inputs) {
+    const digest = at(DIGESTS, input.digest);
+    const body =
+      input.kind === 'push'
+        ? aPushEvent({ registry, repository, tag: input.tag, digest, timestamp: input.timestamp })
+        : aDeleteEvent({ registry, repository, digest, timestamp: input.timestamp });
+    const answer = await call(webhook, {
+      method: 'POST',
+      url: `http://127.0.0.1/api/webhooks/acr/${input.region}`,
+      params: { region: input.region },
+      headers: { 'content-type': 'application/json' },
+      body: { string: JSON.stringify(body) },
+    });
+    expect(answer.status ?? 200, `${input.kind} at ${input.timestamp}`).toBeLessThan(500);
+    if ((answer.status ?? 200) < 300)
+      accepted.push(`${input.kind} ${input.tag} ${input.timestamp}`);
+  }
+  const reads = [
+    ...new Set(
+      inputs.flatMap((i) => [`${repository}:${i.tag}`, `${repository}@${at(DIGESTS, i.digest)}`]),
+    ),
+  ];
+  for (const reference of reads) {
+    const answer = await call(status, {
+      method: 'GET',
+      url: `http://127.0.0.1/api/replications/${registry}/${reference}`,
+      params: { registry, reference },
+    });
+    expect(answer.status ?? 200, `${reference} after ${accepted.join(', ')}`).toBeLessThan(500);
+  }
+  const listed = await call(list, {
+    method: 'GET',
+    url: `http://127.0.0.1/api/replications/${registry}`,
+    params: { registry },
+  });
+  expect(listed.status ?? 200).toBeLessThan(500);
+  const swept = await sweepRounds({ ...deps, stallAfterMs: 60_000 });
+  expect(swept.malformed).toEqual([]);
+  await reader.database(database).delete();
+}
+
+describe('properties stated without the rules: the feed and reads', () => {
+  it('the event feed, read by cursor while several instances write with delayed writes, yields every event id exactly once', async () => {
+    await fc.assert(fc.asyncProperty(feedArb, runFeed), {
+      numRuns: 4,
+      plugins: [fc.interruptAfterTimeLimit(60_000)],
+    });
+  }, 90_000);
+
+  it('no input accepted with 2xx makes any read of any tag answer 5xx', async () => {
+    await fc.assert(fc.asyncProperty(inputArb, runHostile), {
+      numRuns: 25,
+      plugins: [fc.interruptAfterTimeLimit(45_000)],
     });
   }, 90_000);
 });
