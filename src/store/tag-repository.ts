@@ -222,7 +222,7 @@ export function makeTagRepository(container: () => Promise<Container>): TagRepos
       keysWhere(
         'stall query',
         // Items written before rounds had a key (no c.round) are candidates; the rules decide.
-        "c.status = 'replicating' AND c.pushedAt <= @before AND NOT ARRAY_CONTAINS(c.stalls, c.round)",
+        "c.status = 'replicating' AND c.pushedAt <= @before AND (NOT IS_DEFINED(c.round) OR NOT ARRAY_CONTAINS(c.stalls, c.round))",
         [{ name: '@before', value: pushedBefore }],
         limit,
       ),
