@@ -8,7 +8,7 @@ import { readFeed } from '../../src/app/read-events';
 import { listStatuses, readStatus, type StatusBody } from '../../src/app/read-status';
 import { recordArrival } from '../../src/app/record-arrival';
 import { sweepRounds } from '../../src/app/sweep-rounds';
-import { startEmbeddedCosmos, type EmbeddedCosmos } from '../../src/dev/embedded-cosmos';
+import { startEmbeddedCosmos, type EmbeddedCosmos } from '../../dev/embedded-cosmos';
 import { acrEventSchema, toIntent } from '../../src/replication/acr-event';
 import { MAX_DIGESTS } from '../../src/replication/tag-state';
 import { fromCursor } from '../../src/store/event-repository';
