@@ -275,7 +275,8 @@ const ops: Operation[] = [
     path: '/events',
     operationId: 'eventFeed',
     tag: 'events',
-    summary: 'Emitted events in the order they were recorded, after a cursor',
+    summary:
+      'Emitted events in the order they were recorded, after a cursor; an event enters the feed FEED_SETTLE_MS after it is recorded',
     access: 'read',
     store: true,
     query: feedQuery,
