@@ -70,6 +70,7 @@ resource container 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/container
           { path: '/digests/[]/?' }
           { path: '/stalls/[]/?' }
           { path: '/digest/?' }
+          { path: '/round/?' }
           { path: '/pushedAt/?' }
           { path: '/updatedAt/?' }
           { path: '/outboxSize/?' }
