@@ -12,6 +12,7 @@ import { recordArrival, type ArrivalOutcome } from '../../src/app/record-arrival
 import { sweepRounds } from '../../src/app/sweep-rounds';
 import { readFeed } from '../../src/app/read-events';
 import { makeChangeNotifier } from '../../src/app/change-notifier';
+import { makeSharedWaits } from '../../src/app/wait-for-replication';
 import { makeAuthenticator } from '../../src/http/auth';
 import { makeListHandler, makeStatusHandler } from '../../src/http/replication-handlers';
 import { makeAcrWebhookHandler } from '../../src/http/webhook-handler';
@@ -1100,13 +1101,22 @@ const call = async (
 
 async function runHostile(inputs: typeof inputArb extends fc.Arbitrary<infer I> ? I : never) {
   const database = freshDatabase();
+  const instance = anInstance(cosmosSettings(cosmos.endpoint, cosmos.key, database), REGIONS);
+  const notifier = makeChangeNotifier();
   const deps = {
-    ...anInstance(cosmosSettings(cosmos.endpoint, cosmos.key, database), REGIONS),
+    ...instance,
     authenticate: makeAuthenticator({ webhook: [TOKEN], admin: [] }),
     maxBodyBytes: 65_536,
     countQuarantineAsArrival: false,
-    notifier: makeChangeNotifier(),
+    notifier,
     pollMs: 100,
+    waits: makeSharedWaits({
+      store: instance.store,
+      notifier,
+      pollMs: 100,
+      maxWaiters: 100,
+      defaultRegions: REGIONS,
+    }),
   };
   const webhook = makeAcrWebhookHandler(deps);
   const status = makeStatusHandler(deps);
