@@ -31,12 +31,9 @@ import {
   makeListSubscriptionsHandler,
 } from './http/subscription-handlers';
 import { makeAcrWebhookHandler } from './http/webhook-handler';
-import {
-  createArmClient,
-  listRegionalWebhooks,
-  listWebhookEvents,
-} from './registration/arm-webhooks';
 import { makeOutboundGuard } from './net/outbound-guard';
+// Only the reconcile timer talks to ARM: its SDK (and @azure/identity) load on its first run.
+import type * as ArmWebhooks from './registration/arm-webhooks';
 import { instantFromDate } from './replication/timestamp';
 import { createCosmosClient, makeCosmosStore } from './store/cosmos-store';
 import { metrics, trace } from '@opentelemetry/api';
@@ -201,17 +198,29 @@ function reconcileDeps(
   deps: RegionsDeps,
   countQuarantine: boolean,
 ): Omit<ReconcileDeps, 'log'> {
-  const client = createArmClient({
-    subscriptionId: target.subscriptionId,
-    ...(target.armEndpoint !== undefined ? { endpoint: target.armEndpoint } : {}),
-    ...(target.armToken !== undefined ? { accessToken: target.armToken } : {}),
-  });
-  const arm = { ...target };
+  type ArmClient = ReturnType<typeof ArmWebhooks.createArmClient>;
+  let arm: Promise<{ module: typeof ArmWebhooks; client: ArmClient }> | undefined;
+  const loadArm = () =>
+    (arm ??= import('./registration/arm-webhooks').then((module) => ({
+      module,
+      client: module.createArmClient({
+        subscriptionId: target.subscriptionId,
+        ...(target.armEndpoint !== undefined ? { endpoint: target.armEndpoint } : {}),
+        ...(target.armToken !== undefined ? { accessToken: target.armToken } : {}),
+      }),
+    })));
+  const armTarget: ArmWebhooks.ArmTarget = { ...target };
   return {
     source: {
-      listWebhooks: () =>
-        listRegionalWebhooks(client, arm, target.webhooks ? { names: target.webhooks } : {}),
-      listEvents: (name) => listWebhookEvents(client, arm, name),
+      listWebhooks: async () => {
+        const { module, client } = await loadArm();
+        const names = target.webhooks ? { names: target.webhooks } : {};
+        return module.listRegionalWebhooks(client, armTarget, names);
+      },
+      listEvents: async (name) => {
+        const { module, client } = await loadArm();
+        return module.listWebhookEvents(client, armTarget, name);
+      },
     },
     replay: makeStoreReplay(deps),
     countQuarantine,

@@ -1,5 +1,5 @@
 // Optional sink: publishes gate events to an Azure Event Grid topic in the CloudEvents schema.
-import { AzureKeyCredential, EventGridPublisherClient } from '@azure/eventgrid';
+import type { EventGridPublisherClient } from '@azure/eventgrid';
 import { performance } from 'node:perf_hooks';
 import { instantFromDate, toInstant } from '../replication/timestamp';
 import { parseRetryAfter } from './delivery-request';
@@ -40,27 +40,34 @@ export function makeEventGridSink(options: {
   timeoutMs: number;
 }): EventGridSink {
   const url = new URL(options.endpoint);
-  const client = new EventGridPublisherClient(
-    options.endpoint,
-    'CloudEvent',
-    new AzureKeyCredential(options.key),
-    {
-      allowInsecureConnection: url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname),
-      // The delivery loop owns retries and back-off; the pipeline's own would hide attempts from it.
-      retryOptions: { maxRetries: 0 },
-      userAgentOptions: { userAgentPrefix: 'acr-replication-gate' },
-    },
-  );
+  // The SDK loads on the first event sent, not at start: most instances never publish one.
+  let client: Promise<EventGridPublisherClient<'CloudEvent'>> | undefined;
+  const getClient = () =>
+    (client ??= import('@azure/eventgrid').then(
+      ({ AzureKeyCredential, EventGridPublisherClient }) =>
+        new EventGridPublisherClient(
+          options.endpoint,
+          'CloudEvent',
+          new AzureKeyCredential(options.key),
+          {
+            allowInsecureConnection: url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname),
+            // The delivery loop owns retries and back-off; the pipeline's own would hide attempts from it.
+            retryOptions: { maxRetries: 0 },
+            userAgentOptions: { userAgentPrefix: 'acr-replication-gate' },
+          },
+        ),
+    ));
 
   return {
     async send(event: GateEvent): Promise<AttemptResult> {
+      const publisher = await getClient();
       const start = new Date();
       const started = performance.now();
       const at = instantFromDate(start);
       const elapsed = (): number => Math.round(performance.now() - started);
       let status = 200;
       try {
-        await client.send(
+        await publisher.send(
           [
             {
               id: event.id,
