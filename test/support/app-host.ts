@@ -29,6 +29,8 @@ export interface RunningApp {
 export interface StartAppOptions {
   /** Puts something (a fault proxy) between the app and Cosmos DB: gets the real endpoint, returns the app's. */
   cosmosVia?: (endpoint: string) => Promise<string>;
+  /** Another app root than the checkout's (the bundled deployment package, say). */
+  appRoot?: string;
 }
 
 /** The registrations come from the build output (`main` in package.json), as on Azure. */
@@ -51,7 +53,10 @@ export async function startApp(
     ...env,
   });
   const logs: string[] = [];
-  const host = await loadFunctionApp({ appRoot, log: (line) => logs.push(line) });
+  const host = await loadFunctionApp({
+    appRoot: options.appRoot ?? appRoot,
+    log: (line) => logs.push(line),
+  });
   const { url } = await host.listen(0);
   const call = (pathAndQuery: string, init: RequestInit & { token?: string | null } = {}) => {
     const { token = WEBHOOK_TOKEN, ...rest } = init;

@@ -1,0 +1,81 @@
+// The deployment package of `npm run bundle`: one file that registers every function and answers
+// a webhook from a folder with no node_modules, as it would be deployed.
+import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
+import Module from 'node:module';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { aDigest, aPushEvent } from '../support/fixtures';
+import { appRoot, startApp, type RunningApp } from '../support/app-host';
+
+let bundle: string;
+let app: RunningApp | undefined;
+
+beforeAll(async () => {
+  // In os.tmpdir(): no node_modules above it, so a package left out of the bundle cannot resolve.
+  bundle = fs.mkdtempSync(path.join(os.tmpdir(), 'acr-gate-bundle-'));
+  await promisify(execFile)(process.execPath, [
+    path.join(appRoot, 'dev/bundle.mjs'),
+    '--outdir',
+    bundle,
+  ]);
+  app = await startApp(
+    {
+      // So that the conditional timer registers too (its ARM client loads on its first run).
+      RECONCILE_SUBSCRIPTION_ID: '00000000-0000-0000-0000-000000000000',
+      RECONCILE_RESOURCE_GROUP: 'rg',
+      RECONCILE_REGISTRY: 'contoso',
+    },
+    { appRoot: bundle },
+  );
+}, 120_000);
+
+afterAll(async () => {
+  await app?.stop();
+  if (bundle) fs.rmSync(bundle, { recursive: true, force: true });
+});
+
+describe('npm run bundle', () => {
+  it('writes a whole app root: host.json, main.js, and a package.json with main and no dependencies', () => {
+    const pkg = JSON.parse(fs.readFileSync(path.join(bundle, 'package.json'), 'utf8')) as Record<
+      string,
+      unknown
+    >;
+    expect(pkg.main).toBe('main.js');
+    expect(pkg.dependencies).toBeUndefined();
+    expect(fs.readFileSync(path.join(bundle, 'host.json'), 'utf8')).toBe(
+      fs.readFileSync(path.join(appRoot, 'host.json'), 'utf8'),
+    );
+    expect(fs.existsSync(path.join(bundle, 'node_modules'))).toBe(false);
+  });
+
+  it('registers every function of functions/routes.ts from main.js alone', () => {
+    const routes = fs.readFileSync(path.join(appRoot, 'functions', 'routes.ts'), 'utf8');
+    const declared = [...routes.matchAll(/app\.(?:http|timer)\(\s*'([^']+)'/g)].map((m) => m[1]);
+    expect(declared.length).toBeGreaterThan(10);
+    expect(app?.host.functions.map((f) => f.name).sort()).toEqual(declared.sort());
+    // The only module loaded from the bundle's folder is the bundle itself.
+    const cache = Object.keys((Module as unknown as { _cache: object })._cache);
+    const fromBundle = cache.filter((file) => file.startsWith(bundle + path.sep));
+    expect(fromBundle).toEqual([path.join(bundle, 'main.js')]);
+  });
+
+  it('answers a webhook and stores the arrival in Cosmos DB', async () => {
+    const running = app as RunningApp;
+    const digest = aDigest();
+    const response = await running.post(
+      '/api/webhooks/acr/westus',
+      aPushEvent({ repository: 'bundle/app', tag: '1.0', digest }),
+    );
+    expect(response.status).toBe(202);
+    const status = await running.call('/api/replications/contoso.azurecr.io/bundle/app:1.0');
+    expect(status.status).toBe(200);
+    expect(await status.json()).toMatchObject({
+      digest,
+      status: 'replicating',
+      missingRegions: ['canadacentral', 'eastus', 'westeurope'],
+    });
+  });
+});
