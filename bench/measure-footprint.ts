@@ -59,8 +59,17 @@ async function firstWebhook(child: Child, name: string): Promise<ColdStart> {
   };
 }
 
-export async function startApp(env: BenchEnv, database: string, name: string): Promise<Started> {
+/** The bundled deployment package (`npm run bundle`, dist-bundle/), served by the same local host. */
+export const BUNDLE_ROOT = 'dist-bundle';
+
+export async function startApp(
+  env: BenchEnv,
+  database: string,
+  name: string,
+  options: { bundled?: boolean } = {},
+): Promise<Started> {
   const child = await startChild(path.join(__dirname, 'support/host-process.js'), {
+    ...(options.bundled ? { APP_ROOT: BUNDLE_ROOT } : {}),
     COSMOS_ENDPOINT: env.endpoint,
     COSMOS_KEY: env.key,
     COSMOS_DATABASE: database,

@@ -20,6 +20,8 @@ export interface Machine {
 
 export interface FootprintResult {
   app: { samples: ColdStart[]; median: ColdStart };
+  /** The same app from the esbuild bundle (dist-bundle/), started and stopped alone. */
+  bundled?: { samples: ColdStart[]; median: ColdStart };
   baseline: { samples: ColdStart[]; median: ColdStart };
   afterIngest: { app: MemoryFigures; baseline: MemoryFigures; cosmos: MemoryFigures } | null;
 }
@@ -383,6 +385,40 @@ export function buildFigures(r: BenchResults): Figure[] {
       base,
       f.baseline.median.firstRequestMs,
     );
+    if (f.bundled) {
+      add(
+        sec,
+        `cold start, bundled (dist-bundle/): fork to first webhook answered (median of ${f.bundled.samples.length})`,
+        f.bundled.median.spawnToFirstResponseMs,
+        'ms',
+        base,
+        f.baseline.median.spawnToFirstResponseMs,
+      );
+      add(
+        sec,
+        'cold start, bundled: process start to listening',
+        f.bundled.median.listeningMs,
+        'ms',
+        base,
+        f.baseline.median.listeningMs,
+      );
+      add(
+        sec,
+        'cold start, bundled: first webhook',
+        f.bundled.median.firstRequestMs,
+        'ms',
+        base,
+        f.baseline.median.firstRequestMs,
+      );
+      add(
+        sec,
+        'cold start, bundled beside unbundled: fork to first webhook answered',
+        f.bundled.median.spawnToFirstResponseMs,
+        'ms',
+        'unbundled app',
+        f.app.median.spawnToFirstResponseMs,
+      );
+    }
     if (f.afterIngest) {
       add(
         sec,

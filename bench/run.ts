@@ -30,7 +30,16 @@ import { prepareDatabase, type BenchEnv } from './support/bench-env';
 import { startChild, type Child } from './support/child-rpc';
 
 // Cold starts (measurement 6) are always taken: the instances have to be started anyway.
-const SECTIONS = ['store', 'contention', 'gate', 'ingest', 'growth', 'waiters'] as const;
+// `--only=footprint` takes the cold starts alone.
+const SECTIONS = [
+  'store',
+  'contention',
+  'gate',
+  'ingest',
+  'growth',
+  'waiters',
+  'footprint',
+] as const;
 type Section = (typeof SECTIONS)[number];
 
 const appRoot = path.resolve(__dirname, '../..');
@@ -158,14 +167,27 @@ async function main(): Promise<void> {
     const bareSamples: ColdStart[] = [];
     const bare = await track(startBaseline(env, baselineDatabase, 'x1'));
     bareSamples.push(bare.cold);
-    for (const name of ['x2', 'x3']) {
-      const extra = await track(startBaseline(env, baselineDatabase, name));
-      bareSamples.push(extra.cold);
+    // The bundle's starts alternate with the bare server's, so a change in the load hits both.
+    const bundledSamples: ColdStart[] = [];
+    for (const [bundled, name] of [
+      [true, 'b1'],
+      [false, 'x2'],
+      [true, 'b2'],
+      [false, 'x3'],
+      [true, 'b3'],
+    ] as const) {
+      const extra = await track(
+        bundled
+          ? startApp(env, httpDatabase, name, { bundled: true })
+          : startBaseline(env, baselineDatabase, name),
+      );
+      (bundled ? bundledSamples : bareSamples).push(extra.cold);
       await extra.child.stop();
     }
     const appSamples = [appA.cold, appB.cold, appC.cold];
     results.footprint = {
       app: { samples: appSamples, median: medianColdStart(appSamples) },
+      bundled: { samples: bundledSamples, median: medianColdStart(bundledSamples) },
       baseline: { samples: bareSamples, median: medianColdStart(bareSamples) },
       afterIngest: null,
     };

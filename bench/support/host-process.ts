@@ -1,4 +1,5 @@
-// Child process: one function app instance, the local host serving dist/functions as `npm start` does.
+// Child process: one function app instance, the local host serving dist/functions as `npm start` does,
+// or, with APP_ROOT=dist-bundle, the deployment package of `npm run bundle`.
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 
@@ -8,7 +9,7 @@ const bootMs = performance.now();
 async function main(): Promise<void> {
   const { loadFunctionApp } = await import('../../dev/local-host');
   const { serveRpc } = await import('./child-rpc');
-  const appRoot = path.resolve(__dirname, '../../..');
+  const appRoot = path.resolve(__dirname, '../../..', process.env.APP_ROOT ?? '.');
   // Per-request log lines would cost the app CPU the bench then measures; Azure ships them off-box.
   const host = await loadFunctionApp({ appRoot, log: () => undefined });
   const loadedMs = performance.now();
