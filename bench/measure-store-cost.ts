@@ -11,6 +11,7 @@ import {
   type ContendedWorkload,
   type NaiveContendedResult,
 } from './support/contended-run';
+import { estimateRu } from './request-units';
 import { totalCharge, totalRequests, type Counts } from './support/counting-proxy';
 import { mean, percentile, round } from './support/stats';
 import {
@@ -37,6 +38,8 @@ export interface KindCost {
   writes: number;
   /** Mean round trips per webhook, by operation. */
   byOperation: Record<string, number>;
+  /** RU a real account would charge, estimated from `byOperation` and the stored sizes (bench/request-units.ts). */
+  ru: number;
   latencyP50Ms: number;
 }
 
@@ -44,6 +47,10 @@ export interface StoreCostResult {
   sequential: Record<Impl, Record<Kind, KindCost>>;
   /** Mean round trips per webhook over a 4-region round (first, later, later, completing). */
   roundAverage: Record<Impl, number>;
+  /** Mean stored size (JSON, system properties included) of each item type after the run, in bytes. */
+  itemBytes: Record<string, number>;
+  /** Estimated RU of a whole 4-region round (first + 2 later + completing), documented per operation. */
+  ruPerRound: Record<Impl, number>;
   contended: {
     workload: Omit<ContendedWorkload, 'database'>;
     app: Omit<AppContendedResult, 'retries' | 'badTags'> & {
@@ -106,7 +113,7 @@ function script(
   ];
 }
 
-function aggregate(samples: Sample[]): Record<Kind, KindCost> {
+function aggregate(samples: Sample[], itemBytes: Record<string, number>): Record<Kind, KindCost> {
   const out = {} as Record<Kind, KindCost>;
   for (const kind of KINDS) {
     const mine = samples.filter((s) => s.kind === kind);
@@ -129,6 +136,7 @@ function aggregate(samples: Sample[]): Record<Kind, KindCost> {
         3,
       ),
       byOperation,
+      ru: round(estimateRu(byOperation, itemBytes), 2),
       latencyP50Ms: percentile(
         mine.map((s) => s.ms),
         50,
@@ -177,6 +185,27 @@ export async function measureStoreCost(env: BenchEnv): Promise<StoreCostResult> 
     env.log(`  store cost: ${impl} done`);
   }
 
+  // What each item type weighs as stored, for the RU estimate (read straight from the server).
+  const { resources: items } = await aContainer(settingsFor(env, database, true))
+    .items.query<{ type?: string }>('SELECT * FROM c')
+    .fetchAll();
+  const sizes: Record<string, number[]> = {};
+  for (const item of items) {
+    (sizes[item.type ?? 'other'] ??= []).push(Buffer.byteLength(JSON.stringify(item)));
+  }
+  const itemBytes = Object.fromEntries(
+    Object.entries(sizes).map(([type, bytes]) => [type, Math.round(mean(bytes))]),
+  );
+  const sequential = {
+    app: aggregate(samples.app, itemBytes),
+    naive: aggregate(samples.naive, itemBytes),
+    floor: aggregate(samples.floor, itemBytes),
+  };
+  const ruPerRound = (impl: Impl): number => {
+    const k = sequential[impl];
+    return round(k.first.ru + 2 * k.later.ru + k.completing.ru, 2);
+  };
+
   const workload: ContendedWorkload = {
     database,
     registry: REGISTRY,
@@ -192,16 +221,14 @@ export async function measureStoreCost(env: BenchEnv): Promise<StoreCostResult> 
   const { database: _db, ...shownWorkload } = workload;
   const { retries, badTags, ...appTotals } = appContended;
   return {
-    sequential: {
-      app: aggregate(samples.app),
-      naive: aggregate(samples.naive),
-      floor: aggregate(samples.floor),
-    },
+    sequential,
     roundAverage: {
       app: mean(perTagRound.app),
       naive: mean(perTagRound.naive),
       floor: mean(perTagRound.floor),
     },
+    itemBytes,
+    ruPerRound: { app: ruPerRound('app'), naive: ruPerRound('naive'), floor: ruPerRound('floor') },
     contended: {
       workload: shownWorkload,
       app: {

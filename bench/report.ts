@@ -6,6 +6,7 @@ import type { GrowthResult } from './measure-growth';
 import type { IngestResult } from './measure-ingest';
 import { KINDS, type Kind, type StoreCostResult } from './measure-store-cost';
 import type { WaitersResult } from './measure-waiters';
+import { monthlyUsd } from './request-units';
 import { ratio } from './support/stats';
 
 export interface Machine {
@@ -135,6 +136,23 @@ export function buildFigures(r: BenchResults): Figure[] {
       'RU',
       'floor',
       s.sequential.floor.first.charge,
+    );
+    // Documented RU per operation (bench/request-units.ts), on the stored sizes of this run.
+    add(
+      sec,
+      'RU/round on a real account (estimated: documented RU per counted operation)',
+      s.ruPerRound.app,
+      'RU',
+      'floor',
+      s.ruPerRound.floor,
+    );
+    add(
+      sec,
+      'USD/month, 1,000 pushes/day to 4 regions, serverless at $0.25/M RU (requests only)',
+      monthlyUsd(1000, s.ruPerRound.app),
+      'USD',
+      'floor',
+      monthlyUsd(1000, s.ruPerRound.floor),
     );
     const c = s.contended;
     const at = `${c.workload.regions.length} regions at once`;
@@ -490,6 +508,7 @@ export function breakdownTable(s: StoreCostResult): string {
       'app RT',
       'app operations',
       'app writes',
+      'app RU (est.)',
       'floor RT',
       'naive RT',
       'app/floor',
@@ -507,6 +526,7 @@ export function breakdownTable(s: StoreCostResult): string {
         num(app.roundTrips),
         ops,
         num(app.writes),
+        num(app.ru),
         num(floor),
         num(naive),
         formatRatio(ratio(app.roundTrips, floor)),
