@@ -34,7 +34,7 @@ const REPOSITORIES = 16;
  * Unique webhooks: tag after tag, each reported by the four regions in turn, so a tag's regions
  * are in flight together on different connections, as replicas report close together.
  */
-function webhookRequests(prefix: string): autocannon.Request[] {
+export function webhookRequests(prefix: string): autocannon.Request[] {
   let n = 0;
   const t0 = Date.UTC(2026, 2, 14, 9, 0, 0);
   return [

@@ -56,10 +56,12 @@ export function startChild(
   modulePath: string,
   env: Record<string, string>,
   timeoutMs = 30_000,
+  execArgv: string[] = [],
 ): Promise<Child> {
   const spawnedAt = performance.now();
   const child: ChildProcess = fork(modulePath, [], {
     env: { PATH: process.env.PATH ?? '', ...env },
+    execArgv,
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   });
   let nextId = 1;

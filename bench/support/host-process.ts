@@ -15,8 +15,23 @@ async function main(): Promise<void> {
   const loadedMs = performance.now();
   const { url } = await host.listen(0, '127.0.0.1');
   const listeningMs = performance.now();
+  // The soak (bench/soak-heap.ts) runs the timers too, as on Azure.
+  if (process.env.START_TIMERS === '1') host.startTimers();
+  const gc = (globalThis as { gc?: () => void }).gc;
   serveRpc(
-    { memory: () => process.memoryUsage() },
+    {
+      memory: () => process.memoryUsage(),
+      // Only with --expose-gc: the heap that is left after a full collection.
+      memoryAfterGc: () => {
+        if (!gc) throw new Error('start the child with --expose-gc');
+        gc();
+        return process.memoryUsage();
+      },
+      heapSnapshot: async (file) => {
+        const { writeHeapSnapshot } = await import('node:v8');
+        return writeHeapSnapshot(String(file));
+      },
+    },
     { url, bootMs, loadedMs, listeningMs, functions: host.functions.length },
   );
 }
