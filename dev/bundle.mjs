@@ -24,7 +24,35 @@ const entries = fs
   .sort();
 if (entries.length === 0) throw new Error(`no functions/*.ts under ${root}`);
 
+// Loaded only when APPLICATIONINSIGHTS_CONNECTION_STRING is set (src/telemetry/azure-monitor.ts):
+// bundled on its own into node_modules/ beside main.js, where that require() finds it, so the
+// other instances do not parse its 3 MiB at start.
+const LAZY_PACKAGES = ['@azure/monitor-opentelemetry'];
+
 fs.rmSync(outDir, { recursive: true, force: true });
+const common = {
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  minify: true,
+  keepNames: true,
+  sourcemap: 'linked',
+  legalComments: 'linked',
+  metafile: true,
+  logLevel: 'warning',
+};
+for (const name of LAZY_PACKAGES) {
+  await esbuild.build({
+    ...common,
+    // Through require(), so esbuild takes the package's CommonJS build (its ESM one reads import.meta.url).
+    stdin: { contents: `module.exports = require('${name}');`, resolveDir: root },
+    outfile: path.join(outDir, 'node_modules', name, 'index.js'),
+    external: ['@azure/functions-core'],
+  });
+}
+// Minified, but names are kept: errors are told apart by `error.name` and class names. Source maps
+// map stack traces back to src/ (NODE_OPTIONS=--enable-source-maps); licences go beside each file.
 const result = await esbuild.build({
   stdin: {
     contents: entries.map((name) => `import './functions/${name.slice(0, -3)}';`).join('\n'),
@@ -32,22 +60,10 @@ const result = await esbuild.build({
     sourcefile: 'functions-entry.ts',
     loader: 'ts',
   },
-  bundle: true,
-  platform: 'node',
-  target: 'node20',
-  format: 'cjs',
+  ...common,
   outfile: path.join(outDir, 'main.js'),
   // Provided by the Functions Node.js worker (and by dev/local-host.ts), never installed.
-  external: ['@azure/functions-core'],
-  // Less to parse; names are kept because errors are told apart by `error.name` / class names.
-  minify: true,
-  keepNames: true,
-  // Stack traces map back to src/ with NODE_OPTIONS=--enable-source-maps.
-  sourcemap: 'linked',
-  // The licences of everything bundled, beside it (they were in node_modules before).
-  legalComments: 'linked',
-  metafile: true,
-  logLevel: 'warning',
+  external: ['@azure/functions-core', ...LAZY_PACKAGES],
 });
 
 const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
@@ -67,5 +83,5 @@ fs.copyFileSync(path.join(root, 'host.json'), path.join(outDir, 'host.json'));
 const bytes = fs.statSync(path.join(outDir, 'main.js')).size;
 const inputs = Object.keys(result.metafile.inputs).length;
 console.log(
-  `${path.relative(process.cwd(), outDir) || '.'}/main.js: ${(bytes / 2 ** 20).toFixed(2)} MiB from ${inputs} modules (${entries.join(', ')})`,
+  `${path.relative(process.cwd(), outDir) || '.'}/main.js: ${(bytes / 2 ** 20).toFixed(2)} MiB from ${inputs} modules (${entries.join(', ')}); loaded on demand: ${LAZY_PACKAGES.join(', ')}`,
 );

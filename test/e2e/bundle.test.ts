@@ -9,6 +9,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { aDigest, aPushEvent } from '../support/fixtures';
 import { appRoot, startApp, type RunningApp } from '../support/app-host';
+import { LOOPBACK_PLATFORM } from '../support/azure-platform';
 
 let bundle: string;
 let app: RunningApp | undefined;
@@ -38,7 +39,7 @@ afterAll(async () => {
 });
 
 describe('npm run bundle', () => {
-  it('writes a whole app root: host.json, main.js, and a package.json with main and no dependencies', () => {
+  it('writes a whole app root: host.json, main.js, a package.json with main and no dependencies', () => {
     const pkg = JSON.parse(fs.readFileSync(path.join(bundle, 'package.json'), 'utf8')) as Record<
       string,
       unknown
@@ -48,7 +49,14 @@ describe('npm run bundle', () => {
     expect(fs.readFileSync(path.join(bundle, 'host.json'), 'utf8')).toBe(
       fs.readFileSync(path.join(appRoot, 'host.json'), 'utf8'),
     );
-    expect(fs.existsSync(path.join(bundle, 'node_modules'))).toBe(false);
+    // The one package left out of main.js, bundled on its own (loaded only when configured).
+    expect(fs.readdirSync(path.join(bundle, 'node_modules'), { recursive: true }).sort()).toEqual([
+      '@azure',
+      path.join('@azure', 'monitor-opentelemetry'),
+      path.join('@azure', 'monitor-opentelemetry', 'index.js'),
+      path.join('@azure', 'monitor-opentelemetry', 'index.js.LEGAL.txt'),
+      path.join('@azure', 'monitor-opentelemetry', 'index.js.map'),
+    ]);
   });
 
   it('registers every function of functions/routes.ts from main.js alone', () => {
@@ -77,5 +85,39 @@ describe('npm run bundle', () => {
       status: 'replicating',
       missingRegions: ['canadacentral', 'eastus', 'westeurope'],
     });
+  });
+
+  it('loads Azure Monitor from its own file beside main.js only when Application Insights is set', async () => {
+    // A fresh process: the local host loads an app once per process.
+    const script = `
+      const { loadFunctionApp } = require(${JSON.stringify(path.join(appRoot, 'dist-dev/local-host.js'))});
+      loadFunctionApp({ appRoot: ${JSON.stringify(bundle)}, log: () => undefined }).then((host) => {
+        const loaded = Object.keys(require.cache).filter((k) => k.includes('monitor-opentelemetry'));
+        process.stdout.write(JSON.stringify({ functions: host.functions.length, loaded }));
+        process.exit(0);
+      });`;
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, ['-e', script], {
+      env: {
+        PATH: process.env.PATH ?? '',
+        ...LOOPBACK_PLATFORM,
+        COSMOS_ENDPOINT: 'http://127.0.0.1:9/',
+        COSMOS_KEY: 'unused-key',
+        REPLICATION_REGIONS: 'westus,eastus',
+        WEBHOOK_TOKENS: 'webhook-token-0123456789',
+        ADMIN_TOKENS: 'admin-token-0123456789ab',
+        RECONCILE_SUBSCRIPTION_ID: '00000000-0000-0000-0000-000000000000',
+        RECONCILE_RESOURCE_GROUP: 'rg',
+        RECONCILE_REGISTRY: 'contoso',
+        APPLICATIONINSIGHTS_CONNECTION_STRING:
+          'InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=http://127.0.0.1:9/',
+      },
+    });
+    const result = JSON.parse(stdout) as { functions: number; loaded: string[] };
+    expect(result.functions).toBe(app?.host.functions.length);
+    expect(result.loaded).toEqual([
+      path.join(bundle, 'node_modules', '@azure', 'monitor-opentelemetry', 'index.js'),
+    ]);
+    // Its ESM build, bundled, could not find its own folder (import.meta.url) and said so here.
+    expect(stderr).toBe('');
   });
 });
