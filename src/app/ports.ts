@@ -10,6 +10,11 @@ export interface TagRecord {
   evaluation: Evaluation;
   /** Events decided with this write and not yet copied to the event store. */
   outbox: OutboxEntry[];
+  /**
+   * Digest → regions whose arrival event was decided: written with the state, so each
+   * (tag, digest, region) is announced once. Absent in records written before arrival events.
+   */
+  arrivals?: Record<string, string[]>;
   updatedAt: Instant;
 }
 

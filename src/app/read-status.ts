@@ -31,9 +31,15 @@ export interface StatusBody {
   pushedAt: Instant | null;
   replicatedAt: Instant | null;
   eventId: string | null;
+  /** Present when the status was computed over a subset of the regions (`?regions=`). */
+  scope?: string[];
 }
 
-export function toStatusBody(state: TagState, evaluation: Evaluation): StatusBody {
+export function toStatusBody(
+  state: TagState,
+  evaluation: Evaluation,
+  scope?: readonly string[],
+): StatusBody {
   const completion = completionOf(state, evaluation);
   return {
     registry: state.registry,
@@ -53,6 +59,7 @@ export function toStatusBody(state: TagState, evaluation: Evaluation): StatusBod
     pushedAt: evaluation.pushedAt,
     replicatedAt: evaluation.replicatedAt,
     eventId: evaluation.status === 'replicated' ? (completion?.eventId ?? null) : null,
+    ...(scope === undefined ? {} : { scope: [...scope] }),
   };
 }
 

@@ -29,6 +29,22 @@ export async function getRequiredRegions(
     : { registry, regions: [...deps.defaultRegions], source: 'default', updatedAt: null };
 }
 
+export type ScopeCheck =
+  { ok: true; scope: string[] } | { ok: false; unknown: string[]; configured: string[] };
+
+/** A subset of the registry's regions to compute a status over; regions it does not have are named. */
+export async function checkScope(
+  deps: { store: Pick<Store, 'registries'>; defaultRegions: readonly string[] },
+  registry: string,
+  requested: readonly string[],
+): Promise<ScopeCheck> {
+  const { regions } = await getRequiredRegions(deps, registry);
+  const unknown = [...new Set(requested)].filter((r) => !regions.includes(r)).sort();
+  return unknown.length > 0
+    ? { ok: false, unknown, configured: regions }
+    : { ok: true, scope: [...new Set(requested)].sort() };
+}
+
 /** Stores the regions, then re-evaluates every open round so a tag waiting only on a removed region completes. */
 export async function setRequiredRegions(
   deps: RegionsDeps,

@@ -1,10 +1,16 @@
 // Applies one change to a tag under optimistic concurrency: read, apply the rules, write if-match, retry.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { toReplicatedEvent, toStalledEvent, type OutboxEntry } from '../events/replicated-event';
+import {
+  toArrivedEvent,
+  toReplicatedEvent,
+  toStalledEvent,
+  type OutboxEntry,
+} from '../events/replicated-event';
 import {
   emptyTagState,
   evaluate,
   isStallDue,
+  knownDigests,
   roundKey,
   withCompletion,
   withStall,
@@ -98,6 +104,9 @@ export async function updateTag(
     let state = after;
     let completed: OutboxEntry | null = null;
     const outbox = [...(existing?.record.outbox ?? [])];
+    // Arrivals first: the region that completes a round is announced before the round.
+    const { arrivals, entries } = newArrivals(after, evaluation, existing?.record.arrivals ?? {});
+    outbox.push(...entries);
     if (evaluation.newCompletion) {
       // The event rides in the same conditional write that decides completion: an outbox.
       completed = toReplicatedEvent(after, evaluation);
@@ -109,7 +118,7 @@ export async function updateTag(
       outbox.push(toStalledEvent(state, evaluation, now));
       state = withStall(state, round);
     }
-    const record: TagRecord = { state, evaluation, outbox, updatedAt: now };
+    const record: TagRecord = { state, evaluation, outbox, arrivals, updatedAt: now };
     const saved = await deps.store.tags.save(record, existing ? { etag: existing.etag } : 'absent');
     if (saved.ok) {
       reportTagWrite(deps.telemetry, key.registry, existing?.record.evaluation, evaluation, {
@@ -125,4 +134,43 @@ export async function updateTag(
   throw new StoreUnavailableError(
     `gave up after ${deps.maxAttempts} conflicting writes to ${key.registry}/${key.repository}`,
   );
+}
+
+/**
+ * The arrival events this write decides: each region holding the tag's current digest that was
+ * not announced for that digest yet. They ride in the same conditional write as the state, like
+ * completions, so a lost race decides nothing and the winner announces each region once.
+ */
+export function newArrivals(
+  state: TagState,
+  evaluation: Evaluation,
+  announced: Readonly<Record<string, readonly string[]>>,
+): { arrivals: Record<string, string[]>; entries: OutboxEntry[] } {
+  // Bounded like the state: only digests the tag still remembers.
+  const known = new Set(knownDigests(state));
+  const arrivals: Record<string, string[]> = Object.fromEntries(
+    Object.entries(announced)
+      .filter(([digest]) => known.has(digest))
+      .map(([digest, regions]) => [digest, [...regions]]),
+  );
+  const { digest } = evaluation;
+  if (digest === null || evaluation.status === 'deleted') return { arrivals, entries: [] };
+  const done = new Set(arrivals[digest] ?? []);
+  const entries: OutboxEntry[] = [];
+  for (const view of evaluation.regions) {
+    if (view.status !== 'arrived' || view.digest !== digest || view.arrivedAt === undefined) {
+      continue;
+    }
+    if (done.has(view.region)) continue;
+    done.add(view.region);
+    entries.push(
+      toArrivedEvent(state, evaluation, {
+        region: view.region,
+        required: view.required,
+        arrivedAt: view.arrivedAt,
+      }),
+    );
+  }
+  if (entries.length > 0) arrivals[digest] = [...done].sort();
+  return { arrivals, entries };
 }

@@ -1,6 +1,6 @@
 // Long-poll: returns as soon as the referenced tag is replicated, its digest moved on, or time is up.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { knownDigests } from '../replication/tag-state';
+import { evaluate, knownDigests } from '../replication/tag-state';
 import { repositoryTopic, type ChangeNotifier } from './change-notifier';
 import {
   resolveReference,
@@ -23,6 +23,8 @@ export interface WaitOptions {
   digest?: string;
   /** The client went away: stop waiting (only where the host says so, see docs/hardening.md). */
   signal?: AbortSignal;
+  /** Settle when the digest is in these regions (checked against the registry's by the caller). */
+  scope?: readonly string[];
 }
 
 export type WaitOutcome =
@@ -44,7 +46,7 @@ export async function waitForReplication(
 ): Promise<WaitOutcome> {
   if (options.timeoutMs <= 0) {
     const found = await readOnce(deps, registry, reference);
-    const status = found && toStatusBody(found.state, found.evaluation);
+    const status = statusFor(found, options.scope);
     return decide(found, status, options.digest) ?? { kind: 'timeout', status };
   }
   return deps.waits.wait(registry, reference, options);
@@ -57,6 +59,17 @@ async function readOnce(
 ): Promise<ResolvedTag | undefined> {
   const { regions } = await getRequiredRegions(deps, registry);
   return resolveReference(deps, registry, reference, regions);
+}
+
+/** The status a waiter sees: over its scope when it has one, else over the registry's regions. */
+function statusFor(
+  found: ResolvedTag | undefined,
+  scope: readonly string[] | undefined,
+): StatusBody | undefined {
+  if (!found) return undefined;
+  return scope === undefined
+    ? toStatusBody(found.state, found.evaluation)
+    : toStatusBody(found.state, evaluate(found.state, scope), scope);
 }
 
 /** What a read means for one waiter; undefined: keep waiting. */
@@ -90,6 +103,8 @@ export interface SharedWaits {
 
 interface Waiter {
   pinned: string | undefined;
+  /** `?regions=`: waiters of one tag share the read, each evaluates it over its own scope. */
+  scope: readonly string[] | undefined;
   /** What it was last told: its answer if time runs out. */
   last: StatusBody | undefined;
   seen: boolean;
@@ -138,9 +153,9 @@ export function makeSharedWaits(deps: SharedWaitsDeps): SharedWaits {
           wake.abort();
           continue;
         }
-        const status = found && toStatusBody(found.state, found.evaluation);
         for (const waiter of readers) {
           if (!watch.waiters.has(waiter)) continue;
+          const status = statusFor(found, waiter.scope);
           waiter.last = status;
           waiter.seen = true;
           const outcome = decide(found, status, waiter.pinned);
@@ -190,6 +205,7 @@ export function makeSharedWaits(deps: SharedWaitsDeps): SharedWaits {
         };
         const waiter: Waiter = {
           pinned: options.digest,
+          scope: options.scope,
           last: undefined,
           seen: false,
           expired: false,

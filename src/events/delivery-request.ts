@@ -2,7 +2,7 @@
 import { createHmac } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
 import { matchGlob } from './glob';
-import { REPLICATED_EVENT_TYPE } from './replicated-event';
+import { ARRIVED_EVENT_TYPE, REPLICATED_EVENT_TYPE } from './replicated-event';
 import type {
   AttemptOutcome,
   AttemptResult,
@@ -48,6 +48,10 @@ export function appliesTo(subscription: Subscription, stored: StoredEvent): bool
     return false;
   }
   if (subscription.types.length > 0 && !subscription.types.includes(event.type)) return false;
+  // One event per region is many more deliveries: only for those who ask for it by name.
+  if (event.type === ARRIVED_EVENT_TYPE && !subscription.types.includes(ARRIVED_EVENT_TYPE)) {
+    return false;
+  }
 
   const { filter } = subscription;
   if (filter.registry !== undefined) {
@@ -65,6 +69,11 @@ export function appliesTo(subscription: Subscription, stored: StoredEvent): bool
     ) {
       return false;
     }
+  }
+  if (filter.regions !== undefined && filter.regions.length > 0) {
+    // Only events about one region are filtered by region; a round's events are about all.
+    const region = stringField(event.data, 'region');
+    if (region !== undefined && !filter.regions.includes(region.toLowerCase())) return false;
   }
   if (filter.tag !== undefined) {
     // Untagged (by-digest) events match only filters that say nothing about tags.

@@ -1,4 +1,4 @@
-// The events a round produces: "replicated" once per (tag, digest), "stalled" once per late round.
+// The events a round produces: "replicated" once per (tag, digest), "arrived" once per (tag, digest, region), "stalled" once per late round.
 import { createHash } from 'node:crypto';
 import { CloudEvent } from 'cloudevents';
 import type { Evaluation, TagState } from '../replication/tag-state';
@@ -9,6 +9,8 @@ import type { GateEvent } from './types';
 
 export const REPLICATED_EVENT_TYPE = 'acrgate.tag.replicated';
 export const STALLED_EVENT_TYPE = 'acrgate.tag.stalled';
+/** Per region: sent only to subscriptions that list it in `types`. */
+export const ARRIVED_EVENT_TYPE = 'acrgate.tag.arrived';
 
 export interface ReplicatedEventData {
   registry: string;
@@ -30,6 +32,22 @@ export interface StalledEventData {
   missingRegions: string[];
   arrivedRegions: string[];
   stalledAfterMs: number;
+}
+
+export interface ArrivedEventData {
+  registry: string;
+  repository: string;
+  tag: string | null;
+  digest: string;
+  region: string;
+  /** Whether the region is one of the registry's required regions. */
+  required: boolean;
+  arrivedAt: Instant;
+  pushedAt: Instant | null;
+  /** From the push to this region's arrival. */
+  lagMs: number | null;
+  /** Required regions the digest has still not reached when this region reported. */
+  missingRegions: string[];
 }
 
 /** What a tag's write puts in its outbox: the event, and what an `acr` relay needs. */
@@ -159,6 +177,48 @@ export function toStalledEvent(state: TagState, evaluation: Evaluation, now: Ins
         source: `/registries/${state.registry}`,
         subject: subjectOf(state, digest),
         time: now,
+      },
+      data,
+    ),
+  };
+}
+
+export const arrivedEventId = (
+  registry: string,
+  repository: string,
+  tag: string | null,
+  digest: string,
+  region: string,
+): string => stableEventId(ARRIVED_EVENT_TYPE, registry, repository, tag, digest, region);
+
+/** The digest reached one region; `region` must be an arrived view of the evaluation's digest. */
+export function toArrivedEvent(
+  state: TagState,
+  evaluation: Evaluation,
+  region: { region: string; required: boolean; arrivedAt: Instant },
+): OutboxEntry {
+  const { digest, pushedAt } = evaluation;
+  if (digest === null) throw new Error('toArrivedEvent needs a digest');
+  const data: ArrivedEventData = {
+    registry: state.registry,
+    repository: state.repository,
+    tag: state.tag,
+    digest,
+    region: region.region,
+    required: region.required,
+    arrivedAt: region.arrivedAt,
+    pushedAt,
+    lagMs: pushedAt === null ? null : millisBetween(pushedAt, region.arrivedAt),
+    missingRegions: evaluation.missingRegions,
+  };
+  return {
+    event: toGateEvent(
+      {
+        id: arrivedEventId(state.registry, state.repository, state.tag, digest, region.region),
+        type: ARRIVED_EVENT_TYPE,
+        source: `/registries/${state.registry}`,
+        subject: subjectOf(state, digest),
+        time: region.arrivedAt,
       },
       data,
     ),

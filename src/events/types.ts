@@ -15,6 +15,8 @@ export interface SubscriptionFilter {
   repository?: string;
   /** Glob: `*` matches any run of characters. */
   tag?: string;
+  /** Per-region events (`acrgate.tag.arrived`) of these regions only; round events pass. */
+  regions?: string[];
 }
 
 export interface Subscription {
@@ -25,7 +27,7 @@ export interface Subscription {
   secret: string;
   filter: SubscriptionFilter;
   headers: Record<string, string>;
-  /** Which event types it wants; default: all. */
+  /** Which event types it wants; default: all but the per-region `acrgate.tag.arrived`. */
   types: string[];
   enabled: boolean;
   disabledReason?: string;

@@ -220,6 +220,8 @@ const ops: Operation[] = [
         '`repository:tag` or `repository@sha256:…`. A catch-all route segment: the slashes of the repository are sent as they are, not percent-encoded.',
       wait: 'seconds to wait for the tag to be replicated (or deleted) before answering. An instance holds at most MAX_WAITERS such long-polls; beyond, 503 with Retry-After',
       digest: 'wait for this digest; 409 at once if the tag has moved past it',
+      regions:
+        'comma-separated regions, e.g. `eastus,westeurope`: the status (and `wait`) is computed over these only, and the body echoes them as `scope`; regions the registry does not have are a 400 naming them',
     },
     responses: {
       200: {

@@ -4,10 +4,11 @@ import { z } from 'zod';
 import { InvalidContinuationTokenError } from '../app/ports';
 import { listStatuses, type Reference } from '../app/read-status';
 import { waitForReplication, type WaitDeps } from '../app/wait-for-replication';
-import type { RegionsDeps } from '../app/required-regions';
+import { checkScope, type RegionsDeps } from '../app/required-regions';
 import {
   digestSchema,
   parseReference,
+  regionNameSchema,
   registrySchema,
   repositorySchema,
 } from '../replication/names';
@@ -40,9 +41,17 @@ export const referenceSchema = z
   });
 
 export const statusParams = z.object({ registry: registrySchema, reference: referenceSchema });
+/** `eastus,westeurope`: a comma-separated list of region names. */
+export const regionListSchema = z
+  .string()
+  .max(2000)
+  .transform((text) => text.split(',').map((r) => r.trim()))
+  .pipe(z.array(regionNameSchema).min(1).max(50));
+
 export const statusQuery = z.object({
   wait: z.coerce.number().min(0).max(MAX_WAIT_SECONDS).optional(),
   digest: digestSchema.optional(),
+  regions: regionListSchema.optional(),
 });
 export const listParams = z.object({ registry: registrySchema });
 export const listQuery = z.object({
@@ -66,10 +75,26 @@ export function makeStatusHandler(deps: StatusDeps): HttpHandler {
     deps.authenticate(request, ['webhook', 'admin']);
     const { registry, reference } = parseOr400(statusParams, request.params, 'path', 'path');
     const query = parseOr400(statusQuery, queryObject(request.query), 'query', 'query');
+    let scope: string[] | undefined;
+    if (query.regions !== undefined) {
+      const checked = await checkScope(deps, registry, query.regions);
+      if (!checked.ok) {
+        const detail = `${checked.unknown.join(', ')} ${checked.unknown.length === 1 ? 'is' : 'are'} not among the regions of ${registry} (${checked.configured.join(', ') || 'none'})`;
+        throw new HttpProblem({
+          status: 400,
+          title: 'Invalid query',
+          detail: `query.regions: ${detail}`,
+          errors: [{ field: 'query.regions', detail }],
+          extensions: { unknownRegions: checked.unknown },
+        });
+      }
+      scope = checked.scope;
+    }
     const signal = clientGoneSignal(context);
     const outcome = await waitForReplication(deps, registry, reference, {
       timeoutMs: (query.wait ?? 0) * 1000,
       ...(query.digest === undefined ? {} : { digest: query.digest }),
+      ...(scope === undefined ? {} : { scope }),
       ...(signal === undefined ? {} : { signal }),
     });
     if (outcome.kind === 'busy') {

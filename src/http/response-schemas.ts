@@ -4,7 +4,11 @@ import type { DeliveryRecord } from '../app/ports';
 import type { StatusBody as ServerStatusBody } from '../app/read-status';
 import type { RequiredRegions } from '../app/required-regions';
 import type { SubscriptionView } from '../app/manage-subscriptions';
-import { REPLICATED_EVENT_TYPE, STALLED_EVENT_TYPE } from '../events/replicated-event';
+import {
+  ARRIVED_EVENT_TYPE,
+  REPLICATED_EVENT_TYPE,
+  STALLED_EVENT_TYPE,
+} from '../events/replicated-event';
 import { SUBSCRIPTION_FORMATS } from '../events/types';
 
 /** What the store keeps: UTC with nine fractional digits, e.g. `2026-03-14T09:26:53.589793238Z`. */
@@ -37,6 +41,10 @@ export const statusBodySchema = z.object({
   pushedAt: instantTextSchema.nullable(),
   replicatedAt: instantTextSchema.nullable(),
   eventId: z.string().nullable(),
+  scope: z.array(z.string()).optional().meta({
+    description:
+      'with `?regions=`: the regions the status is computed over (then also `requiredRegions`)',
+  }),
 });
 
 export const statusListSchema = z.object({
@@ -108,9 +116,23 @@ export const stalledEventSchema = z.object({
     stalledAfterMs: z.number(),
   }),
 });
+export const arrivedEventSchema = z.object({
+  ...cloudEventFields,
+  type: z.literal(ARRIVED_EVENT_TYPE),
+  data: z.object({
+    ...roundFields,
+    region: z.string(),
+    required: z.boolean(),
+    arrivedAt: instantTextSchema,
+    pushedAt: instantTextSchema.nullable(),
+    lagMs: z.number().nullable().meta({ description: 'from the push to this arrival' }),
+    missingRegions: z.array(z.string()),
+  }),
+});
 export const emittedEventSchema = z.discriminatedUnion('type', [
   replicatedEventSchema,
   stalledEventSchema,
+  arrivedEventSchema,
 ]);
 
 export const eventFeedSchema = z.object({
@@ -153,6 +175,7 @@ export const subscriptionViewSchema = z.object({
     registry: z.string().optional(),
     repository: z.string().optional(),
     tag: z.string().optional(),
+    regions: z.array(z.string()).optional(),
   }),
   headers: z
     .record(z.string(), z.string())

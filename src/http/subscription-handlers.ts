@@ -4,10 +4,14 @@ import { z } from 'zod';
 import { createSubscription, toSubscriptionView } from '../app/manage-subscriptions';
 import type { Clock, Store } from '../app/ports';
 import { RESERVED_HEADERS } from '../events/delivery-request';
-import { REPLICATED_EVENT_TYPE, STALLED_EVENT_TYPE } from '../events/replicated-event';
+import {
+  ARRIVED_EVENT_TYPE,
+  REPLICATED_EVENT_TYPE,
+  STALLED_EVENT_TYPE,
+} from '../events/replicated-event';
 import { SUBSCRIPTION_FORMATS } from '../events/types';
 import type { OutboundGuard } from '../net/outbound-guard';
-import { registrySchema } from '../replication/names';
+import { regionNameSchema, registrySchema } from '../replication/names';
 import type { Authenticate } from './auth';
 import { handle, json, parseOr400, readJsonBody } from './handle';
 import { HttpProblem } from './problem';
@@ -55,6 +59,12 @@ export const newSubscriptionSchema = z.strictObject({
         .max(128)
         .regex(/^[A-Za-z0-9._\-*]+$/, 'must be a tag glob')
         .optional(),
+      regions: z
+        .array(regionNameSchema)
+        .min(1)
+        .max(50)
+        .optional()
+        .meta({ description: 'acrgate.tag.arrived events of these regions only' }),
     })
     .default({}),
   headers: z
@@ -77,7 +87,7 @@ export const newSubscriptionSchema = z.strictObject({
     .refine((h) => Object.keys(h).length <= 20, { message: 'at most 20 headers' })
     .default({}),
   types: z
-    .array(z.enum([REPLICATED_EVENT_TYPE, STALLED_EVENT_TYPE]))
+    .array(z.enum([REPLICATED_EVENT_TYPE, STALLED_EVENT_TYPE, ARRIVED_EVENT_TYPE]))
     .max(10)
     .default([]),
 });

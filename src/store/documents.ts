@@ -57,6 +57,8 @@ export const tagDocumentSchema = z.object({
   retired: z.record(z.string(), z.record(z.string(), storedInstantSchema)).optional(),
   retiredBefore: storedInstantSchema.optional(),
   outbox: z.array(outboxEntrySchema),
+  /** Digest → regions whose arrival event was decided (absent in older documents). */
+  arrivals: z.record(z.string(), z.array(z.string())).default({}),
   // Derived when written; kept as fields so they can be queried and indexed.
   outboxSize: z.number().int().default(0),
   digest: z.string().nullable(),
@@ -106,6 +108,7 @@ export const subscriptionDocumentSchema = z.object({
     registry: z.string().optional(),
     repository: z.string().optional(),
     tag: z.string().optional(),
+    regions: z.array(z.string()).optional(),
   }),
   headers: z.record(z.string(), z.string()),
   types: z.array(z.string()).default([]),

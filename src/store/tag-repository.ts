@@ -30,6 +30,7 @@ function toTagDocument(record: TagRecord): Omit<TagDocument, '_etag'> {
     ...(state.retired === undefined ? {} : { retired: state.retired }),
     ...(state.retiredBefore === undefined ? {} : { retiredBefore: state.retiredBefore }),
     outbox: record.outbox,
+    arrivals: record.arrivals ?? {},
     outboxSize: record.outbox.length,
     digest: evaluation.digest,
     status: evaluation.status,
@@ -75,6 +76,7 @@ function fromTagDocument(raw: unknown): StoredTag {
         newCompletion: null,
       },
       outbox: doc.outbox,
+      arrivals: doc.arrivals,
       updatedAt: doc.updatedAt,
     },
   };
