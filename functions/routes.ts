@@ -64,6 +64,14 @@ app.http('dashboard', {
   authLevel: 'anonymous',
   handler: h.dashboard,
 });
+// The Gatekeeper external data provider (and Kyverno apiCall): Gatekeeper sends no headers, so
+// the read token comes as ?token= (and the function key as ?code= if authLevel is raised on Azure).
+app.http('gatekeeperProvider', {
+  route: 'gatekeeper/{region}',
+  methods: ['POST'],
+  authLevel: 'anonymous',
+  handler: h.gatekeeperProvider,
+});
 // The API description, generated from the zod schemas: no token.
 app.http('openApi', {
   route: 'openapi.json',

@@ -20,6 +20,7 @@ import {
   makeGetEventHandler,
   makeRedeliverHandler,
 } from './http/event-handlers';
+import { makeGatekeeperHandler } from './http/gatekeeper-handler';
 import { makeHealthHandler } from './http/health-handler';
 import { makeOpenApiHandler } from './http/openapi';
 import { makeGetRegistryHandler, makePutRegistryHandler } from './http/registry-handlers';
@@ -178,6 +179,7 @@ export function buildHandlers(settings: Settings = loadSettings()) {
     openApi: makeOpenApiHandler(),
     eventGridWebhook: traced(telemetry, 'acrgate.webhook.eventgrid', makeEventGridHandler(core)),
     eventGridHandshake: makeEventGridOptionsHandler(core),
+    gatekeeperProvider: makeGatekeeperHandler(core),
   } satisfies Record<string, HttpHandler>;
   const timers = {
     deliverEvents: makeDeliverEventsTimer(deliverer),

@@ -75,11 +75,12 @@ export function makeApiClient(options: ApiOptions) {
     async status(
       registry: string,
       reference: string,
-      query: { wait?: number; digest?: string } = {},
+      query: { wait?: number; digest?: string; regions?: readonly string[] } = {},
     ): Promise<StatusAnswer> {
       const params = new URLSearchParams();
       if (query.wait) params.set('wait', String(query.wait));
       if (query.digest) params.set('digest', query.digest);
+      if (query.regions && query.regions.length > 0) params.set('regions', query.regions.join(','));
       const qs = params.size > 0 ? `?${params.toString()}` : '';
       const path = `/replications/${encodeURIComponent(registry)}/${reference.split('/').map(encodeURIComponent).join('/')}${qs}`;
       const response = await request(path, {}, query.wait ?? 0);

@@ -12,8 +12,9 @@ import { applyCommand, planCommand } from './webhooks-command';
 export const USAGE = `acr-gate: gate deployments on geo-replication of Azure Container Registry images
 
 usage:
-  acr-gate wait <registry>/<repository>:<tag>|@<digest> [--timeout 15m] [--digest sha256:…] [--json]
-  acr-gate status <registry>/<repository>:<tag>|@<digest> [--json]
+  acr-gate wait <registry>/<repository>:<tag>|@<digest> [--timeout 15m] [--digest sha256:…] [--regions a,b] [--json]
+  acr-gate status <registry>/<repository>:<tag>|@<digest> [--regions a,b] [--json]
+                          (--regions: only these regions, e.g. the one a cluster runs in)
   acr-gate webhooks plan  --registry R --url https://<app>/api [--regions a,b] [--scope 'repo:*']
                           [--subscription S --resource-group G]   (discovers replicas when --regions is absent)
   acr-gate webhooks apply --registry R --url https://<app>/api --subscription S --resource-group G
@@ -103,6 +104,7 @@ export async function run(argv: string[], io: Io): Promise<ExitCode> {
       return waitCommand(api(), image, {
         timeoutMs: parseDuration(v.timeout),
         ...(v.digest ? { digest: v.digest } : {}),
+        ...(v.regions ? { regions: csv(v.regions) ?? [] } : {}),
         json: v.json,
         live: io.isTty,
         out: io.out,
@@ -111,7 +113,11 @@ export async function run(argv: string[], io: Io): Promise<ExitCode> {
     }
     case 'status': {
       const image = parseImageReference(required(sub, 'an image reference'));
-      const answer = await api().status(image.registry, image.reference);
+      const answer = await api().status(
+        image.registry,
+        image.reference,
+        v.regions ? { regions: csv(v.regions) ?? [] } : {},
+      );
       if (answer.kind === 'not-found') {
         io.err(`no region has reported ${image.registry}/${image.reference}\n`);
         return EXIT.notFound;

@@ -7,6 +7,8 @@ import { progressLine, imageName } from './render';
 export interface WaitOptions {
   timeoutMs: number;
   digest?: string;
+  /** Only these regions (a regional rollout); default: every required region. */
+  regions?: readonly string[];
   json: boolean;
   /** Rewrite one line in place (a terminal), or print a line per change (CI logs). */
   live: boolean;
@@ -42,7 +44,9 @@ export async function waitCommand(
     return code;
   };
 
-  report(`waiting for ${name} to reach every region${digest ? ` at ${digest}` : ''}`);
+  const scoped = options.regions !== undefined && options.regions.length > 0;
+  const where = scoped ? (options.regions ?? []).join(', ') : 'every region';
+  report(`waiting for ${name} to reach ${where}${digest ? ` at ${digest}` : ''}`);
   for (;;) {
     const remainingMs = deadline - Date.now();
     if (remainingMs <= 0) break;
@@ -52,6 +56,7 @@ export async function waitCommand(
       answer = await api.status(image.registry, image.reference, {
         wait,
         ...(digest ? { digest } : {}),
+        ...(scoped ? { regions: options.regions } : {}),
       });
       failures = 0;
     } catch (error) {
@@ -81,7 +86,9 @@ export async function waitCommand(
     if (last.status === 'replicated' && (!digest || last.digest === digest)) {
       return finish(
         EXIT.ok,
-        `✓ ${imageName(last)} is in all ${last.requiredRegions.length} regions (${last.requiredRegions.join(', ')}) after ${formatDuration(Date.now() - started)}`,
+        scoped
+          ? `✓ ${imageName(last)} is in ${last.requiredRegions.join(', ')} after ${formatDuration(Date.now() - started)}`
+          : `✓ ${imageName(last)} is in all ${last.requiredRegions.length} regions (${last.requiredRegions.join(', ')}) after ${formatDuration(Date.now() - started)}`,
       );
     }
     if (last.status === 'deleted' && (!digest || last.digest === digest)) {

@@ -7,6 +7,7 @@ import { acrEventSchema } from '../replication/acr-event';
 import { cloudEventSchema, eventGridEventSchema } from '../replication/event-grid-event';
 import { dashboardParamsSchema, dashboardQuerySchema } from './dashboard-handler';
 import { feedQuery, idParams as eventIdParams } from './event-handlers';
+import { gatekeeperParams, gatekeeperQuery, providerRequestSchema } from './gatekeeper-handler';
 import { handle, json } from './handle';
 import { params as registryParams, regionsBodySchema } from './registry-handlers';
 import { listParams, listQuery, statusParams, statusQuery } from './replication-handlers';
@@ -15,7 +16,8 @@ import { newSubscriptionSchema, idParams as subscriptionIdParams } from './subsc
 import { paramsSchema as webhookParams } from './webhook-handler';
 
 type JsonSchema = Record<string, unknown>;
-type Access = 'none' | 'webhook' | 'eventgrid' | 'handshake' | 'read' | 'admin' | 'dashboard';
+type Access =
+  'none' | 'webhook' | 'eventgrid' | 'handshake' | 'read' | 'admin' | 'dashboard' | 'readQuery';
 
 interface ResponseSpec {
   description: string;
@@ -58,6 +60,7 @@ const requestComponents: Record<string, z.ZodType> = {
   EventGridDelivery: eventGridDeliverySchema,
   IncomingCloudEvent: cloudEventSchema,
   IncomingCloudEventBatch: z.array(cloudEventSchema).min(1),
+  ProviderRequest: providerRequestSchema,
 };
 
 const eventGridAnswerSchema = z.union([
@@ -101,6 +104,7 @@ const responseComponents: Record<string, z.ZodType> = {
   Health: bodies.healthSchema,
   Problem: bodies.problemSchema,
   DigestMoved: bodies.digestMovedSchema,
+  ProviderResponse: bodies.providerResponseSchema,
   OpenApiDocument: openApiDocumentSchema,
 };
 
@@ -400,6 +404,24 @@ const ops: Operation[] = [
     responses: { 200: { description: 'the page', body: { mediaType: HTML } } },
   },
   {
+    method: 'post',
+    path: '/gatekeeper/{region}',
+    operationId: 'gatekeeperProvider',
+    tag: 'admission',
+    summary: 'OPA Gatekeeper external data provider: is each image in this region?',
+    description:
+      "Takes a Gatekeeper `ProviderRequest` whose `keys` are image references as written in pod specs (`host/repo:tag`, `host/repo@sha256:…`, bare `host/repo` = `:latest`) and answers a `ProviderResponse` with one item per distinct key: `error` is empty when the image, at the tag's current digest or the given digest, is in the region. Images of registries the gate does not track get an empty error and `value.tracked: false`. A malformed reference is an error on its item, never a failed request. `systemError` only when the store cannot be reached. Gatekeeper sends no headers: the read token may come as `?token=`. Body limit: 1,200,000 bytes, not MAX_BODY_BYTES.",
+    access: 'readQuery',
+    store: true,
+    params: gatekeeperParams,
+    query: gatekeeperQuery,
+    body: { component: 'ProviderRequest' },
+    responses: {
+      200: { description: 'one item per distinct key', body: { component: 'ProviderResponse' } },
+      413: { description: 'more than 1,000 keys, or a body over 1,200,000 bytes' },
+    },
+  },
+  {
     method: 'get',
     path: '/health',
     operationId: 'health',
@@ -438,6 +460,12 @@ const SECURITY: Record<Access, Record<string, string[]>[]> = {
   read: [{ bearerAuth: ['webhook'] }, { bearerAuth: ['admin'] }],
   admin: [{ bearerAuth: ['admin'], functionKey: [] }],
   dashboard: [
+    { bearerAuth: ['webhook'] },
+    { bearerAuth: ['admin'] },
+    { queryToken: ['webhook'] },
+    { queryToken: ['admin'] },
+  ],
+  readQuery: [
     { bearerAuth: ['webhook'] },
     { bearerAuth: ['admin'] },
     { queryToken: ['webhook'] },
@@ -613,6 +641,7 @@ export function buildOpenApiDocument(): JsonSchema {
       { name: 'events', description: 'emitted CloudEvents and their deliveries' },
       { name: 'subscriptions', description: 'where events go' },
       { name: 'dashboard', description: 'HTML for people' },
+      { name: 'admission', description: 'Kubernetes admission (Gatekeeper, Kyverno)' },
       { name: 'meta', description: 'health and this document' },
     ],
     paths,
@@ -640,7 +669,7 @@ export function buildOpenApiDocument(): JsonSchema {
           in: 'query',
           name: 'token',
           description:
-            'The dashboard (for browsers) and the Event Grid webhook (for subscription URLs) only: the token in the URL. It ends up in browser history and proxy logs.',
+            'The dashboard (for browsers), the Event Grid webhook (for subscription URLs) and the Gatekeeper provider (which sends no headers) only: the token in the URL. It ends up in browser history and proxy logs.',
         },
       },
     },

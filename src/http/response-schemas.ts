@@ -4,6 +4,7 @@ import type { DeliveryRecord } from '../app/ports';
 import type { StatusBody as ServerStatusBody } from '../app/read-status';
 import type { RequiredRegions } from '../app/required-regions';
 import type { SubscriptionView } from '../app/manage-subscriptions';
+import type { ImageCheck } from '../app/check-images';
 import {
   ARRIVED_EVENT_TYPE,
   REPLICATED_EVENT_TYPE,
@@ -202,6 +203,40 @@ export const healthSchema = z.union([
   }),
 ]);
 
+/** Gatekeeper's `ProviderResponse` (externaldata/v1beta1): one item per distinct key. */
+export const providerResponseSchema = z.object({
+  apiVersion: z.literal('externaldata.gatekeeper.sh/v1beta1'),
+  kind: z.literal('ProviderResponse'),
+  response: z.object({
+    idempotent: z.boolean(),
+    items: z.array(
+      z.object({
+        key: z.string(),
+        value: z
+          .union([
+            z.object({
+              tracked: z.literal(true),
+              registry: z.string(),
+              repository: z.string(),
+              tag: z.string().nullable(),
+              digest: z.string().nullable(),
+              region: z.string(),
+              status: z.enum(['arrived', 'pending', 'stale', 'deleted', 'unknown']),
+              arrivedAt: instantTextSchema.optional(),
+            }),
+            z.object({ tracked: z.literal(false), registry: z.string(), message: z.string() }),
+          ])
+          .optional(),
+        error: z.string().meta({ description: 'empty when the image may run in the region' }),
+      }),
+    ),
+    systemError: z
+      .string()
+      .optional()
+      .meta({ description: 'only when the gate cannot answer (the store is unreachable)' }),
+  }),
+});
+
 const problemFields = {
   type: z.string(),
   title: z.string(),
@@ -228,4 +263,5 @@ export type ServerBodiesFitTheirSchemas = [
   Fits<typeof requiredRegionsSchema, RequiredRegions>,
   Fits<typeof deliverySchema, DeliveryRecord>,
   Fits<typeof subscriptionViewSchema, SubscriptionView>,
+  Fits<typeof providerResponseSchema.shape.response.shape.items.element, ImageCheck>,
 ];
