@@ -49,6 +49,8 @@ export interface UpdateResult {
   written: boolean;
   /** The "replicated" event this write decided, if it completed a round. */
   completed: OutboxEntry | null;
+  /** The "arrived" events this write decided (regions newly holding the tag's digest). */
+  arrived: OutboxEntry[];
   attempts: number;
 }
 
@@ -98,7 +100,13 @@ export async function updateTag(
       sameDerived(existing.record.evaluation, evaluation)
     ) {
       await publishOutbox(deps, existing);
-      return { record: existing.record, written: false, completed: null, attempts: attempt };
+      return {
+        record: existing.record,
+        written: false,
+        completed: null,
+        arrived: [],
+        attempts: attempt,
+      };
     }
 
     let state = after;
@@ -127,7 +135,7 @@ export async function updateTag(
       });
       deps.notifier?.notify(repositoryTopic(key.registry, key.repository));
       await publishOutbox(deps, { record, etag: saved.etag });
-      return { record, written: true, completed, attempts: attempt };
+      return { record, written: true, completed, arrived: entries, attempts: attempt };
     }
     await backoff(attempt);
   }

@@ -438,10 +438,24 @@ const tagItemSchema = z.object({
   observations: z.record(z.string(), z.record(z.string(), observationSchema)),
   completions: z.array(z.object({ digest: z.string(), eventId: z.string() })),
 });
+const arrivedItemSchema = z.object({
+  event: z.object({
+    id: z.string(),
+    type: z.literal('acrgate.tag.arrived'),
+    data: z.object({
+      registry: z.string(),
+      repository: z.string(),
+      tag: z.string().nullable(),
+      digest: z.string(),
+      region: z.string(),
+      arrivedAt: z.string(),
+    }),
+  }),
+});
 const eventItemSchema = z.object({
   event: z.object({
     id: z.string(),
-    type: z.string(),
+    type: z.literal('acrgate.tag.replicated'),
     data: z.object({
       registry: z.string(),
       repository: z.string(),
@@ -453,6 +467,12 @@ const eventItemSchema = z.object({
   }),
 });
 type EventItem = z.infer<typeof eventItemSchema>['event'];
+const anyEventSchema = z.looseObject({ event: z.looseObject({ type: z.string() }) });
+/** The replicated events of a database, leaving the per-region ones aside. */
+const replicatedIn = async (database: string) =>
+  (await itemsOf(database, 'event', anyEventSchema))
+    .filter((e) => e.event.type === 'acrgate.tag.replicated')
+    .map((e) => eventItemSchema.parse(e));
 
 let cosmos: EmbeddedCosmos;
 let reader: CosmosClient;
@@ -485,19 +505,31 @@ async function itemsOf<T>(database: string, type: string, schema: z.ZodType<T>):
 
 const decidedIn = (outcome: ArrivalOutcome): number =>
   (outcome.kind === 'push' ? [outcome.result] : outcome.results).filter((r) => r.completed).length;
+const arrivalsIn = (outcome: ArrivalOutcome): number =>
+  (outcome.kind === 'push' ? [outcome.result] : outcome.results).reduce(
+    (n, r) => n + r.arrived.length,
+    0,
+  );
+
+/** Arrival events decided by the calls of the last `execute`: each must be stored exactly once. */
+let arrivalsDecided = 0;
 
 async function execute(batches: Scheduled[][], instances: RegionsDeps[]): Promise<number> {
   let decided = 0;
+  arrivalsDecided = 0;
   for (const batch of batches) {
     await Promise.all(
       batch.map(async ({ step, instance }) => {
         const deps = at(instances, instance);
         // Awaited first: `decided += await …` would read `decided` before the await and lose updates.
-        const n =
-          step.kind === 'regions'
-            ? (await setRequiredRegions(deps, step.registry, step.regions)).completed
-            : decidedIn(await recordArrival(deps, step.intent, step.region, step.payload));
-        decided += n;
+        if (step.kind === 'regions') {
+          const { completed } = await setRequiredRegions(deps, step.registry, step.regions);
+          decided += completed;
+        } else {
+          const outcome = await recordArrival(deps, step.intent, step.region, step.payload);
+          decided += decidedIn(outcome);
+          arrivalsDecided += arrivalsIn(outcome);
+        }
       }),
     );
   }
@@ -515,7 +547,14 @@ async function check(spec: Spec, batches: Scheduled[][]): Promise<void> {
   decided += (await sweepRounds({ ...at(instances, 0), stallAfterMs: NEVER_STALL })).completed;
 
   const tagItems = await itemsOf(database, 'tag', tagItemSchema);
-  const events = (await itemsOf(database, 'event', eventItemSchema)).map((e) => e.event);
+  const all = await itemsOf(database, 'event', anyEventSchema);
+  const events = all
+    .filter((e) => e.event.type === 'acrgate.tag.replicated')
+    .map((e) => eventItemSchema.parse(e).event);
+  const arrivals = all
+    .filter((e) => e.event.type === 'acrgate.tag.arrived')
+    .map((e) => arrivedItemSchema.parse(e).event);
+  expect(events.length + arrivals.length, 'only replicated and arrived events').toBe(all.length);
   const eventsOf = new Map<string, EventItem[]>();
   for (const e of events) {
     const { registry, repository, tag, digest } = e.data;
@@ -538,8 +577,20 @@ async function check(spec: Spec, batches: Scheduled[][]): Promise<void> {
 
   // 3. At most once, and each decision is an event.
   for (const [key, list] of eventsOf) expect(list, `events of ${key}`).toHaveLength(1);
-  expect(events.every((e) => e.type === 'acrgate.tag.replicated')).toBe(true);
   expect(decided, 'completions decided by the calls vs events stored').toBe(events.length);
+  // 3b. Each (tag, digest, region) arrival is decided once, by one write, and stored once.
+  expect(arrivalsDecided, 'arrivals decided by the calls vs arrival events stored').toBe(
+    arrivals.length,
+  );
+  for (const a of arrivals) {
+    const { registry, repository, tag, digest, region } = a.data;
+    const name = tagName({ registry, repository, tag: tag ?? '' });
+    const o = model.states.get(name)?.observations[region]?.[digest];
+    expect(
+      o?.firstSeen ?? o?.lastSeen,
+      `arrival of ${name} @ ${short(digest)} in ${region}`,
+    ).toBeDefined();
+  }
 
   for (const [name, state] of model.states) {
     const required = model.regions.get(state.registry) ?? [...REGIONS];
@@ -552,6 +603,18 @@ async function check(spec: Spec, batches: Scheduled[][]): Promise<void> {
     // 2. Final state.
     const { eventId, ...actual } = status ?? { eventId: undefined };
     expect(actual, `status of ${name}`).toEqual(expected);
+    // 4a. Every region holding a live tag's digest was announced.
+    if (expected.status !== 'deleted' && expected.digest !== null) {
+      for (const r of expected.regions.filter((v) => v.status === 'arrived')) {
+        const announced = arrivals.filter(
+          (a) =>
+            tagName({ ...a.data, tag: a.data.tag ?? '' }) === name &&
+            a.data.digest === expected.digest &&
+            a.data.region === r.region,
+        );
+        expect(announced, `arrival of ${name} in ${r.region}`).toHaveLength(1);
+      }
+    }
     // 4. A replicated tag has its event.
     if (expected.status === 'replicated' && expected.digest !== null) {
       const list = eventsOf.get(roundKey(name, expected.digest)) ?? [];
@@ -703,7 +766,7 @@ describe('cases found while building the model', () => {
       expect(swept).toMatchObject({ reevaluated: 1, completed: 1 });
 
       const status = await readStatus(fast, ref.registry, { kind: 'tag', ...ref });
-      const events = await itemsOf(database, 'event', eventItemSchema);
+      const events = await replicatedIn(database);
       expect(status).toMatchObject<Partial<StatusBody>>({ status: 'replicated', digest });
       expect(events.map((e) => e.event.data.digest)).toEqual([digest]);
       expect(status?.eventId).toBe(events[0]?.event.id);
