@@ -212,7 +212,37 @@ describe('every route, as the document describes it', () => {
     const newer = aDigest();
     expect((await push('westus', '1.0', newer, 9)).status).toBe(202);
     expect((await call('GET', `${ref}:1.0?digest=${digest}`)).status).toBe(409);
+    expect((await call('GET', `${ref}:1.0?regions=westus`)).status).toBe(200);
+    expect((await call('GET', `${ref}:1.0?regions=mars`)).status).toBe(400);
     expect((await call('GET', `/api/replications/${REGISTRY}?pageSize=5`)).status).toBe(200);
+
+    // The Gatekeeper provider: the token in the URL, as Gatekeeper sends it.
+    const provider = (keys: unknown, token: string | null = WEBHOOK_TOKEN, region = 'westus') =>
+      call('POST', `/api/gatekeeper/${region}${token === null ? '' : `?token=${token}`}`, {
+        token: null,
+        body: {
+          apiVersion: 'externaldata.gatekeeper.sh/v1beta1',
+          kind: 'ProviderRequest',
+          request: { keys },
+        },
+      });
+    expect((await provider([`${REGISTRY}/${repository}:1.0`, 'nginx', 'Bad:Ref'])).status).toBe(
+      200,
+    );
+    expect((await provider([], WEBHOOK_TOKEN, 'Bad Region')).status).toBe(400);
+    expect((await provider([], null)).status).toBe(401);
+    expect((await provider(Array.from({ length: 1001 }, (_, i) => `x.io/a:${i}`))).status).toBe(
+      413,
+    );
+    expect(
+      (
+        await call('POST', `/api/gatekeeper/westus?token=${WEBHOOK_TOKEN}`, {
+          token: null,
+          raw: 'x',
+          contentType: 'text/plain',
+        })
+      ).status,
+    ).toBe(415);
     expect((await call('GET', `/api/replications/${REGISTRY}?status=nope`)).status).toBe(400);
 
     // Required regions (admin).
