@@ -184,7 +184,7 @@ describe('acrgate.tag.arrived', () => {
       ]);
     }
 
-    const stored = (await app.storedEventsFor('team/arrivals:1.0')) as {
+    const stored = (await app.storedEventsFor('team/arrivals:1.0', null)) as {
       event: {
         id: string;
         type: string;

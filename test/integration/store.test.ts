@@ -88,11 +88,19 @@ describe('recording arrivals in Cosmos DB', () => {
       'arrived',
       'arrived',
     ]);
-    const events = await storedEvents(settings.database);
+    const all = (await storedEvents(settings.database)) as {
+      event: { type: string; data: { region?: string } };
+    }[];
+    const events = all.filter((e) => e.event.type === 'acrgate.tag.replicated');
     expect(events).toHaveLength(1);
     expect(events[0]).toMatchObject({
       event: { type: 'acrgate.tag.replicated', subject: 'team/app/api:1.2' },
     });
+    // One arrival per region, decided once among the 20 racing writers.
+    const arrived = all.filter((e) => e.event.type === 'acrgate.tag.arrived');
+    expect(arrived.map((e) => e.event.data.region).sort()).toEqual([...REGIONS].sort());
+    const decided = outcomes.flatMap((o) => (o.kind === 'push' ? o.result.arrived : []));
+    expect(decided.map((e) => e.event.data.region).sort()).toEqual([...REGIONS].sort());
   });
 
   it('writes nothing for a duplicate', async () => {

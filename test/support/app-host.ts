@@ -21,8 +21,11 @@ export interface RunningApp {
   post(pathAndQuery: string, body: unknown, token?: string): Promise<Response>;
   /** Queries the app's container with a client of its own, straight from the embedded server. */
   query<T = unknown>(query: SqlQuerySpec | string): Promise<T[]>;
-  /** The stored events whose CloudEvent subject is `subject` (e.g. `team/app:1.2`). */
-  storedEventsFor(subject: string): Promise<unknown[]>;
+  /**
+   * The stored events whose CloudEvent subject is `subject` (e.g. `team/app:1.2`), of one type:
+   * `acrgate.tag.replicated` unless told (null: every type, the per-region ones too).
+   */
+  storedEventsFor(subject: string, type?: string | null): Promise<unknown[]>;
   stop(): Promise<void>;
 }
 
@@ -79,10 +82,13 @@ export async function startApp(
     database,
     logs,
     query,
-    storedEventsFor: (subject) =>
+    storedEventsFor: (subject, type = 'acrgate.tag.replicated') =>
       query({
-        query: "SELECT * FROM c WHERE c.type = 'event' AND c.event.subject = @subject",
-        parameters: [{ name: '@subject', value: subject }],
+        query: `SELECT * FROM c WHERE c.type = 'event' AND c.event.subject = @subject${type === null ? '' : ' AND c.event.type = @type'}`,
+        parameters: [
+          { name: '@subject', value: subject },
+          ...(type === null ? [] : [{ name: '@type', value: type }]),
+        ],
       }),
     call,
     post: (pathAndQuery, body, token = WEBHOOK_TOKEN) =>
