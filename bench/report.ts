@@ -1,4 +1,5 @@
 // Turns the measurements into rows of "figure beside its baseline, as a ratio", for the terminal and the docs.
+import type { AdmissionResult } from './measure-admission';
 import type { ContentionResult } from './measure-contention';
 import type { ColdStart, MemoryFigures } from './measure-footprint';
 import type { GateResult } from './measure-gate';
@@ -40,6 +41,7 @@ export interface BenchResults {
   growth?: GrowthResult;
   footprint?: FootprintResult;
   waiters?: WaitersResult;
+  admission?: AdmissionResult;
   figures?: Figure[];
   warnings: string[];
 }
@@ -456,6 +458,34 @@ export function buildFigures(r: BenchResults): Figure[] {
       );
     }
   }
+  const adm = r.admission;
+  if (adm) {
+    const sec = '8 admission';
+    // Issue 11's target: p99 under 100 ms for 100 keys (Gatekeeper's budget is 1-2 s).
+    for (const { keys, latency } of adm.provider) {
+      const label = `Gatekeeper provider, ${keys} key${keys === 1 ? '' : 's'}`;
+      add(sec, `${label}, p50 (${adm.requests} requests)`, latency.p50, 'ms', 'target p99', 100);
+      add(sec, `${label}, p99`, latency.p99, 'ms', 'target p99', 100);
+    }
+    const all = 'all regions ?wait=30';
+    add(
+      sec,
+      `per-region ?wait=30&regions=, p50 (${adm.waitRounds} rounds)`,
+      adm.scopedWait.p50,
+      'ms',
+      all,
+      adm.allRegionsWait.p50,
+    );
+    add(
+      sec,
+      'per-region ?wait=30&regions=, p99',
+      adm.scopedWait.p99,
+      'ms',
+      all,
+      adm.allRegionsWait.p99,
+    );
+  }
+
   return rows;
 }
 

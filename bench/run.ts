@@ -13,6 +13,7 @@ import {
   type ColdStart,
   type Started,
 } from './measure-footprint';
+import { measureAdmission } from './measure-admission';
 import { measureGate } from './measure-gate';
 import { GROWTH_DATABASE, measureGrowth } from './measure-growth';
 import { measureIngest } from './measure-ingest';
@@ -39,6 +40,7 @@ const SECTIONS = [
   'growth',
   'waiters',
   'footprint',
+  'admission',
 ] as const;
 type Section = (typeof SECTIONS)[number];
 
@@ -209,6 +211,15 @@ async function main(): Promise<void> {
       if (results.gate.longPollFailures > 0 || results.gate.poller.failures > 0) {
         results.warnings.push(
           `GATE: ${results.gate.longPollFailures} long-polls and ${results.gate.poller.failures} pollers did not see the tag replicated`,
+        );
+      }
+    }
+    if (args.only.has('admission')) {
+      log('8 admission gate and per-region wait');
+      results.admission = await measureAdmission(env, appA.child);
+      if (results.admission.failures > 0) {
+        results.warnings.push(
+          `ADMISSION: ${results.admission.failures} provider answers or long-polls were not as expected`,
         );
       }
     }
