@@ -3,7 +3,7 @@ import { parseImageKey, type ImageKey } from '../replication/image-key';
 import type { Evaluation, RegionView } from '../replication/tag-state';
 import type { Instant } from '../replication/timestamp';
 import type { Store } from './ports';
-import { resolveReference, type ResolvedTag } from './read-status';
+import { pickForDigest, tagResolved, type ResolvedTag } from './read-status';
 
 export interface CheckImagesDeps {
   store: Pick<Store, 'tags' | 'registries'>;
@@ -120,19 +120,50 @@ export async function checkImages(
     }),
   );
 
+  // One or two queries per repository, whatever the number of keys: tags by id, digests at once.
+  const repositories = new Map<
+    string,
+    { registry: string; repository: string; images: [string, ImageKey][] }
+  >();
+  for (const [id, image] of images) {
+    if (!known.get(image.registry)?.tracked) continue;
+    const group = `${image.registry}/${image.repository}`;
+    const entry = repositories.get(group) ?? {
+      registry: image.registry,
+      repository: image.repository,
+      images: [],
+    };
+    entry.images.push([id, image]);
+    repositories.set(group, entry);
+  }
   const answers = new Map<string, Omit<ImageCheck, 'key'>>();
-  const lookups = [...images.entries()].filter(([, i]) => known.get(i.registry)?.tracked);
-  await mapLimit(lookups, CONCURRENT_READS, async ([id, image]) => {
-    const found = await resolveReference(
-      deps,
-      image.registry,
-      image.digest === null
-        ? { kind: 'tag', repository: image.repository, tag: image.tag ?? 'latest' }
-        : { kind: 'digest', repository: image.repository, digest: image.digest },
-      [region],
-    );
-    // By digest, resolveReference answers for that digest even when no tag points at it now.
-    answers.set(id, verdict(image, region, known.get(image.registry)?.regions ?? [], found));
+  await mapLimit([...repositories.values()], CONCURRENT_READS, async (group) => {
+    const tags = group.images
+      .filter(([, i]) => i.digest === null)
+      .map(([, i]) => i.tag ?? 'latest');
+    const digests = group.images.flatMap(([, i]) => (i.digest === null ? [] : [i.digest]));
+    const [byTag, byDigest] = await Promise.all([
+      deps.store.tags.getMany(group.registry, group.repository, tags),
+      deps.store.tags.findByDigests(group.registry, group.repository, digests),
+    ]);
+    const regions = known.get(group.registry)?.regions ?? [];
+    for (const [id, image] of group.images) {
+      let found: ResolvedTag | undefined;
+      if (image.digest === null) {
+        const state = byTag.find(
+          (t) => t.record.state.tag === image.tag && t.record.state.untaggedDigest === undefined,
+        )?.record.state;
+        found = state && tagResolved(state, [region]);
+      } else {
+        // By digest: the tag it is the target of, or the digest under its own name.
+        found = pickForDigest(
+          byDigest.map((t) => t.record.state),
+          image.digest,
+          [region],
+        );
+      }
+      answers.set(id, verdict(image, region, regions, found));
+    }
   });
 
   return parsed.map(({ key, result }) => {

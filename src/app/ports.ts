@@ -38,6 +38,10 @@ export interface TagRepository {
   /** Create (`expected` 'absent') or replace only if the ETag still matches. */
   save(record: TagRecord, expected: { etag: string } | 'absent'): Promise<SaveResult>;
   findByDigest(registry: string, repository: string, digest: string): Promise<StoredTag[]>;
+  /** Many tags of one repository in one query (those that exist), for batched reads. */
+  getMany(registry: string, repository: string, tags: string[]): Promise<StoredTag[]>;
+  /** The tags of one repository that have seen any of these digests, in one query. */
+  findByDigests(registry: string, repository: string, digests: string[]): Promise<StoredTag[]>;
   list(query: TagListQuery): Promise<{ items: TagRecord[]; continuationToken: string | null }>;
   /** Tags of a registry whose round is still open (not replicated, not deleted). */
   listOpen(registry: string): AsyncIterable<TagKey>;

@@ -73,6 +73,8 @@ export interface ReadDeps {
 export interface ResolvedTag {
   state: TagState;
   evaluation: Evaluation;
+  /** The same read evaluated over other regions (a `?regions=` scope, one cluster's region). */
+  evaluateOver: (regions: readonly string[]) => Evaluation;
 }
 
 /** Finds the tag a reference names, evaluated against the registry's regions as they are now. */
@@ -86,19 +88,43 @@ export async function resolveReference(
   if (reference.kind === 'tag') {
     const key = { registry, repository: reference.repository, tag: reference.tag };
     const state = (await deps.store.tags.get(key))?.record.state;
-    return state && { state, evaluation: evaluate(state, required) };
+    return state && tagResolved(state, required);
   }
   const { digest } = reference;
   const matches = await deps.store.tags.findByDigest(registry, reference.repository, digest);
-  if (matches.length === 0) return undefined;
-  // Named after the tag whose current target it is, most recently pushed first (else no tag).
-  const ranked = matches
-    .map(({ record }) => ({ state: record.state, evaluation: evaluate(record.state, required) }))
+  return pickForDigest(
+    matches.map(({ record }) => record.state),
+    digest,
+    required,
+  );
+}
+
+export const tagResolved = (state: TagState, required: readonly string[]): ResolvedTag => ({
+  state,
+  evaluation: evaluate(state, required),
+  evaluateOver: (regions) => evaluate(state, regions),
+});
+
+/**
+ * A by-digest reference among the tags that have seen the digest (others are ignored, so one
+ * query can fetch the tags of several digests): named after the tag whose current target it is,
+ * most recently pushed first (else no tag), with the digest's own status over all of them.
+ */
+export function pickForDigest(
+  candidates: readonly TagState[],
+  digest: string,
+  required: readonly string[],
+): ResolvedTag | undefined {
+  const states = candidates.filter((state) =>
+    Object.values(state.observations).some((byDigest) => Object.hasOwn(byDigest, digest)),
+  );
+  if (states.length === 0) return undefined;
+  const ranked = states
+    .map((state) => ({ state, evaluation: evaluate(state, required) }))
     .sort((a, b) => rank(b, digest) - rank(a, digest) || cmp(b, a));
-  const named = ranked[0] as ResolvedTag;
+  const named = ranked[0] as { state: TagState; evaluation: Evaluation };
   // Whether a manifest is in a region does not depend on which tag was pushed last: the
   // digest's status is its own, over every tag it was pushed under.
-  const states = matches.map(({ record }) => record.state);
   const state: TagState = {
     ...named.state,
     tag: named.evaluation.digest === digest ? named.state.tag : null,
@@ -107,7 +133,11 @@ export async function resolveReference(
       .flatMap((s) => s.completions.filter((c) => c.digest === digest))
       .sort((a, b) => a.replicatedAt.localeCompare(b.replicatedAt)),
   };
-  return { state, evaluation: evaluateDigest(states, digest, required) };
+  return {
+    state,
+    evaluation: evaluateDigest(states, digest, required),
+    evaluateOver: (regions) => evaluateDigest(states, digest, regions),
+  };
 }
 
 export async function readStatus(

@@ -1,6 +1,6 @@
 // Long-poll: returns as soon as the referenced tag is replicated, its digest moved on, or time is up.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { evaluate, knownDigests } from '../replication/tag-state';
+import { knownDigests } from '../replication/tag-state';
 import { repositoryTopic, type ChangeNotifier } from './change-notifier';
 import {
   resolveReference,
@@ -69,7 +69,7 @@ function statusFor(
   if (!found) return undefined;
   return scope === undefined
     ? toStatusBody(found.state, found.evaluation)
-    : toStatusBody(found.state, evaluate(found.state, scope), scope);
+    : toStatusBody(found.state, found.evaluateOver(scope), scope);
 }
 
 /** What a read means for one waiter; undefined: keep waiting. */

@@ -163,6 +163,49 @@ export function makeTagRepository(container: () => Promise<Container>): TagRepos
         return readEach(resources, fromTagDocument);
       }),
 
+    getMany: (registry, repository, tags) =>
+      guard('query', async () => {
+        if (tags.length === 0) return [];
+        const c = await container();
+        const pk = tagPartition(registry, repository);
+        const ids = [...new Set(tags)].map((tag) => tagId({ tag }));
+        const { resources } = await c.items
+          .query<unknown>(
+            {
+              query:
+                "SELECT * FROM c WHERE c.pk = @pk AND c.type = 'tag' AND ARRAY_CONTAINS(@ids, c.id)",
+              parameters: [
+                { name: '@pk', value: pk },
+                { name: '@ids', value: ids },
+              ],
+            },
+            { partitionKey: pk },
+          )
+          .fetchAll();
+        return resources.map(fromTagDocument);
+      }),
+
+    findByDigests: (registry, repository, digests) =>
+      guard('query', async () => {
+        if (digests.length === 0) return [];
+        const c = await container();
+        const pk = tagPartition(registry, repository);
+        const unique = [...new Set(digests)];
+        const { resources } = await c.items
+          .query<unknown>(
+            {
+              query: `SELECT * FROM c WHERE c.pk = @pk AND c.type = 'tag' AND (${unique.map((_, i) => `ARRAY_CONTAINS(c.digests, @d${i})`).join(' OR ')})`,
+              parameters: [
+                { name: '@pk', value: pk },
+                ...unique.map((digest, i) => ({ name: `@d${i}`, value: digest })),
+              ],
+            },
+            { partitionKey: pk },
+          )
+          .fetchAll();
+        return resources.map(fromTagDocument);
+      }),
+
     list: (query: TagListQuery) =>
       guard('query', async () => {
         const c = await container();
