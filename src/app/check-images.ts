@@ -107,26 +107,12 @@ export async function checkImages(
   const images = new Map<string, ImageKey>();
   for (const { result } of parsed) if (result.ok) images.set(lookupKey(result.image), result.image);
 
-  const registries = [...new Set([...images.values()].map((i) => i.registry))];
-  const known = new Map(
-    await mapLimit(registries, CONCURRENT_READS, async (registry) => {
-      const own = await deps.store.registries.getRegions(registry);
-      // Tracked: its regions were set, or the gate has recorded an arrival in it.
-      const tracked =
-        own !== undefined ||
-        (await deps.store.tags.list({ registry, pageSize: 1 })).items.length > 0;
-      const regions = own?.regions ?? [...deps.defaultRegions];
-      return [registry, { tracked, regions }] as const;
-    }),
-  );
-
   // One or two queries per repository, whatever the number of keys: tags by id, digests at once.
   const repositories = new Map<
     string,
     { registry: string; repository: string; images: [string, ImageKey][] }
   >();
   for (const [id, image] of images) {
-    if (!known.get(image.registry)?.tracked) continue;
     const group = `${image.registry}/${image.repository}`;
     const entry = repositories.get(group) ?? {
       registry: image.registry,
@@ -136,7 +122,7 @@ export async function checkImages(
     entry.images.push([id, image]);
     repositories.set(group, entry);
   }
-  const answers = new Map<string, Omit<ImageCheck, 'key'>>();
+  const found = new Map<string, ResolvedTag | undefined>();
   await mapLimit([...repositories.values()], CONCURRENT_READS, async (group) => {
     const tags = group.images
       .filter(([, i]) => i.digest === null)
@@ -146,25 +132,39 @@ export async function checkImages(
       deps.store.tags.getMany(group.registry, group.repository, tags),
       deps.store.tags.findByDigests(group.registry, group.repository, digests),
     ]);
-    const regions = known.get(group.registry)?.regions ?? [];
     for (const [id, image] of group.images) {
-      let found: ResolvedTag | undefined;
       if (image.digest === null) {
         const state = byTag.find(
           (t) => t.record.state.tag === image.tag && t.record.state.untaggedDigest === undefined,
         )?.record.state;
-        found = state && tagResolved(state, [region]);
+        found.set(id, state && tagResolved(state, [region]));
       } else {
         // By digest: the tag it is the target of, or the digest under its own name.
-        found = pickForDigest(
-          byDigest.map((t) => t.record.state),
-          image.digest,
-          [region],
-        );
+        const states = byDigest.map((t) => t.record.state);
+        found.set(id, pickForDigest(states, image.digest, [region]));
       }
-      answers.set(id, verdict(image, region, regions, found));
     }
   });
+
+  const registries = [...new Set([...images.values()].map((i) => i.registry))];
+  const seen = new Set(
+    [...images.entries()].filter(([id]) => found.get(id)).map(([, i]) => i.registry),
+  );
+  const known = new Map(
+    await mapLimit(registries, CONCURRENT_READS, async (registry) => {
+      const own = await deps.store.registries.getRegions(registry);
+      // Tracked: its regions were set, or the gate has recorded an arrival in it.
+      const tracked =
+        own !== undefined || seen.has(registry) || (await deps.store.tags.anyInRegistry(registry));
+      const regions = own?.regions ?? [...deps.defaultRegions];
+      return [registry, { tracked, regions }] as const;
+    }),
+  );
+  const answers = new Map<string, Omit<ImageCheck, 'key'>>();
+  for (const [id, image] of images) {
+    const registry = known.get(image.registry);
+    if (registry?.tracked) answers.set(id, verdict(image, region, registry.regions, found.get(id)));
+  }
 
   return parsed.map(({ key, result }) => {
     if (!result.ok) return { key, error: `invalid image reference: ${result.message}` };

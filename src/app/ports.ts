@@ -40,6 +40,8 @@ export interface TagRepository {
   findByDigest(registry: string, repository: string, digest: string): Promise<StoredTag[]>;
   /** Many tags of one repository in one query (those that exist), for batched reads. */
   getMany(registry: string, repository: string, tags: string[]): Promise<StoredTag[]>;
+  /** Whether the registry has any tag recorded: a cheap TOP 1 read. */
+  anyInRegistry(registry: string): Promise<boolean>;
   /** The tags of one repository that have seen any of these digests, in one query. */
   findByDigests(registry: string, repository: string, digests: string[]): Promise<StoredTag[]>;
   list(query: TagListQuery): Promise<{ items: TagRecord[]; continuationToken: string | null }>;

@@ -169,6 +169,13 @@ export function makeTagRepository(container: () => Promise<Container>): TagRepos
         const c = await container();
         const pk = tagPartition(registry, repository);
         const ids = [...new Set(tags)].map((tag) => tagId({ tag }));
+        if (ids.length === 1) {
+          // A point read is cheaper than a query for the single image of most pods.
+          const response = await c.item(ids[0] as string, pk).read<ItemDefinition>();
+          return response.statusCode === 404 || !response.resource
+            ? []
+            : [fromTagDocument(response.resource)];
+        }
         const { resources } = await c.items
           .query<unknown>(
             {
@@ -183,6 +190,18 @@ export function makeTagRepository(container: () => Promise<Container>): TagRepos
           )
           .fetchAll();
         return resources.map(fromTagDocument);
+      }),
+
+    anyInRegistry: (registry) =>
+      guard('query', async () => {
+        const c = await container();
+        const { resources } = await c.items
+          .query<unknown>({
+            query: "SELECT TOP 1 c.id FROM c WHERE c.type = 'tag' AND c.registry = @registry",
+            parameters: [{ name: '@registry', value: registry }],
+          })
+          .fetchAll();
+        return resources.length > 0;
       }),
 
     findByDigests: (registry, repository, digests) =>
