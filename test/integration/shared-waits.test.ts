@@ -115,6 +115,40 @@ describe('shared long-polls', () => {
     await vi.waitFor(() => expect(waits.stats().watched).toBe(0), SETTLED);
   });
 
+  it('settles a waiter scoped to some regions from the shared read, while the others wait on', async () => {
+    const { deps, waits, reads, wait } = setup();
+    const digest = aDigest();
+    const push = (region: string, i: number) =>
+      recordArrival(
+        deps,
+        intentOf(aPushEvent({ tag: 'scoped', digest, timestamp: `2026-03-14T09:00:0${i}Z` })),
+        region,
+      );
+    await push('westus', 0);
+    const scoped = waitForReplication(wait, REGISTRY, tagRef('scoped'), {
+      timeoutMs: 120_000,
+      scope: ['eastus'],
+    });
+    const everywhere = waitForReplication(wait, REGISTRY, tagRef('scoped'), {
+      timeoutMs: 120_000,
+    });
+    expect(waits.stats()).toMatchObject({ waiters: 2, watched: 1 });
+    await push('eastus', 1);
+    expect(await scoped).toMatchObject({
+      kind: 'settled',
+      status: { status: 'replicated', scope: ['eastus'], missingRegions: [] },
+    });
+    expect(waits.stats()).toMatchObject({ waiters: 1, watched: 1 });
+    const readsWhenScopedSettled = reads.tags;
+    await push('canadacentral', 2);
+    await push('westeurope', 3);
+    const all = await everywhere;
+    expect(all).toMatchObject({ kind: 'settled', status: { status: 'replicated' } });
+    expect(all.kind === 'settled' && 'scope' in all.status).toBe(false);
+    // One loop served both: each poll read the tag once for the two of them.
+    expect(reads.tags).toBeGreaterThan(readsWhenScopedSettled);
+  });
+
   it('reads each of 100 watched tags once per poll, not once per waiter', async () => {
     const { waits, reads, notifier, wait } = setup();
     const abort = new AbortController();
