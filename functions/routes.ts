@@ -51,6 +51,20 @@ app.http('getEvent', {
   authLevel: 'anonymous',
   handler: h.getEvent,
 });
+// An Azure Pipelines check in Callback mode: a read token (and the function key on Azure).
+app.http('azurePipelinesCheck', {
+  route: 'azure-pipelines/checks',
+  methods: ['POST'],
+  authLevel: 'function',
+  handler: h.azurePipelinesCheck,
+});
+// The GitHub App's deployment_protection_rule webhook: verified by its X-Hub-Signature-256.
+app.http('githubDeploymentProtectionRule', {
+  route: 'github/deployment-protection-rule',
+  methods: ['POST'],
+  authLevel: 'anonymous',
+  handler: h.githubDeploymentProtectionRule,
+});
 app.http('health', {
   route: 'health',
   methods: ['GET'],
@@ -123,10 +137,18 @@ app.http('deleteSubscription', {
   authLevel: 'function',
   handler: h.deleteSubscription,
 });
+app.http('putGithubEnvironment', {
+  route: 'github/environments/{owner}/{repo}/{environment}',
+  methods: ['PUT'],
+  authLevel: 'function',
+  handler: h.putGithubEnvironment,
+});
 
 // Due deliveries every 10 seconds; outboxes left behind and stalled rounds every minute.
 app.timer('deliverEvents', { schedule: '*/10 * * * * *', handler: t.deliverEvents });
 app.timer('sweepRounds', { schedule: '0 * * * * *', handler: t.sweepRounds });
+// Waiting approvals (deadlines, writes another instance missed) and answers to retry, every 10 seconds.
+app.timer('resumeApprovals', { schedule: '*/10 * * * * *', handler: t.resumeApprovals });
 // Lost webhook deliveries replayed from ARM every 5 minutes, when RECONCILE_* are set.
 if (t.reconcileWebhooks) {
   app.timer('reconcileWebhooks', { schedule: '0 */5 * * * *', handler: t.reconcileWebhooks });

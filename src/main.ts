@@ -1,5 +1,6 @@
 // The composition root: parses settings once, creates each client once, and builds every handler.
 import type { HttpHandler } from '@azure/functions';
+import { coalescePerRepository, makeApprovals } from './app/answer-approvals';
 import { withShortLivedCache } from './app/cached-store';
 import { makeChangeNotifier } from './app/change-notifier';
 import { makeDeliverer } from './app/deliver-events';
@@ -7,12 +8,15 @@ import { makeStoreReplay, type ReconcileDeps } from './app/reconcile-webhooks';
 import { makeSharedWaits } from './app/wait-for-replication';
 import type { RegionsDeps } from './app/required-regions';
 import type { Clock, DeliveryRecord } from './app/ports';
+import { makeAzurePipelinesAnswerer } from './approvals/azure-pipelines';
+import { makeGithubAnswerer } from './approvals/github';
 import { loadSettings, type Settings } from './config/settings';
 import { DEFAULT_RETRY_SCHEDULE_MS } from './events/delivery-request';
 import { makeEventGridSink } from './events/event-grid-sink';
 import { sendDelivery } from './events/send-delivery';
 import type { Subscription } from './events/types';
 import { makeAuthenticator } from './http/auth';
+import { makeAzurePipelinesCheckHandler } from './http/azure-pipelines-handler';
 import { makeDashboardHandler } from './http/dashboard-handler';
 import { makeEventGridHandler, makeEventGridOptionsHandler } from './http/eventgrid-handler';
 import {
@@ -21,6 +25,10 @@ import {
   makeRedeliverHandler,
 } from './http/event-handlers';
 import { makeGatekeeperHandler } from './http/gatekeeper-handler';
+import {
+  makeGithubProtectionRuleHandler,
+  makePutGithubEnvironmentHandler,
+} from './http/github-handlers';
 import { makeHealthHandler } from './http/health-handler';
 import { makeOpenApiHandler } from './http/openapi';
 import { makeGetRegistryHandler, makePutRegistryHandler } from './http/registry-handlers';
@@ -43,6 +51,7 @@ import { startAzureMonitor } from './telemetry/azure-monitor';
 import { makeOtelTelemetry } from './telemetry/otel-telemetry';
 import {
   makeDeliverEventsTimer,
+  makeResumeApprovalsTimer,
   makeSweepRoundsTimer,
   type TimerHandler,
 } from './timers/timer-handlers';
@@ -132,6 +141,45 @@ export function buildHandlers(settings: Settings = loadSettings()) {
   };
 
   const notifier = makeChangeNotifier();
+  // Pipeline checks and deployments waiting on an image: answered once, resumed by writes and the timer.
+  const github = settings.approvals.github;
+  const approvals = makeApprovals({
+    store,
+    clock: systemClock,
+    defaultRegions: settings.defaultRegions,
+    answerers: {
+      // PlanUrl is the caller's: the allowlist, then the outbound guard on every connection.
+      'azure-pipelines': makeAzurePipelinesAnswerer({
+        allowedHosts: settings.approvals.azurePipelinesHosts,
+        timeoutMs: settings.delivery.timeoutMs,
+        send: (request, options) =>
+          sendDelivery(request, { ...options, fetch: outboundGuard.fetch }),
+      }),
+      ...(github
+        ? {
+            github: makeGithubAnswerer({
+              app: github,
+              timeoutMs: settings.delivery.timeoutMs,
+              send: sendDelivery,
+            }),
+          }
+        : {}),
+    },
+    retryScheduleMs: settings.delivery.retryScheduleMs ?? DEFAULT_RETRY_SCHEDULE_MS,
+    leaseMs: settings.delivery.timeoutMs + 30_000,
+    log: (line) => console.log(line),
+  });
+  const approvalFailed = (error: unknown) => {
+    console.warn(`approvals not advanced, the timer will retry: ${(error as Error).message}`);
+  };
+  const advanceSoon = (registry: string, repository: string, id: string) => {
+    void approvals.advanceOne(registry, repository, id).catch(approvalFailed);
+  };
+  const resumeSoon = coalescePerRepository(
+    (registry, repository) => approvals.resumeFor(registry, repository),
+    approvalFailed,
+  );
+
   const core = {
     store,
     clock: systemClock,
@@ -153,6 +201,14 @@ export function buildHandlers(settings: Settings = loadSettings()) {
     stallAfterMs: settings.stallAfterMs,
     outboundGuard,
     feedSettleMs: settings.feedSettleMs,
+    onTagWritten: (key: { registry: string; repository: string }) =>
+      resumeSoon(key.registry, key.repository),
+  };
+  const approvalRoutes = {
+    ...core,
+    approvals,
+    advanceSoon,
+    defaultTimeoutMs: settings.approvals.defaultTimeoutMs,
   };
   const http = {
     acrWebhook: traced(
@@ -180,10 +236,20 @@ export function buildHandlers(settings: Settings = loadSettings()) {
     eventGridWebhook: traced(telemetry, 'acrgate.webhook.eventgrid', makeEventGridHandler(core)),
     eventGridHandshake: makeEventGridOptionsHandler(core),
     gatekeeperProvider: makeGatekeeperHandler(core),
+    azurePipelinesCheck: makeAzurePipelinesCheckHandler({
+      ...approvalRoutes,
+      allowedHosts: settings.approvals.azurePipelinesHosts,
+    }),
+    githubDeploymentProtectionRule: makeGithubProtectionRuleHandler({
+      ...approvalRoutes,
+      app: github,
+    }),
+    putGithubEnvironment: makePutGithubEnvironmentHandler({ ...approvalRoutes, app: github }),
   } satisfies Record<string, HttpHandler>;
   const timers = {
     deliverEvents: makeDeliverEventsTimer(deliverer),
     sweepRounds: makeSweepRoundsTimer(core),
+    resumeApprovals: makeResumeApprovalsTimer(approvals),
     // Registered only when RECONCILE_* name a registry.
     reconcileWebhooks: settings.reconcile
       ? makeReconcileWebhooksTimer(

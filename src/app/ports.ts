@@ -1,6 +1,7 @@
 // The ports the use cases need; the Cosmos adapter implements them, tests may fake them.
 import type { OutboxEntry } from '../events/replicated-event';
 import type { AttemptResult, StoredEvent, Subscription } from '../events/types';
+import type { Reference } from '../replication/names';
 import type { Evaluation, TagKey, TagState } from '../replication/tag-state';
 import type { Instant } from '../replication/timestamp';
 
@@ -153,6 +154,75 @@ export interface DeletionRepository {
   listChangedSince(since: Instant): Promise<RecordedDeletion[]>;
 }
 
+/** Who waits on an approval: each kind has its own answerer (see src/approvals/). */
+export type ApprovalKind = 'azure-pipelines' | 'github';
+
+/**
+ * waiting: not decided yet. answering: decided, claimed for sending (nextAttemptAt is the lease
+ * or the next retry). answered / failed: final; whatever secret it held is gone.
+ */
+export type ApprovalState = 'waiting' | 'answering' | 'answered' | 'failed';
+
+/** A pending answer to an external system that waits on an image (a pipeline check, a deployment). */
+export interface ApprovalRecord {
+  id: string;
+  kind: ApprovalKind;
+  registry: string;
+  repository: string;
+  reference: Reference;
+  /** Regions that must have the image; null means the registry's required regions. */
+  regions: string[] | null;
+  state: ApprovalState;
+  decision: { approved: boolean; reason: string; at: Instant } | null;
+  /** Past this, a waiting approval is answered negatively. */
+  deadline: Instant;
+  nextAttemptAt: Instant | null;
+  attempts: AttemptResult[];
+  /** Status reports sent while waiting (GitHub allows 10), and what the last one said. */
+  reports: number;
+  lastReport: string | null;
+  /** What the answerer needs: URLs, ids and, until answered, a secret. Opaque to the store. */
+  target: Record<string, string>;
+  detail?: string;
+  createdAt: Instant;
+  updatedAt: Instant;
+}
+
+export interface StoredApproval {
+  record: ApprovalRecord;
+  etag: string;
+}
+
+export interface ApprovalRepository {
+  /** False when an approval with this id exists already (a redelivered request): nothing is changed. */
+  create(record: ApprovalRecord): Promise<boolean>;
+  get(registry: string, repository: string, id: string): Promise<StoredApproval | undefined>;
+  /** Waiting approvals on a repository (its tags' writes resume them). */
+  listWaiting(registry: string, repository: string): Promise<StoredApproval[]>;
+  /** Every waiting approval, and answers whose retry or lease is due: what the timer resumes. */
+  listDue(now: Instant, limit: number): Promise<StoredApproval[]>;
+  save(record: ApprovalRecord, etag: string): Promise<SaveResult>;
+}
+
+/** Which image a GitHub environment deploys: a template over the deployment's sha and ref. */
+export interface GithubEnvironmentMapping {
+  owner: string;
+  repo: string;
+  environment: string;
+  image: string;
+  regions: string[] | null;
+  updatedAt: Instant;
+}
+
+export interface GithubEnvironmentRepository {
+  get(
+    owner: string,
+    repo: string,
+    environment: string,
+  ): Promise<GithubEnvironmentMapping | undefined>;
+  put(mapping: GithubEnvironmentMapping): Promise<void>;
+}
+
 export interface Store {
   tags: TagRepository;
   deletions: DeletionRepository;
@@ -160,6 +230,8 @@ export interface Store {
   events: EventRepository;
   subscriptions: SubscriptionRepository;
   deliveries: DeliveryRepository;
+  approvals: ApprovalRepository;
+  githubEnvironments: GithubEnvironmentRepository;
   /** Round trip to the database, for health checks. */
   ping(): Promise<void>;
 }

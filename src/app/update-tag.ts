@@ -28,6 +28,8 @@ export interface UpdateDeps extends PublishDeps {
   telemetry?: Telemetry;
   maxAttempts: number;
   notifier?: ChangeNotifier;
+  /** Told after each write of a tag, so approvals waiting on it are decided at once. */
+  onTagWritten?: (key: TagKey) => void;
 }
 
 export interface UpdateOptions {
@@ -134,6 +136,7 @@ export async function updateTag(
         stalled: stall && evaluation.digest !== null,
       });
       deps.notifier?.notify(repositoryTopic(key.registry, key.repository));
+      deps.onTagWritten?.(key);
       await publishOutbox(deps, { record, etag: saved.etag });
       return { record, written: true, completed, arrived: entries, attempts: attempt };
     }

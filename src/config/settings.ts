@@ -111,6 +111,32 @@ const envSchema = z.object({
     .optional(),
   RECONCILE_ARM_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
   RECONCILE_ARM_TOKEN: z.string().min(1).optional(),
+  // Hosts an Azure Pipelines check's PlanUrl may name: exact names or `*.suffix`.
+  AZURE_PIPELINES_HOSTS: z
+    .string()
+    .default('dev.azure.com,*.visualstudio.com')
+    .transform(csv)
+    .pipe(
+      z
+        .array(
+          z
+            .string()
+            .regex(
+              /^(\*\.)?[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$|^\[::1\]$/,
+              'must be host names such as dev.azure.com or *.visualstudio.com',
+            ),
+        )
+        .min(1),
+    ),
+  APPROVAL_TIMEOUT: durationMs.default(60 * 60_000),
+  GITHUB_APP_ID: z.string().regex(/^\d+$/, 'must be the numeric App ID').optional(),
+  GITHUB_APP_PRIVATE_KEY: z
+    .string()
+    .transform((v) => v.replace(/\\n/g, '\n'))
+    .pipe(z.string().includes('PRIVATE KEY', { message: 'must be the App private key (PEM)' }))
+    .optional(),
+  GITHUB_WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+  GITHUB_API_URL: z.url({ protocol: /^https?$/ }).default('https://api.github.com'),
 });
 
 /** Every setting the app reads, with its rules: the infra/ drift test checks Bicep against it. */
@@ -147,6 +173,14 @@ export type Settings = Readonly<{
   feedSettleMs: number;
   delivery: Readonly<{ timeoutMs: number; retryScheduleMs: readonly number[] | undefined }>;
   eventGrid: Readonly<{ endpoint: string; key: string }> | undefined;
+  approvals: Readonly<{
+    azurePipelinesHosts: readonly string[];
+    defaultTimeoutMs: number;
+    /** The GitHub App behind the deployment protection rule; undefined turns the route off. */
+    github:
+      | Readonly<{ appId: string; privateKey: string; webhookSecret: string; apiUrl: string }>
+      | undefined;
+  }>;
   /** The reconcileWebhooks timer's target; undefined turns the timer off. */
   reconcile:
     | Readonly<{
@@ -220,7 +254,37 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
       'invalid setting RECONCILE_ARM_ENDPOINT: http:// is only for a loopback fake with RECONCILE_ARM_TOKEN',
     );
   }
+  const github = [v.GITHUB_APP_ID, v.GITHUB_APP_PRIVATE_KEY, v.GITHUB_WEBHOOK_SECRET] as const;
+  const githubMissing = (
+    ['GITHUB_APP_ID', 'GITHUB_APP_PRIVATE_KEY', 'GITHUB_WEBHOOK_SECRET'] as const
+  ).filter((_, i) => github[i] === undefined);
+  if (githubMissing.length > 0 && githubMissing.length < 3) {
+    throw new SettingsError(
+      `invalid setting ${githubMissing[0]}: set GITHUB_APP_ID, GITHUB_APP_PRIVATE_KEY and GITHUB_WEBHOOK_SECRET together, or none`,
+    );
+  }
+  const githubApi = new URL(v.GITHUB_API_URL);
+  if (githubApi.protocol === 'http:' && !LOOPBACK.has(githubApi.hostname)) {
+    throw new SettingsError(
+      'invalid setting GITHUB_API_URL: http:// is only for a loopback stand-in (tests)',
+    );
+  }
   return Object.freeze({
+    approvals: Object.freeze({
+      azurePipelinesHosts: Object.freeze(v.AZURE_PIPELINES_HOSTS),
+      defaultTimeoutMs: v.APPROVAL_TIMEOUT,
+      github:
+        v.GITHUB_APP_ID !== undefined &&
+        v.GITHUB_APP_PRIVATE_KEY !== undefined &&
+        v.GITHUB_WEBHOOK_SECRET !== undefined
+          ? Object.freeze({
+              appId: v.GITHUB_APP_ID,
+              privateKey: v.GITHUB_APP_PRIVATE_KEY,
+              webhookSecret: v.GITHUB_WEBHOOK_SECRET,
+              apiUrl: v.GITHUB_API_URL,
+            })
+          : undefined,
+    }),
     cosmos: Object.freeze({
       endpoint: v.COSMOS_ENDPOINT,
       key: v.COSMOS_KEY,

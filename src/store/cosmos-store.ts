@@ -2,6 +2,7 @@
 import { CosmosClient, type Container } from '@azure/cosmos';
 import { DefaultAzureCredential } from '@azure/identity';
 import type { Store } from '../app/ports';
+import { makeApprovalRepository, makeGithubEnvironmentRepository } from './approval-repository';
 import { guard, statusOf } from './cosmos-errors';
 import { makeDeletionRepository } from './deletion-repository';
 import { makeDeliveryRepository } from './delivery-repository';
@@ -114,6 +115,8 @@ export function makeCosmosStore(client: CosmosClient, settings: CosmosSettings):
     events: makeEventRepository(container),
     subscriptions: makeSubscriptionRepository(container),
     deliveries: makeDeliveryRepository(container),
+    approvals: makeApprovalRepository(container),
+    githubEnvironments: makeGithubEnvironmentRepository(container),
     ping: () =>
       guard('health check', async () => {
         const c = await container();

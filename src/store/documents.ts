@@ -151,3 +151,52 @@ export const deletionDocumentSchema = z.object({
   updatedAt: storedInstantSchema,
   _etag: z.string(),
 });
+
+const attemptSchema = z.object({
+  at: storedInstantSchema,
+  durationMs: z.number(),
+  status: z.number().int().optional(),
+  error: z.string().optional(),
+  retryAfterMs: z.number().optional(),
+});
+
+export const approvalDocumentSchema = z.object({
+  id: z.string(),
+  pk: z.string(),
+  type: z.literal('approval'),
+  approvalId: z.string(),
+  kind: z.enum(['azure-pipelines', 'github']),
+  registry: z.string(),
+  repository: z.string(),
+  reference: z.discriminatedUnion('kind', [
+    z.object({ kind: z.literal('tag'), repository: z.string(), tag: z.string() }),
+    z.object({ kind: z.literal('digest'), repository: z.string(), digest: z.string() }),
+  ]),
+  regions: z.array(z.string()).nullable(),
+  state: z.enum(['waiting', 'answering', 'answered', 'failed']),
+  decision: z
+    .object({ approved: z.boolean(), reason: z.string(), at: storedInstantSchema })
+    .nullable(),
+  deadline: storedInstantSchema,
+  nextAttemptAt: storedInstantSchema.nullable(),
+  attempts: z.array(attemptSchema),
+  reports: z.number().int(),
+  lastReport: z.string().nullable(),
+  target: z.record(z.string(), z.string()),
+  detail: z.string().optional(),
+  createdAt: storedInstantSchema,
+  updatedAt: storedInstantSchema,
+  _etag: z.string(),
+});
+
+export const githubEnvironmentDocumentSchema = z.object({
+  id: z.string(),
+  pk: z.string(),
+  type: z.literal('github-environment'),
+  owner: z.string(),
+  repo: z.string(),
+  environment: z.string(),
+  image: z.string(),
+  regions: z.array(z.string()).nullable(),
+  updatedAt: storedInstantSchema,
+});

@@ -27,3 +27,12 @@ export const deliveryId = (subscriptionId: string): string =>
 
 /** Deletes live beside the repository's tags, in the same partition. */
 export const deletionId = (digest: string): string => `deleted:${encodeId(digest)}`;
+
+/** A repository's approvals share a partition: its tags' writes look them up in one query. */
+export const approvalPartition = (registry: string, repository: string): string =>
+  `approvals:${registry}/${repository}`;
+export const approvalId = (id: string): string => `approval:${encodeId(id)}`;
+export const GITHUB_ENVIRONMENTS_PARTITION = 'github-environments';
+/** GitHub owner and repository names are case-insensitive; environment names are not. */
+export const githubEnvironmentId = (owner: string, repo: string, environment: string): string =>
+  `env:${encodeId(owner.toLowerCase())}/${encodeId(repo.toLowerCase())}/${encodeId(environment)}`;

@@ -1,5 +1,6 @@
 // The timer-triggered functions: due deliveries every few seconds, the sweep of open rounds every minute.
 import type { InvocationContext, Timer } from '@azure/functions';
+import type { Approvals } from '../app/answer-approvals';
 import type { Deliverer } from '../app/deliver-events';
 import { sweepRounds, type SweepDeps } from '../app/sweep-rounds';
 
@@ -27,6 +28,17 @@ export function makeSweepRoundsTimer(deps: SweepDeps): TimerHandler {
       context.log(
         `sweep: ${report.published} outbox(es) published, ${report.stalled} round(s) stalled, ` +
           `${report.reevaluated} round(s) re-evaluated after a region change (${report.completed} completed)`,
+      );
+    }
+  };
+}
+
+export function makeResumeApprovalsTimer(approvals: Approvals): TimerHandler {
+  return async (_timer, context) => {
+    const report = await approvals.resumeDue();
+    if (report.answered + report.retrying + report.failed > 0) {
+      context.log(
+        `approvals: ${report.examined} examined, ${report.answered} answered, ${report.retrying} to retry, ${report.failed} failed`,
       );
     }
   };
