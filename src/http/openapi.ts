@@ -5,9 +5,17 @@ import type { HttpHandler } from '@azure/functions';
 import { z } from 'zod';
 import { acrEventSchema } from '../replication/acr-event';
 import { cloudEventSchema, eventGridEventSchema } from '../replication/event-grid-event';
+import { checkAnswerSchema, checkBodySchema } from './azure-pipelines-handler';
 import { dashboardParamsSchema, dashboardQuerySchema } from './dashboard-handler';
 import { feedQuery, idParams as eventIdParams } from './event-handlers';
 import { gatekeeperParams, gatekeeperQuery, providerRequestSchema } from './gatekeeper-handler';
+import {
+  environmentBodySchema,
+  environmentMappingSchema,
+  environmentParams,
+  protectionRuleAnswerSchema,
+  protectionRuleEventSchema,
+} from './github-handlers';
 import { handle, json } from './handle';
 import { params as registryParams, regionsBodySchema } from './registry-handlers';
 import { listParams, listQuery, statusParams, statusQuery } from './replication-handlers';
@@ -17,7 +25,16 @@ import { paramsSchema as webhookParams } from './webhook-handler';
 
 type JsonSchema = Record<string, unknown>;
 type Access =
-  'none' | 'webhook' | 'eventgrid' | 'handshake' | 'read' | 'admin' | 'dashboard' | 'readQuery';
+  | 'none'
+  | 'webhook'
+  | 'eventgrid'
+  | 'handshake'
+  | 'read'
+  | 'admin'
+  | 'dashboard'
+  | 'readQuery'
+  | 'check'
+  | 'signature';
 
 interface ResponseSpec {
   description: string;
@@ -61,6 +78,9 @@ const requestComponents: Record<string, z.ZodType> = {
   IncomingCloudEvent: cloudEventSchema,
   IncomingCloudEventBatch: z.array(cloudEventSchema).min(1),
   ProviderRequest: providerRequestSchema,
+  AzurePipelinesCheck: checkBodySchema,
+  GithubEnvironment: environmentBodySchema,
+  DeploymentProtectionRuleEvent: protectionRuleEventSchema,
 };
 
 const eventGridAnswerSchema = z.union([
@@ -106,6 +126,9 @@ const responseComponents: Record<string, z.ZodType> = {
   DigestMoved: bodies.digestMovedSchema,
   ProviderResponse: bodies.providerResponseSchema,
   OpenApiDocument: openApiDocumentSchema,
+  CheckAccepted: checkAnswerSchema,
+  GithubEnvironmentMapping: environmentMappingSchema,
+  ProtectionRuleAnswer: protectionRuleAnswerSchema,
 };
 
 const TARGET = 'draft-2020-12' as const;
@@ -422,6 +445,72 @@ const ops: Operation[] = [
     },
   },
   {
+    path: '/azure-pipelines/checks',
+    operationId: 'azurePipelinesCheck',
+    tag: 'approvals',
+    summary: 'An Azure Pipelines "Invoke Azure Function" check in Callback mode',
+    description:
+      'Stored, then answered at once; TaskCompleted is POSTed to PlanUrl when the image is in the regions (succeeded), deleted or past its timeout (failed). PlanUrl must be https on AZURE_PIPELINES_HOSTS. See docs/azure-pipelines.md.',
+    access: 'check',
+    store: true,
+    headerParams: [
+      { name: 'PlanUrl', description: '$(system.CollectionUri)', required: true },
+      { name: 'ProjectId', description: '$(system.TeamProjectId)', required: true },
+      { name: 'HubName', description: '$(system.HostType)', required: true },
+      { name: 'PlanId', description: '$(system.PlanId)', required: true },
+      { name: 'JobId', description: '$(system.JobId)', required: true },
+      { name: 'TimelineId', description: '$(system.TimelineId)', required: true },
+      { name: 'TaskInstanceId', description: '$(system.TaskInstanceId)', required: true },
+      {
+        name: 'AuthToken',
+        description: '$(system.AccessToken): kept until the answer, never shown',
+        required: true,
+      },
+    ],
+    body: { component: 'AzurePipelinesCheck' },
+    responses: {
+      200: { description: 'stored; the answer follows', body: { component: 'CheckAccepted' } },
+    },
+  },
+  {
+    method: 'post',
+    path: '/github/deployment-protection-rule',
+    operationId: 'githubDeploymentProtectionRule',
+    tag: 'approvals',
+    summary: "The GitHub App's deployment_protection_rule webhook",
+    description:
+      'Verified by X-Hub-Signature-256 (GITHUB_WEBHOOK_SECRET). The deployment is approved through its deployment_callback_url once the mapped image is replicated. See docs/github-deployment-protection.md.',
+    access: 'signature',
+    store: true,
+    headerParams: [
+      { name: 'x-github-event', description: '`deployment_protection_rule`', required: true },
+    ],
+    body: { component: 'DeploymentProtectionRuleEvent' },
+    responses: {
+      200: {
+        description: 'nothing to wait on: another event, or no image mapped to the environment',
+        body: { component: 'ProtectionRuleAnswer' },
+      },
+      202: {
+        description: 'stored; the approval follows',
+        body: { component: 'ProtectionRuleAnswer' },
+      },
+      404: { description: 'the GitHub App is not configured' },
+    },
+  },
+  {
+    method: 'put',
+    path: '/github/environments/{owner}/{repo}/{environment}',
+    operationId: 'putGithubEnvironment',
+    tag: 'approvals',
+    summary: "Which image a repository's environment deploys (a template over {sha} and {ref})",
+    access: 'admin',
+    store: true,
+    params: environmentParams,
+    body: { component: 'GithubEnvironment' },
+    responses: { 200: { description: 'stored', body: { component: 'GithubEnvironmentMapping' } } },
+  },
+  {
     method: 'get',
     path: '/health',
     operationId: 'health',
@@ -459,6 +548,11 @@ const SECURITY: Record<Access, Record<string, string[]>[]> = {
   // Role names in a requirement are allowed for non-OAuth schemes in OpenAPI 3.1.
   read: [{ bearerAuth: ['webhook'] }, { bearerAuth: ['admin'] }],
   admin: [{ bearerAuth: ['admin'], functionKey: [] }],
+  check: [
+    { bearerAuth: ['webhook'], functionKey: [] },
+    { bearerAuth: ['admin'], functionKey: [] },
+  ],
+  signature: [{ githubSignature: [] }],
   dashboard: [
     { bearerAuth: ['webhook'] },
     { bearerAuth: ['admin'] },
@@ -640,6 +734,7 @@ export function buildOpenApiDocument(): JsonSchema {
       { name: 'registries', description: 'required regions' },
       { name: 'events', description: 'emitted CloudEvents and their deliveries' },
       { name: 'subscriptions', description: 'where events go' },
+      { name: 'approvals', description: 'pipelines and deployments waiting on an image' },
       { name: 'dashboard', description: 'HTML for people' },
       { name: 'admission', description: 'Kubernetes admission (Gatekeeper, Kyverno)' },
       { name: 'meta', description: 'health and this document' },
@@ -663,6 +758,13 @@ export function buildOpenApiDocument(): JsonSchema {
           name: 'x-functions-key',
           description:
             'The Azure Functions function key (admin routes, on Azure only; or `?code=`).',
+        },
+        githubSignature: {
+          type: 'apiKey',
+          in: 'header',
+          name: 'x-hub-signature-256',
+          description:
+            'HMAC-SHA256 of the body with GITHUB_WEBHOOK_SECRET, as GitHub signs webhooks.',
         },
         queryToken: {
           type: 'apiKey',

@@ -35,4 +35,4 @@ export const approvalId = (id: string): string => `approval:${encodeId(id)}`;
 export const GITHUB_ENVIRONMENTS_PARTITION = 'github-environments';
 /** GitHub owner and repository names are case-insensitive; environment names are not. */
 export const githubEnvironmentId = (owner: string, repo: string, environment: string): string =>
-  `env:${encodeId(owner.toLowerCase())}/${encodeId(repo.toLowerCase())}/${encodeId(environment)}`;
+  `env:${encodeId(`${owner.toLowerCase()}/${repo.toLowerCase()}/${environment}`)}`;
