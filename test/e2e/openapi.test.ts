@@ -13,6 +13,12 @@ import {
   type RunningApp,
 } from '../support/app-host';
 import { startReceiver, type Receiver } from '../support/receiver';
+import {
+  aProtectionRuleEvent,
+  signBody,
+  startFakeGithub,
+  type FakeGithub,
+} from '../support/fake-github';
 
 // #region ajv: not a dependency of ours, but of cloudevents (ajv 8 and ajv-formats); loaded from there
 
@@ -56,14 +62,24 @@ const REGISTRY = 'contoso.azurecr.io';
 
 let app: RunningApp;
 let receiver: Receiver;
+let github: FakeGithub;
 const observed: Observed[] = [];
 
 beforeAll(async () => {
-  app = await startApp({ MAX_BODY_BYTES: '4096' });
+  github = await startFakeGithub();
+  app = await startApp({
+    MAX_BODY_BYTES: '4096',
+    AZURE_PIPELINES_HOSTS: '127.0.0.1',
+    GITHUB_APP_ID: github.appId,
+    GITHUB_APP_PRIVATE_KEY: github.privateKey,
+    GITHUB_WEBHOOK_SECRET: github.webhookSecret,
+    GITHUB_API_URL: github.apiUrl,
+  });
   receiver = await startReceiver();
 });
 afterAll(async () => {
   await receiver?.close();
+  await github?.close();
   await app?.stop();
 });
 
@@ -295,6 +311,60 @@ describe('every route, as the document describes it', () => {
     expect((await call('GET', `/api/dashboard?registry=${REGISTRY}`)).status).toBe(303);
     expect((await call('GET', '/api/dashboard/not_a_host!')).status).toBe(400);
     expect((await call('GET', '/api/dashboard', { token: null })).status).toBe(401);
+
+    // Approvals: an Azure Pipelines check, a GitHub environment and its webhook.
+    const azureDevOps = await startReceiver();
+    const checkHeaders = {
+      PlanUrl: azureDevOps.url.replace(/hook$/, 'org/'),
+      ProjectId: randomUUID(),
+      HubName: 'build',
+      PlanId: randomUUID(),
+      JobId: randomUUID(),
+      TimelineId: randomUUID(),
+      TaskInstanceId: randomUUID(),
+      AuthToken: 'a-system-access-token-for-the-test',
+    };
+    const image = `${REGISTRY}/${repository}:3.0`;
+    const check = (headers: Record<string, string>) =>
+      call('POST', '/api/azure-pipelines/checks', { body: { image }, headers });
+    expect((await check(checkHeaders)).status).toBe(200);
+    expect((await check({ ...checkHeaders, PlanUrl: 'https://example.com/' })).status).toBe(400);
+    expect(
+      (await call('POST', '/api/azure-pipelines/checks', { body: { image }, token: null })).status,
+    ).toBe(401);
+    const environmentPath = '/api/github/environments/contoso/web/production';
+    expect(
+      (
+        await call('PUT', environmentPath, {
+          ...admin,
+          body: { image: `${REGISTRY}/${repository}:{sha}` },
+        })
+      ).status,
+    ).toBe(200);
+    expect((await call('PUT', environmentPath, { body: { image } })).status).toBe(403);
+    const deliver = (payload: unknown, secret = github.webhookSecret) => {
+      const raw = JSON.stringify(payload);
+      return call('POST', '/api/github/deployment-protection-rule', {
+        token: null,
+        raw,
+        headers: {
+          'x-github-event': 'deployment_protection_rule',
+          'x-hub-signature-256': signBody(secret, raw),
+        },
+      });
+    };
+    const event = (environment: string) =>
+      aProtectionRuleEvent({
+        apiUrl: github.apiUrl,
+        owner: 'contoso',
+        repo: 'web',
+        environment,
+        sha: '3.0',
+      });
+    expect((await deliver(event('production'))).status).toBe(202);
+    expect((await deliver(event('elsewhere'))).status).toBe(200);
+    expect((await deliver(event('production'), 'a-wrong-secret-0123456')).status).toBe(401);
+    await azureDevOps.close();
   });
 
   it('matches the document: a path, method, status and media type for each answer, and a valid body', async () => {
