@@ -76,6 +76,8 @@ export async function startApp(
     REPLICATION_REGIONS: FOUR_REGIONS.join(','),
     WEBHOOK_TOKENS: WEBHOOK_TOKEN,
     ADMIN_TOKENS: ADMIN_TOKEN,
+    // The Azure Pipelines check posts TaskCompleted to the bench's loopback stand-in.
+    AZURE_PIPELINES_HOSTS: '127.0.0.1',
   });
   return withFirstWebhook(child, name);
 }

@@ -1,5 +1,6 @@
 // Turns the measurements into rows of "figure beside its baseline, as a ratio", for the terminal and the docs.
 import type { AdmissionResult } from './measure-admission';
+import type { CallbackResult } from './measure-callback';
 import type { ContentionResult } from './measure-contention';
 import type { ColdStart, MemoryFigures } from './measure-footprint';
 import type { GateResult } from './measure-gate';
@@ -37,6 +38,7 @@ export interface BenchResults {
   storeCost?: StoreCostResult;
   contention?: ContentionResult;
   gate?: GateResult;
+  callback?: CallbackResult;
   ingest?: IngestResult;
   growth?: GrowthResult;
   footprint?: FootprintResult;
@@ -268,6 +270,28 @@ export function buildFigures(r: BenchResults): Figure[] {
       'ms',
       poller,
       g.poller.latency.p50,
+    );
+  }
+
+  const c = r.callback;
+  if (c) {
+    const sec = '7 azure pipelines check';
+    const apiResponse = `ApiResponse mode, evaluated every ${c.apiResponse.intervalMs / 60_000} min`;
+    add(
+      sec,
+      `Callback mode, webhook to TaskCompleted, p50 (${c.callback.n} rounds)`,
+      c.callback.p50,
+      'ms',
+      `${apiResponse}, expected`,
+      c.apiResponse.expectedMs,
+    );
+    add(
+      sec,
+      'Callback mode, webhook to TaskCompleted, p99',
+      c.callback.p99,
+      'ms',
+      `${apiResponse}, worst`,
+      c.apiResponse.worstMs,
     );
   }
 

@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { measureCallback } from './measure-callback';
 import { measureContention } from './measure-contention';
 import {
   medianColdStart,
@@ -36,6 +37,7 @@ const SECTIONS = [
   'store',
   'contention',
   'gate',
+  'callback',
   'ingest',
   'growth',
   'waiters',
@@ -220,6 +222,15 @@ async function main(): Promise<void> {
       if (results.admission.failures > 0) {
         results.warnings.push(
           `ADMISSION: ${results.admission.failures} provider answers or long-polls were not as expected`,
+        );
+      }
+    }
+    if (args.only.has('callback')) {
+      log('9 azure pipelines check in Callback mode');
+      results.callback = await measureCallback(env, appA.child);
+      if (results.callback.failures > 0) {
+        results.warnings.push(
+          `CALLBACK: ${results.callback.failures} checks got no TaskCompleted within 30 s`,
         );
       }
     }
