@@ -167,6 +167,7 @@ export function buildHandlers(settings: Settings = loadSettings()) {
     },
     retryScheduleMs: settings.delivery.retryScheduleMs ?? DEFAULT_RETRY_SCHEDULE_MS,
     leaseMs: settings.delivery.timeoutMs + 30_000,
+    noneWaitingTtlMs: settings.cacheTtlMs,
     log: (line) => console.log(line),
   });
   const approvalFailed = (error: unknown) => {

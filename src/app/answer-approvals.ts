@@ -36,6 +36,12 @@ export interface ApprovalDeps {
   retryScheduleMs: readonly number[];
   /** How long a claim holds an answer: one send plus margin. Then another instance may take it. */
   leaseMs: number;
+  /**
+   * How long "this repository has no waiting approval" is remembered, so arrivals cost no query.
+   * An approval opened on this instance is seen at once; one opened on another instance within
+   * this long, or by the timer.
+   */
+  noneWaitingTtlMs?: number;
   random?: () => number;
   log?: (line: string) => void;
 }
@@ -75,6 +81,10 @@ const withoutSecrets = (target: Record<string, string>, fields: readonly string[
 export function makeApprovals(deps: ApprovalDeps) {
   const random = deps.random ?? Math.random;
   const log = deps.log ?? (() => undefined);
+  const noneWaitingUntil = new Map<string, number>();
+  // Bumped by each open: an empty list read while one was being opened proves nothing.
+  let opened = 0;
+  const repositoryKey = (registry: string, repository: string) => `${registry}/${repository}`;
 
   /** What the tag's state says now: approve, reject, or keep waiting. */
   async function judge(record: ApprovalRecord, now: Instant): Promise<Verdict> {
@@ -270,6 +280,8 @@ export function makeApprovals(deps: ApprovalDeps) {
   return {
     /** Stores a new approval; false when it exists already (the same request sent again). */
     async open(record: ApprovalRecord): Promise<boolean> {
+      opened += 1;
+      noneWaitingUntil.delete(repositoryKey(record.registry, record.repository));
       return deps.store.approvals.create(record);
     },
     /** Decides and answers one approval now if its image allows (called right after `open`). */
@@ -279,10 +291,23 @@ export function makeApprovals(deps: ApprovalDeps) {
     },
     /** After a write of one of the repository's tags: its waiting approvals may be decided now. */
     async resumeFor(registry: string, repository: string): Promise<ResumeReport> {
-      return advanceAll(await deps.store.approvals.listWaiting(registry, repository));
+      const key = repositoryKey(registry, repository);
+      const until = noneWaitingUntil.get(key);
+      if (until !== undefined && until > Date.now()) {
+        return { examined: 0, answered: 0, retrying: 0, failed: 0 };
+      }
+      const openedBefore = opened;
+      const waiting = await deps.store.approvals.listWaiting(registry, repository);
+      if (waiting.length === 0 && opened === openedBefore && (deps.noneWaitingTtlMs ?? 0) > 0) {
+        if (noneWaitingUntil.size > 10_000) noneWaitingUntil.clear();
+        noneWaitingUntil.set(key, Date.now() + (deps.noneWaitingTtlMs ?? 0));
+      } else {
+        noneWaitingUntil.delete(key);
+      }
+      return advanceAll(waiting);
     },
     /** The timer: every waiting approval (deadlines, missed writes) and every due retry or lapsed lease. */
-    async resumeDue(limit = 100): Promise<ResumeReport> {
+    async resumeDue(limit = 500): Promise<ResumeReport> {
       return advanceAll(await deps.store.approvals.listDue(deps.clock.now(), limit));
     },
   };

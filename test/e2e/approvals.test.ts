@@ -44,7 +44,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Polls until `done` holds, running the approvals timer between looks when asked. */
 async function until(done: () => boolean | Promise<boolean>, options: { timer?: boolean } = {}) {
-  for (let i = 0; i < 100 && !(await done()); i++) {
+  for (let i = 0; i < 300 && !(await done()); i++) {
     await sleep(50);
     if (options.timer) await app.host.runTimer('resumeApprovals');
   }

@@ -35,6 +35,24 @@ describe('start-up with invalid settings', () => {
       { ADMIN_TOKENS: 'a-webhook-token-long-enough' },
       /invalid setting ADMIN_TOKENS: must not reuse/,
     ],
+    [
+      { AZURE_PIPELINES_HOSTS: 'https://dev.azure.com/' },
+      /invalid setting AZURE_PIPELINES_HOSTS: must be host names/,
+    ],
+    [
+      { GITHUB_APP_ID: '12345', GITHUB_WEBHOOK_SECRET: 'a-webhook-token-long-enough' },
+      /invalid setting GITHUB_APP_PRIVATE_KEY: set GITHUB_APP_ID, GITHUB_APP_PRIVATE_KEY and GITHUB_WEBHOOK_SECRET together/,
+    ],
+    [
+      {
+        GITHUB_APP_ID: '12345',
+        GITHUB_APP_PRIVATE_KEY:
+          '-----BEGIN RSA PRIVATE KEY-----\\nMIIabc\\n-----END RSA PRIVATE KEY-----',
+        GITHUB_WEBHOOK_SECRET: 'a-webhook-token-long-enough',
+        GITHUB_API_URL: 'http://api.github.com',
+      },
+      /invalid setting GITHUB_API_URL: http:\/\/ is only for a loopback/,
+    ],
   ])('stops with one line naming the setting (%j)', (env, message) => {
     const result = start(env);
     expect(result.status).toBe(1);
