@@ -7,7 +7,8 @@ import { startEmbeddedCosmos, type EmbeddedCosmos } from '../../src/dev/embedded
 import { systemClock } from '../../src/main';
 import { applyPush } from '../../src/replication/tag-state';
 import { toInstant, type Instant } from '../../src/replication/timestamp';
-import { anInstance, cosmosSettings, freshDatabase } from '../support/cosmos';
+import { createCosmosClient, makeCosmosStore } from '../../src/store/cosmos-store';
+import { cosmosSettings, freshDatabase } from '../support/cosmos';
 
 let cosmos: EmbeddedCosmos;
 beforeAll(async () => {
@@ -58,7 +59,13 @@ const anApproval = (i: number): ApprovalRecord => {
 describe('approval claims', () => {
   it('answers each approval once when five instances race on it, and drops the secret', async () => {
     const settings = cosmosSettings(cosmos.endpoint, cosmos.key, freshDatabase());
-    const instances = Array.from({ length: 5 }, () => anInstance(settings, ['westus']));
+    // Five "instances", each with its own client, as separate function instances would have.
+    const instances = Array.from({ length: 5 }, () => ({
+      store: makeCosmosStore(createCosmosClient(settings), settings),
+      clock: systemClock,
+      defaultRegions: ['westus'],
+      maxAttempts: 40,
+    }));
     const { answers, answerer } = countingAnswerer();
     const approvals = instances.map((deps) =>
       makeApprovals({
