@@ -3,7 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startEmbeddedCosmos, type EmbeddedCosmos } from '../../src/dev/embedded-cosmos';
+import { startEmbeddedCosmos, type EmbeddedCosmos } from '../../dev/embedded-cosmos';
 import { ADMIN_TOKEN, appRoot, REGIONS, WEBHOOK_TOKEN } from '../support/app-host';
 import { freshDatabase } from '../support/cosmos';
 import { aDigest, aPushEvent } from '../support/fixtures';
@@ -33,27 +33,23 @@ afterAll(async () => {
 
 /** `npm start`'s local host in a process of its own (the build in dist/), on the given database. */
 async function startAppProcess(database: string): Promise<AppProcess> {
-  const child: ChildProcess = spawn(
-    process.execPath,
-    [path.join(appRoot, 'dist/src/dev/start.js')],
-    {
-      cwd: appRoot,
-      env: {
-        PATH: process.env.PATH ?? '',
-        ACR_GATE_LOCAL_HOST: '1',
-        PORT: '0',
-        COSMOS_ENDPOINT: cosmos.endpoint,
-        COSMOS_KEY: cosmos.key,
-        COSMOS_DATABASE: database,
-        REPLICATION_REGIONS: REGIONS.join(','),
-        WEBHOOK_TOKENS: WEBHOOK_TOKEN,
-        ADMIN_TOKENS: ADMIN_TOKEN,
-        AZURE_PIPELINES_HOSTS: '127.0.0.1',
-        DELIVERY_RETRY_SCHEDULE: '50ms,50ms,50ms',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
+  const child: ChildProcess = spawn(process.execPath, [path.join(appRoot, 'dist-dev/start.js')], {
+    cwd: appRoot,
+    env: {
+      PATH: process.env.PATH ?? '',
+      ACR_GATE_LOCAL_HOST: '1',
+      PORT: '0',
+      COSMOS_ENDPOINT: cosmos.endpoint,
+      COSMOS_KEY: cosmos.key,
+      COSMOS_DATABASE: database,
+      REPLICATION_REGIONS: REGIONS.join(','),
+      WEBHOOK_TOKENS: WEBHOOK_TOKEN,
+      ADMIN_TOKENS: ADMIN_TOKEN,
+      AZURE_PIPELINES_HOSTS: '127.0.0.1',
+      DELIVERY_RETRY_SCHEDULE: '50ms,50ms,50ms',
     },
-  );
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const output: string[] = [];
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const url = await new Promise<string>((resolve, reject) => {

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeApprovals, type Answerer, type Decision } from '../../src/app/answer-approvals';
 import type { ApprovalRecord } from '../../src/app/ports';
 import { updateTag } from '../../src/app/update-tag';
-import { startEmbeddedCosmos, type EmbeddedCosmos } from '../../src/dev/embedded-cosmos';
+import { startEmbeddedCosmos, type EmbeddedCosmos } from '../../dev/embedded-cosmos';
 import { systemClock } from '../../src/main';
 import { applyPush } from '../../src/replication/tag-state';
 import { toInstant, type Instant } from '../../src/replication/timestamp';
