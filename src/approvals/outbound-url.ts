@@ -6,7 +6,7 @@ export type UrlCheck = { ok: true; url: URL } | { ok: false; reason: string };
 /**
  * `hosts` are exact host names or `*.suffix` (any subdomain, not the bare suffix). http:// is
  * accepted only for a loopback host listed exactly (a test's stand-in), never by a wildcard.
- * Kept to one function so it can be combined with a guard against private addresses.
+ * The outbound guard (src/net/outbound-guard.ts) then refuses private and loopback addresses.
  */
 export function checkOutboundUrl(text: string, hosts: readonly string[]): UrlCheck {
   let url: URL;

@@ -7,6 +7,7 @@ import type { ApprovalRecord, Clock } from '../app/ports';
 import { resolveReference, type ReadDeps as StatusReadDeps } from '../app/read-status';
 import { imageSchema, timeoutSchema } from '../approvals/image';
 import { checkOutboundUrl } from '../approvals/outbound-url';
+import type { OutboundGuard } from '../net/outbound-guard';
 import { regionNameSchema } from '../replication/names';
 import { instantFromDate } from '../replication/timestamp';
 import type { Authenticate } from './auth';
@@ -22,6 +23,8 @@ export interface AzurePipelinesDeps extends StatusReadDeps {
   advanceSoon: (registry: string, repository: string, id: string) => void;
   allowedHosts: readonly string[];
   defaultTimeoutMs: number;
+  /** Private and loopback destinations, after DNS (OUTBOUND_GUARD); the allowlist comes first. */
+  outboundGuard?: Pick<OutboundGuard, 'refusal'>;
 }
 
 const guid = z
@@ -77,8 +80,11 @@ export function makeAzurePipelinesCheckHandler(deps: AzurePipelinesDeps): HttpHa
     deps.authenticate(request, ['webhook', 'admin']);
     const headers = readHeaders(request);
     const planUrl = checkOutboundUrl(headers.PlanUrl, deps.allowedHosts);
-    if (!planUrl.ok) {
-      const detail = `${planUrl.reason}; set AZURE_PIPELINES_HOSTS to allow another`;
+    const refused = planUrl.ok
+      ? await deps.outboundGuard?.refusal(headers.PlanUrl)
+      : `${planUrl.reason}; set AZURE_PIPELINES_HOSTS to allow another`;
+    if (refused !== undefined) {
+      const detail = refused;
       throw new HttpProblem({
         status: 400,
         title: 'Invalid headers',

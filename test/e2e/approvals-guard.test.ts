@@ -1,0 +1,40 @@
+// With the outbound guard on, a PlanUrl on the allowlist that is a loopback address is still refused.
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { startApp, type RunningApp } from '../support/app-host';
+import { aDigest, aPushEvent } from '../support/fixtures';
+
+let app: RunningApp;
+beforeAll(async () => {
+  app = await startApp({ OUTBOUND_GUARD: 'on', AZURE_PIPELINES_HOSTS: '127.0.0.1' });
+});
+afterAll(async () => {
+  await app?.stop();
+});
+
+it('refuses a loopback PlanUrl with a 400 naming it, and stores nothing', async () => {
+  const repository = 'team/guarded';
+  await app.post(
+    '/api/webhooks/acr/westus',
+    aPushEvent({ repository, tag: '1.0', digest: aDigest() }),
+  );
+  const response = await app.call('/api/azure-pipelines/checks', {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      PlanUrl: 'http://127.0.0.1:9/org/',
+      ProjectId: randomUUID(),
+      HubName: 'build',
+      PlanId: randomUUID(),
+      JobId: randomUUID(),
+      TimelineId: randomUUID(),
+      TaskInstanceId: randomUUID(),
+      AuthToken: 'a-system-access-token',
+    },
+    body: JSON.stringify({ image: `contoso.azurecr.io/${repository}:1.0` }),
+  });
+  expect(response.status).toBe(400);
+  const problem = (await response.json()) as { errors: { field: string; detail: string }[] };
+  expect(problem.errors[0]?.field).toBe('headers.PlanUrl');
+  expect(await app.query("SELECT * FROM c WHERE c.type = 'approval'")).toEqual([]);
+});
