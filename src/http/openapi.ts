@@ -445,6 +445,7 @@ const ops: Operation[] = [
     },
   },
   {
+    method: 'post',
     path: '/azure-pipelines/checks',
     operationId: 'azurePipelinesCheck',
     tag: 'approvals',
