@@ -26,6 +26,7 @@ export interface StatusBody {
     required: boolean;
     digest?: string;
     arrivedAt?: Instant;
+    missing?: string[];
   }[];
   missingRegions: string[];
   pushedAt: Instant | null;
@@ -33,6 +34,7 @@ export interface StatusBody {
   eventId: string | null;
   /** Present when the status was computed over a subset of the regions (`?regions=`). */
   scope?: string[];
+  reason?: string;
 }
 
 export function toStatusBody(
@@ -48,18 +50,20 @@ export function toStatusBody(
     digest: evaluation.digest,
     status: evaluation.status,
     requiredRegions: evaluation.requiredRegions,
-    regions: evaluation.regions.map(({ region, status, required, digest, arrivedAt }) => ({
+    regions: evaluation.regions.map(({ region, status, required, digest, arrivedAt, missing }) => ({
       region,
       status,
       required,
       ...(digest === undefined ? {} : { digest }),
       ...(arrivedAt === undefined ? {} : { arrivedAt }),
+      ...(missing === undefined ? {} : { missing }),
     })),
     missingRegions: evaluation.missingRegions,
     pushedAt: evaluation.pushedAt,
     replicatedAt: evaluation.replicatedAt,
     eventId: evaluation.status === 'replicated' ? (completion?.eventId ?? null) : null,
     ...(scope === undefined ? {} : { scope: [...scope] }),
+    ...(evaluation.reason === undefined ? {} : { reason: evaluation.reason }),
   };
 }
 

@@ -273,6 +273,7 @@ function page(title: string, now: string, body: SafeHtml, refresh: boolean): str
 
 const SYMBOL: Record<RegionStatus, string> = {
   arrived: '✓',
+  reported: '?',
   pending: '…',
   stale: '!',
   deleted: '✕',
@@ -280,7 +281,8 @@ const SYMBOL: Record<RegionStatus, string> = {
 
 const MEANING: Record<RegionStatus, string> = {
   arrived: 'has the current digest (time after the push)',
-  pending: 'has reported nothing for this round',
+  reported: 'reported it, not yet confirmed at its own endpoint',
+  pending: 'has reported nothing for this round, or lacks some of the image (hover for which)',
   stale: 'still has an older digest',
   deleted: 'reported the manifest deleted',
 };
@@ -305,8 +307,15 @@ function matrixCell(t: StatusBody, region: string): SafeHtml {
       ? `+${formatMillis(lag)}`
       : status === 'stale'
         ? shortDigest(view?.digest)
-        : '';
-  const title = `${region}: ${status}${view?.arrivedAt ? ` at ${view.arrivedAt}` : ''}`;
+        : view?.missing && view.missing.length > 0
+          ? `${view.missing.length} missing`
+          : '';
+  const title =
+    `${region}: ${status}${view?.arrivedAt ? ` at ${view.arrivedAt}` : ''}` +
+    (view?.missing && view.missing.length > 0
+      ? `; missing ${view.missing.map(shortDigest).join(', ')}`
+      : '') +
+    (t.reason ? `; ${t.reason}` : '');
   return markup`<td class="cell ${status}" data-region="${region}" title="${title}">
     <span aria-hidden="true">${SYMBOL[status]} </span
     ><span class="state">${status}</span>${detail ? markup`<span class="lag">${detail}</span>` : ''}

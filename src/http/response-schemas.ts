@@ -21,9 +21,19 @@ export const instantTextSchema = z
 export const regionStatusSchema = z.object({
   region: z.string(),
   required: z.boolean().meta({ description: 'false for a region shown but not required' }),
-  status: z.enum(['arrived', 'pending', 'stale', 'deleted']),
+  status: z.enum(['arrived', 'reported', 'pending', 'stale', 'deleted']).meta({
+    description:
+      'reported: the webhook came and VERIFY_REGIONS=true, the regional endpoint has not confirmed it yet',
+  }),
   digest: z.string().optional(),
   arrivedAt: instantTextSchema.optional(),
+  missing: z
+    .array(z.string())
+    .optional()
+    .meta({
+      description:
+        'manifests of a multi-platform image (index and children) the region still lacks or has not confirmed',
+    }),
 });
 
 /**
@@ -46,6 +56,10 @@ export const statusBodySchema = z.object({
     description:
       'with `?regions=`: the regions the status is computed over (then also `requiredRegions`)',
   }),
+  reason: z
+    .string()
+    .optional()
+    .meta({ description: 'why the round cannot complete on webhooks alone (an unreadable index)' }),
 });
 
 export const statusListSchema = z.object({

@@ -1,4 +1,5 @@
 // The rules of replication state: pure functions over plain data, no I/O and no clock.
+import { gateRegion, imageReason, type ImageState } from './image-gate';
 import type { Instant } from './timestamp';
 import { millisBetween } from './timestamp';
 
@@ -55,6 +56,8 @@ export interface TagState extends TagKey {
   retired?: Record<string, Record<string, Instant>>;
   /** The latest push time of any digest forgotten beyond MAX_RETIRED. */
   retiredBefore?: Instant;
+  /** The manifests under the target, when it is an index or verification is on (image-gate.ts). */
+  image?: ImageState;
 }
 
 export interface RegionReport {
@@ -65,7 +68,8 @@ export interface RegionReport {
 }
 
 export type TagStatus = 'replicating' | 'replicated' | 'deleted';
-export type RegionStatus = 'arrived' | 'pending' | 'stale' | 'deleted';
+/** `reported`: the webhook came, the region's own endpoint has not confirmed it yet. */
+export type RegionStatus = 'arrived' | 'reported' | 'pending' | 'stale' | 'deleted';
 
 export interface RegionView {
   region: string;
@@ -73,6 +77,8 @@ export interface RegionView {
   status: RegionStatus;
   digest?: string;
   arrivedAt?: Instant;
+  /** Manifests of the image the region still lacks (or has not confirmed). */
+  missing?: string[];
 }
 
 export interface Evaluation {
@@ -85,6 +91,8 @@ export interface Evaluation {
   replicatedAt: Instant | null;
   /** Set when this evaluation completes a round that has no completion yet. */
   newCompletion: Omit<Completion, 'eventId'> | null;
+  /** Why the round cannot complete on webhooks alone (an unreadable index). */
+  reason?: string;
 }
 
 /** How many completed rounds a tag keeps; older ones stay in the event store. */
@@ -447,7 +455,8 @@ export function evaluate(state: TagState, requiredRegions: readonly string[]): E
   const regions = [
     ...required.map((r) => regionView(r, true, state.observations[r], digest, times)),
     ...extra.map((r) => regionView(r, false, state.observations[r], digest, times)),
-  ];
+  ].map((view) => gateRegion(state.image, digest, view));
+  const reason = imageReason(state.image, digest);
   const requiredViews = regions.filter((r) => r.required);
   const missingRegions = requiredViews.filter((r) => r.status !== 'arrived').map((r) => r.region);
   const deleted =
@@ -486,6 +495,7 @@ export function evaluate(state: TagState, requiredRegions: readonly string[]): E
       !alreadyCompleted
         ? { digest, replicatedAt, pushedAt: start }
         : null,
+    ...(reason === null ? {} : { reason }),
   };
 }
 

@@ -13,9 +13,39 @@ const observationSchema = z.object({
 const regionViewSchema = z.object({
   region: z.string(),
   required: z.boolean(),
-  status: z.enum(['arrived', 'pending', 'stale', 'deleted']),
+  status: z.enum(['arrived', 'reported', 'pending', 'stale', 'deleted']),
   digest: z.string().optional(),
   arrivedAt: storedInstantSchema.optional(),
+  missing: z.array(z.string()).optional(),
+});
+
+const imageStateSchema = z.object({
+  digest: z.string(),
+  children: z.array(z.string()).optional(),
+  reason: z.string().optional(),
+  trustIndex: z.boolean().optional(),
+  arrived: z.record(z.string(), z.array(z.string())),
+  verify: z.boolean().optional(),
+  confirmed: z.record(z.string(), storedInstantSchema),
+  unconfirmed: z.record(z.string(), z.string()).optional(),
+  attempts: z.number().int(),
+  retryAt: storedInstantSchema.optional(),
+});
+
+/** An index's children, read once from the registry: an index is immutable. */
+export const indexDocumentSchema = z.object({
+  id: z.string(),
+  pk: z.string(),
+  type: z.literal('index'),
+  registry: z.string(),
+  repository: z.string(),
+  digest: z.string(),
+  mediaType: z.string(),
+  children: z.array(
+    z.object({ digest: z.string(), platform: z.string().optional(), attestation: z.boolean() }),
+  ),
+  childDigests: z.array(z.string()),
+  readAt: storedInstantSchema,
 });
 
 export const gateEventSchema = z.object({
@@ -56,6 +86,7 @@ export const tagDocumentSchema = z.object({
   stalls: z.array(z.string()).default([]),
   retired: z.record(z.string(), z.record(z.string(), storedInstantSchema)).optional(),
   retiredBefore: storedInstantSchema.optional(),
+  image: imageStateSchema.optional(),
   outbox: z.array(outboxEntrySchema),
   /** Digest → regions whose arrival event was decided (absent in older documents). */
   arrivals: z.record(z.string(), z.array(z.string())).default({}),
@@ -70,6 +101,7 @@ export const tagDocumentSchema = z.object({
   replicatedAt: storedInstantSchema.nullable(),
   /** `digest@pushedAt` of the current round, to find rounds not reported stalled yet. */
   round: z.string().nullable().optional(),
+  reason: z.string().optional(),
   digests: z.array(z.string()),
   updatedAt: storedInstantSchema,
   _etag: z.string(),

@@ -29,6 +29,7 @@ function toTagDocument(record: TagRecord): Omit<TagDocument, '_etag'> {
     stalls: state.stalls,
     ...(state.retired === undefined ? {} : { retired: state.retired }),
     ...(state.retiredBefore === undefined ? {} : { retiredBefore: state.retiredBefore }),
+    ...(state.image === undefined ? {} : { image: state.image }),
     outbox: record.outbox,
     arrivals: record.arrivals ?? {},
     outboxSize: record.outbox.length,
@@ -40,6 +41,7 @@ function toTagDocument(record: TagRecord): Omit<TagDocument, '_etag'> {
     pushedAt: evaluation.pushedAt,
     replicatedAt: evaluation.replicatedAt,
     round: roundKey(evaluation),
+    ...(evaluation.reason === undefined ? {} : { reason: evaluation.reason }),
     digests: knownDigests(state),
     updatedAt: record.updatedAt,
   };
@@ -64,6 +66,7 @@ function fromTagDocument(raw: unknown): StoredTag {
         stalls: doc.stalls,
         ...(doc.retired === undefined ? {} : { retired: doc.retired }),
         ...(doc.retiredBefore === undefined ? {} : { retiredBefore: doc.retiredBefore }),
+        ...(doc.image === undefined ? {} : { image: doc.image }),
       },
       evaluation: {
         digest: doc.digest,
@@ -74,6 +77,7 @@ function fromTagDocument(raw: unknown): StoredTag {
         pushedAt: doc.pushedAt,
         replicatedAt: doc.replicatedAt,
         newCompletion: null,
+        ...(doc.reason === undefined ? {} : { reason: doc.reason }),
       },
       outbox: doc.outbox,
       arrivals: doc.arrivals,
