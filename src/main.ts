@@ -4,6 +4,7 @@ import { coalescePerRepository, makeApprovals } from './app/answer-approvals';
 import { withShortLivedCache } from './app/cached-store';
 import { makeChangeNotifier } from './app/change-notifier';
 import { makeDeliverer } from './app/deliver-events';
+import { DEFAULT_READ_BOUND_MS, type ImageDeps } from './app/follow-image';
 import { makeStoreReplay, type ReconcileDeps } from './app/reconcile-webhooks';
 import { makeSharedWaits } from './app/wait-for-replication';
 import type { RegionsDeps } from './app/required-regions';
@@ -56,6 +57,7 @@ import {
   type TimerHandler,
 } from './timers/timer-handlers';
 import { makeReconcileWebhooksTimer } from './timers/reconcile-timer';
+import { makeManifestReader } from './registry/manifest-reader';
 
 export const systemClock: Clock = { now: () => instantFromDate(new Date()) };
 
@@ -181,8 +183,15 @@ export function buildHandlers(settings: Settings = loadSettings()) {
     approvalFailed,
   );
 
+  // Index reads and region checks: Entra ID (AcrPull) or anonymous; trust from the system and NODE_EXTRA_CA_CERTS.
+  const images: ImageDeps = {
+    ...settings.images,
+    reader: makeManifestReader({ auth: settings.images.auth }),
+    boundMs: DEFAULT_READ_BOUND_MS,
+  };
   const core = {
     store,
+    images,
     clock: systemClock,
     notifier,
     telemetry,

@@ -2,6 +2,7 @@
 import type { OutboxEntry } from '../events/replicated-event';
 import type { AttemptResult, StoredEvent, Subscription } from '../events/types';
 import type { Reference } from '../replication/names';
+import type { ImageChild } from '../replication/image-index';
 import type { Evaluation, TagKey, TagState } from '../replication/tag-state';
 import type { Instant } from '../replication/timestamp';
 
@@ -223,8 +224,37 @@ export interface GithubEnvironmentRepository {
   put(mapping: GithubEnvironmentMapping): Promise<void>;
 }
 
+/** An index's children as read once from the registry. */
+export interface StoredIndex {
+  mediaType: string;
+  children: ImageChild[];
+}
+
+/** Indexes (immutable, read once) and the per-region arrivals of their child manifests. */
+export interface ImageRepository {
+  getIndex(registry: string, repository: string, digest: string): Promise<StoredIndex | undefined>;
+  putIndex(
+    registry: string,
+    repository: string,
+    digest: string,
+    index: StoredIndex,
+    at: Instant,
+  ): Promise<void>;
+  /** Digests of the stored indexes that name `child`. */
+  findParents(registry: string, repository: string, child: string): Promise<string[]>;
+  /** Per region, which of `digests` its push webhooks reported (and no later delete). */
+  childArrivals(
+    registry: string,
+    repository: string,
+    digests: readonly string[],
+  ): Promise<Record<string, string[]>>;
+  /** Open rounds whose index read or region confirmation is due again. */
+  listRetries(now: Instant, limit: number): Promise<TagKey[]>;
+}
+
 export interface Store {
   tags: TagRepository;
+  images: ImageRepository;
   deletions: DeletionRepository;
   registries: RegistryRepository;
   events: EventRepository;

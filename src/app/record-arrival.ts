@@ -11,6 +11,7 @@ import {
 import type { Instant } from '../replication/timestamp';
 import type { RegionsDeps } from './required-regions';
 import { getRequiredRegions } from './required-regions';
+import { followArrival, followChild, refreshImage, type Update } from './follow-image';
 import { updateTag, type UpdateResult } from './update-tag';
 
 export type ArrivalOutcome =
@@ -53,18 +54,36 @@ async function applyArrival(
     // Deletes delivered before the first push of this digest to the tag apply in the same write,
     // so a deleted manifest never completes a round. (A delete racing this very push is settled
     // by the sweep, which applies recent deletes again.)
-    const result = await updateTag(
+    let result = await updateTag(
       deps,
       key,
       async (s) => {
         const next = applyPush(s, report, payload);
-        if (knownDigests(s).includes(report.digest)) return next;
+        // The image's children are known from the store in the same write: never early.
+        if (knownDigests(s).includes(report.digest)) return refreshImage(deps, next);
         const deletes = await deps.store.deletions.get(key.registry, key.repository, report.digest);
-        return withDeletes(next, report.digest, deletes);
+        return refreshImage(deps, withDeletes(next, report.digest, deletes));
       },
       regions,
       options,
     );
+    if (deps.images) {
+      // Stored first; then the registry, within a bound (the sweep retries what this misses).
+      const update: Update = async (k, change) => {
+        const r = await updateTag(deps, k, change, regions, options);
+        if (
+          r.record.state.tag === key.tag &&
+          r.record.state.untaggedDigest === key.untaggedDigest
+        ) {
+          result = { ...r, completed: r.completed ?? result.completed };
+        }
+        return r.record.state;
+      };
+      await followArrival(deps, update, result.record.state, region);
+      if (intent.tag === null) {
+        await followChild(deps, update, intent.registry, intent.repository, intent.digest);
+      }
+    }
     return { kind: 'push', result };
   }
   // A delete names a manifest, not a tag: it is remembered for the digest first (for tags that

@@ -1,14 +1,17 @@
 // A registry's required regions: its own setting when one was PUT, else REPLICATION_REGIONS.
 import type { Instant } from '../replication/timestamp';
+import type { ImageDeps } from './follow-image';
 import type { Store } from './ports';
 import { updateTag, type UpdateDeps } from './update-tag';
 
 export interface RegionsDeps extends UpdateDeps {
   store: Pick<
     Store,
-    'registries' | 'tags' | 'deletions' | 'events' | 'subscriptions' | 'deliveries'
+    'registries' | 'tags' | 'deletions' | 'events' | 'subscriptions' | 'deliveries' | 'images'
   >;
   defaultRegions: readonly string[];
+  /** Multi-platform images and region verification; absent: a manifest's webhook is the arrival. */
+  images?: ImageDeps;
 }
 
 export interface RequiredRegions {

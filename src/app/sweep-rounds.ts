@@ -4,6 +4,7 @@ import { instantFromDate } from '../replication/timestamp';
 import { applyDelete, keyOf, roundKey, type TagKey } from '../replication/tag-state';
 import { StoredItemMalformedError } from './ports';
 import { getRequiredRegions, type RegionsDeps } from './required-regions';
+import { retryImages } from './follow-image';
 import { updateTag } from './update-tag';
 
 export interface SweepDeps extends RegionsDeps {
@@ -18,6 +19,8 @@ export interface SweepReport {
   completed: number;
   /** Items skipped because they do not read back (each also an alert); the sweep went on. */
   malformed: string[];
+  /** Rounds whose index read or region confirmation was retried. */
+  imagesRetried?: number;
 }
 
 /**
@@ -98,6 +101,15 @@ export async function sweepRounds(deps: SweepDeps, limit = 100): Promise<SweepRe
       });
     }
   }
+  // Indexes that could not be read, and regions not yet confirmed, with back-off.
+  report.imagesRetried = await retryImages(
+    deps,
+    (key) => async (k, change) => {
+      const { regions } = await getRequiredRegions(deps, key.registry);
+      return (await updateTag(deps, k, change, regions)).record.state;
+    },
+    limit,
+  );
   for (const key of await deps.store.tags.listStallCandidates(
     minus(now, deps.stallAfterMs),
     limit,

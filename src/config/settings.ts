@@ -1,7 +1,7 @@
 // Settings: validated once at cold start from the flat environment into a read-only object.
 import { z } from 'zod';
 import { runsInAzure } from '../net/outbound-guard';
-import { regionNameSchema } from '../replication/names';
+import { regionNameSchema, registrySchema } from '../replication/names';
 
 const csv = (value: string | undefined): string[] =>
   (value ?? '')
@@ -27,6 +27,40 @@ const durationMs = z.string().transform((text, ctx) => {
   const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
   return parts.reduce((sum, [, n, u]) => sum + Number(n) * unit[u as keyof typeof unit], 0);
 });
+
+const flag = (fallback: 'true' | 'false') =>
+  z
+    .enum(['true', 'false'])
+    .default(fallback)
+    .transform((v) => v === 'true');
+
+/** `key=https://url` pairs, comma-separated; HTTPS only, as ACR is. */
+const endpointMap = (key: z.ZodType<string>, what: string) =>
+  z
+    .string()
+    .transform(csv)
+    .transform((pairs, ctx) => {
+      const out: Record<string, string> = {};
+      for (const pair of pairs) {
+        const eq = pair.indexOf('=');
+        const name = key.safeParse(pair.slice(0, Math.max(eq, 0)));
+        let url: URL | undefined;
+        try {
+          url = new URL(pair.slice(eq + 1));
+        } catch {
+          url = undefined;
+        }
+        if (eq <= 0 || !name.success || url?.protocol !== 'https:') {
+          ctx.addIssue({
+            code: 'custom',
+            message: `must be ${what}=https://… pairs separated by commas (got "${pair.slice(0, 80)}")`,
+          });
+          return z.NEVER;
+        }
+        out[name.data] = url.toString().replace(/\/$/, '');
+      }
+      return out;
+    });
 
 const envSchema = z.object({
   COSMOS_ENDPOINT: z.url({
@@ -137,6 +171,12 @@ const envSchema = z.object({
     .optional(),
   GITHUB_WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
   GITHUB_API_URL: z.url({ protocol: /^https?$/ }).default('https://api.github.com'),
+  REGISTRY_ENDPOINTS: endpointMap(registrySchema, 'host').default({}),
+  REGIONAL_ENDPOINTS: endpointMap(regionNameSchema, 'region').default({}),
+  REGISTRY_AUTH: z.enum(['entra', 'anonymous']).default('entra'),
+  VERIFY_REGIONS: flag('false'),
+  REQUIRE_ATTESTATIONS: flag('false'),
+  ON_UNREADABLE_INDEX: z.enum(['wait', 'trust-index']).default('wait'),
 });
 
 /** Every setting the app reads, with its rules: the infra/ drift test checks Bicep against it. */
@@ -180,6 +220,17 @@ export type Settings = Readonly<{
     github:
       | Readonly<{ appId: string; privateKey: string; webhookSecret: string; apiUrl: string }>
       | undefined;
+  }>;
+  /** Reading indexes and confirming regions at the registry's data plane (docs/multi-platform.md). */
+  images: Readonly<{
+    /** Login server → data-plane URL overrides; otherwise https://<login server>. */
+    endpoints: Readonly<Record<string, string>>;
+    /** Region → regional endpoint overrides; otherwise https://<name>.<region>.geo.azurecr.io. */
+    regionalEndpoints: Readonly<Record<string, string>>;
+    auth: 'entra' | 'anonymous';
+    verifyRegions: boolean;
+    requireAttestations: boolean;
+    onUnreadableIndex: 'wait' | 'trust-index';
   }>;
   /** The reconcileWebhooks timer's target; undefined turns the timer off. */
   reconcile:
@@ -324,6 +375,14 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
       v.EVENTGRID_TOPIC_ENDPOINT !== undefined && v.EVENTGRID_TOPIC_KEY !== undefined
         ? Object.freeze({ endpoint: v.EVENTGRID_TOPIC_ENDPOINT, key: v.EVENTGRID_TOPIC_KEY })
         : undefined,
+    images: Object.freeze({
+      endpoints: Object.freeze(v.REGISTRY_ENDPOINTS),
+      regionalEndpoints: Object.freeze(v.REGIONAL_ENDPOINTS),
+      auth: v.REGISTRY_AUTH,
+      verifyRegions: v.VERIFY_REGIONS,
+      requireAttestations: v.REQUIRE_ATTESTATIONS,
+      onUnreadableIndex: v.ON_UNREADABLE_INDEX,
+    }),
     reconcile:
       v.RECONCILE_SUBSCRIPTION_ID !== undefined &&
       v.RECONCILE_RESOURCE_GROUP !== undefined &&

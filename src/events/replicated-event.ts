@@ -32,6 +32,10 @@ export interface StalledEventData {
   missingRegions: string[];
   arrivedRegions: string[];
   stalledAfterMs: number;
+  /** Per region, the manifests of a multi-platform image it still lacks (or has not confirmed). */
+  missingManifests?: Record<string, string[]>;
+  /** Why the round cannot complete on webhooks alone (an unreadable index). */
+  reason?: string;
 }
 
 export interface ArrivedEventData {
@@ -162,6 +166,11 @@ export function toStalledEvent(state: TagState, evaluation: Evaluation, now: Ins
       .map((r) => r.region),
     stalledAfterMs: millisBetween(pushedAt, now),
   };
+  const missing = evaluation.regions.filter((r) => r.required && r.missing !== undefined);
+  if (missing.length > 0) {
+    data.missingManifests = Object.fromEntries(missing.map((r) => [r.region, r.missing ?? []]));
+  }
+  if (evaluation.reason !== undefined) data.reason = evaluation.reason;
   return {
     event: toGateEvent(
       {

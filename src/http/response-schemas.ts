@@ -27,13 +27,10 @@ export const regionStatusSchema = z.object({
   }),
   digest: z.string().optional(),
   arrivedAt: instantTextSchema.optional(),
-  missing: z
-    .array(z.string())
-    .optional()
-    .meta({
-      description:
-        'manifests of a multi-platform image (index and children) the region still lacks or has not confirmed',
-    }),
+  missing: z.array(z.string()).optional().meta({
+    description:
+      'manifests of a multi-platform image (index and children) the region still lacks or has not confirmed',
+  }),
 });
 
 /**
@@ -129,6 +126,8 @@ export const stalledEventSchema = z.object({
     missingRegions: z.array(z.string()),
     arrivedRegions: z.array(z.string()),
     stalledAfterMs: z.number(),
+    missingManifests: z.record(z.string(), z.array(z.string())).optional(),
+    reason: z.string().optional(),
   }),
 });
 export const arrivedEventSchema = z.object({

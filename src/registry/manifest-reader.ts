@@ -6,8 +6,7 @@ import { DefaultAzureCredential } from '@azure/identity';
 import { MAX_INDEX_BYTES, parseIndex, type ImageChild } from '../replication/image-index';
 
 export type IndexRead =
-  | { ok: true; mediaType: string; children: ImageChild[] }
-  | { ok: false; reason: string };
+  { ok: true; mediaType: string; children: ImageChild[] } | { ok: false; reason: string };
 
 export type Confirmation = { ok: true } | { ok: false; reason: string };
 
@@ -80,16 +79,11 @@ export function makeManifestReader(options: ReaderOptions): ManifestReader {
     let c = clients.get(key);
     if (!c) {
       // Anonymous access is the SDK's documented `credential` left out; its type does not say so.
-      c = new ContainerRegistryContentClient(
-        endpoint,
-        repository,
-        credential as TokenCredential,
-        {
-          retryOptions: { maxRetries: 1 },
-          additionalPolicies: [{ policy: sizeGuard, position: 'perCall' }],
-          ...(options.tls ? { tlsOptions: options.tls } : {}),
-        },
-      );
+      c = new ContainerRegistryContentClient(endpoint, repository, credential as TokenCredential, {
+        retryOptions: { maxRetries: 1 },
+        additionalPolicies: [{ policy: sizeGuard, position: 'perCall' }],
+        ...(options.tls ? { tlsOptions: options.tls } : {}),
+      });
       if (clients.size > 100) clients.clear();
       clients.set(key, c);
     }

@@ -7,6 +7,7 @@ import { guard, statusOf } from './cosmos-errors';
 import { makeDeletionRepository } from './deletion-repository';
 import { makeDeliveryRepository } from './delivery-repository';
 import { makeEventRepository } from './event-repository';
+import { makeImageRepository } from './image-repository';
 import { makeRegistryRepository } from './registry-repository';
 import { makeSubscriptionRepository } from './subscription-repository';
 import { makeTagRepository } from './tag-repository';
@@ -30,6 +31,9 @@ export const INDEXING_POLICY = {
     { path: '/repository/?' },
     { path: '/status/?' },
     { path: '/digests/[]/?' },
+    { path: '/childDigests/[]/?' },
+    { path: '/untaggedDigest/?' },
+    { path: '/image/retryAt/?' },
     { path: '/stalls/[]/?' },
     { path: '/digest/?' },
     { path: '/round/?' },
@@ -110,6 +114,7 @@ export function makeCosmosStore(client: CosmosClient, settings: CosmosSettings):
   };
   return {
     tags: makeTagRepository(container),
+    images: makeImageRepository(container),
     deletions: makeDeletionRepository(container),
     registries: makeRegistryRepository(container),
     events: makeEventRepository(container),
