@@ -39,6 +39,13 @@ app.http('replicationList', {
   authLevel: 'anonymous',
   handler: h.replicationList,
 });
+// Checks every required region at its own endpoint now (`acr-gate verify`).
+app.http('verifyImage', {
+  route: 'verify/{registry}/{*reference}',
+  methods: ['POST'],
+  authLevel: 'anonymous',
+  handler: h.verifyImage,
+});
 app.http('eventFeed', {
   route: 'events',
   methods: ['GET'],

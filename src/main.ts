@@ -41,6 +41,7 @@ import {
   makeListSubscriptionsHandler,
 } from './http/subscription-handlers';
 import { makeAcrWebhookHandler } from './http/webhook-handler';
+import { makeVerifyHandler } from './http/verify-handler';
 import { makeOutboundGuard } from './net/outbound-guard';
 // Only the reconcile timer talks to ARM: its SDK (and @azure/identity) load on its first run.
 import type * as ArmWebhooks from './registration/arm-webhooks';
@@ -231,6 +232,7 @@ export function buildHandlers(settings: Settings = loadSettings()) {
     ),
     replicationStatus: makeStatusHandler(core),
     replicationList: makeListHandler(core),
+    verifyImage: makeVerifyHandler(core),
     getRegistry: makeGetRegistryHandler(core),
     putRegistry: makePutRegistryHandler(core),
     eventFeed: makeEventFeedHandler(core),

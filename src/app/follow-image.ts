@@ -346,3 +346,84 @@ export async function retryImages(
   }
   return due.length;
 }
+
+export interface RegionCheck {
+  region: string;
+  confirmed: boolean;
+  endpoint: string;
+  detail?: string;
+}
+
+export interface VerifyReport {
+  registry: string;
+  repository: string;
+  tag: string | null;
+  digest: string;
+  /** Every manifest checked in each region: the target and the children a pull needs. */
+  manifests: string[];
+  regions: RegionCheck[];
+  /** Why the children could not be checked (an unreadable index). */
+  reason?: string;
+}
+
+/**
+ * `acr-gate verify`: checks every required region at its own endpoint now. Confirmations of
+ * regions that reported are kept when VERIFY_REGIONS is on, so the gate can open.
+ */
+export async function verifyNow(
+  deps: FollowDeps & { images: ImageDeps },
+  update: Update,
+  state: TagState,
+  regions: readonly string[],
+): Promise<VerifyReport> {
+  const target = targetDigest(pushTimes(state.observations));
+  if (target === null) throw new Error('verifyNow needs a pushed digest');
+  let current = state;
+  if (current.image?.digest === target && current.image.children === undefined) {
+    await followArrival(deps, update, current, null);
+    current = (await deps.store.tags.get(keyOf(current)))?.record.state ?? current;
+  }
+  const image = current.image?.digest === target ? current.image : undefined;
+  const isIndex =
+    image !== undefined && (image.children !== undefined || image.reason !== undefined);
+  const children = image?.children ?? [];
+  const manifests = [target, ...children];
+  const checks = await Promise.all(
+    [...regions].sort().map(async (region): Promise<RegionCheck> => {
+      const endpoint = regionalEndpoint(deps.images, state.registry, region);
+      if (deps.images.reads) deps.images.reads.count += manifests.length;
+      const result = await deps.images.reader.confirm(
+        endpoint,
+        state.repository,
+        manifests,
+        AbortSignal.timeout(deps.images.boundMs),
+      );
+      return result.ok
+        ? { region, confirmed: !(isIndex && image.children === undefined), endpoint }
+        : { region, confirmed: false, endpoint, detail: result.reason };
+    }),
+  );
+  if (image?.verify && image.children !== undefined) {
+    const confirmed = checks.filter((c) => c.confirmed).map((c) => c.region);
+    await update(keyOf(current), (s) => {
+      if (s.image?.digest !== target) return s;
+      const reported = confirmed.filter((r) => s.observations[r]?.[target]?.lastSeen !== undefined);
+      if (reported.every((r) => s.image?.confirmed[r] !== undefined)) return s;
+      const now = deps.clock.now();
+      const next = { ...s.image.confirmed };
+      for (const r of reported) next[r] ??= now;
+      return { ...s, image: { ...s.image, confirmed: next } };
+    });
+  }
+  return {
+    registry: state.registry,
+    repository: state.repository,
+    tag: state.tag,
+    digest: target,
+    manifests,
+    regions: checks,
+    ...(image?.reason !== undefined && image.children === undefined
+      ? { reason: image.reason }
+      : {}),
+  };
+}

@@ -1,6 +1,6 @@
 // A small client of the gate's HTTP API, validating what it reads back.
 import { z } from 'zod';
-import { statusBodySchema } from '../http/response-schemas';
+import { statusBodySchema, verifyReportSchema } from '../http/response-schemas';
 import { CliError, EXIT } from './exit-codes';
 import { bearerHeader, redactUrl, scrub } from './redact';
 
@@ -8,6 +8,7 @@ import { bearerHeader, redactUrl, scrub } from './redact';
 export { statusBodySchema };
 
 export type StatusBody = z.infer<typeof statusBodySchema>;
+export type VerifyReport = z.infer<typeof verifyReportSchema>;
 
 export type StatusAnswer =
   | { kind: 'status'; status: StatusBody; waited: 'settled' | 'timeout' | null }
@@ -105,6 +106,17 @@ export function makeApiClient(options: ApiOptions) {
         status: parsed.data,
         waited: waited === 'settled' || waited === 'timeout' ? waited : null,
       };
+    },
+
+    /** Checks every required region at its own endpoint now; undefined when nothing is known of it. */
+    async verify(registry: string, reference: string): Promise<VerifyReport | undefined> {
+      const path = `/verify/${encodeURIComponent(registry)}/${reference.split('/').map(encodeURIComponent).join('/')}`;
+      const response = await request(path, { method: 'POST' });
+      if (response.status === 404) return undefined;
+      if (!response.ok) return failed(response);
+      const parsed = verifyReportSchema.safeParse(await response.json());
+      if (!parsed.success) throw new CliError(`unexpected verify answer from ${base}`, EXIT.error);
+      return parsed.data;
     },
 
     async putRegions(registry: string, regions: string[]): Promise<void> {

@@ -12,6 +12,8 @@ export const EXIT = {
   notFound: 4,
   /** The manifest was deleted. */
   deleted: 5,
+  /** `verify`: some region's own endpoint does not (yet) serve the whole image. */
+  unconfirmed: 6,
   /** Bad arguments or settings (sysexits EX_USAGE). */
   usage: 64,
   /** The service could not be reached or kept failing (EX_UNAVAILABLE). */

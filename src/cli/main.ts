@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { makeApiClient } from './api-client';
 import { CliError, EXIT, type ExitCode } from './exit-codes';
 import { parseDuration, parseImageReference } from './image-reference';
-import { statusTable } from './render';
+import { statusTable, verifyTable } from './render';
 import { reconcileCommand } from './reconcile-command';
 import { simulateCommand } from './simulate-command';
 import { waitCommand } from './wait-command';
@@ -15,6 +15,8 @@ usage:
   acr-gate wait <registry>/<repository>:<tag>|@<digest> [--timeout 15m] [--digest sha256:…] [--regions a,b] [--json]
   acr-gate status <registry>/<repository>:<tag>|@<digest> [--regions a,b] [--json]
                           (--regions: only these regions, e.g. the one a cluster runs in)
+  acr-gate verify <registry>/<repository>:<tag>|@<digest> [--json]
+                          (checks every region at its own endpoint now; exit 0 only when all confirm)
   acr-gate webhooks plan  --registry R --url https://<app>/api [--regions a,b] [--scope 'repo:*']
                           [--subscription S --resource-group G]   (discovers replicas when --regions is absent)
   acr-gate webhooks apply --registry R --url https://<app>/api --subscription S --resource-group G
@@ -32,6 +34,7 @@ settings:
 
 exit codes:
   0 replicated / success   2 timed out   3 digest moved   4 not found   5 deleted
+  6 not confirmed in every region (verify)
   64 usage   69 service unavailable   77 token refused   1 anything else
 `;
 
@@ -127,6 +130,16 @@ export async function run(argv: string[], io: Io): Promise<ExitCode> {
         v.json ? `${JSON.stringify(answer.status, null, 2)}\n` : `${statusTable(answer.status)}\n`,
       );
       return EXIT.ok;
+    }
+    case 'verify': {
+      const image = parseImageReference(required(sub, 'an image reference'));
+      const report = await api().verify(image.registry, image.reference);
+      if (!report) {
+        io.err(`no region has reported ${image.registry}/${image.reference}\n`);
+        return EXIT.notFound;
+      }
+      io.out(v.json ? `${JSON.stringify(report, null, 2)}\n` : `${verifyTable(report)}\n`);
+      return report.regions.every((r) => r.confirmed) ? EXIT.ok : EXIT.unconfirmed;
     }
     case 'webhooks': {
       const shared = {

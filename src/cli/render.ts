@@ -1,5 +1,5 @@
 // How statuses read on a terminal and in CI logs.
-import type { StatusBody } from './api-client';
+import type { StatusBody, VerifyReport } from './api-client';
 import { formatDuration } from './image-reference';
 
 const shortDigest = (digest: string | null | undefined): string =>
@@ -49,6 +49,20 @@ export function statusTable(s: StatusBody): string {
     ];
   });
   const header = ['REGION', 'STATUS', 'DIGEST', 'ARRIVED', 'LAG'];
+  // A multi-platform image: which manifests each region still lacks.
+  if (s.regions.some((r) => r.missing !== undefined)) {
+    header.push('MISSING');
+    s.regions.forEach((r, i) => rows[i]?.push(r.missing?.map(shortDigest).join(' ') || '-'));
+  }
+  const table = [
+    ...lines,
+    ...(s.reason ? [`reason      ${s.reason}`, ''] : []),
+    ...grid(header, rows),
+  ];
+  return table.join('\n');
+}
+
+function grid(header: string[], rows: string[][]): string[] {
   const widths = header.map((h, i) =>
     Math.max(h.length, ...rows.map((row) => (row[i] ?? '').length)),
   );
@@ -57,5 +71,25 @@ export function statusTable(s: StatusBody): string {
       .map((cell, i) => cell.padEnd(widths[i] ?? 0))
       .join('  ')
       .trimEnd();
-  return [...lines, format(header), ...rows.map(format)].join('\n');
+  return [format(header), ...rows.map(format)];
+}
+
+/** `acr-gate verify`: one row per region, confirmed at its own endpoint or why not. */
+export function verifyTable(v: VerifyReport): string {
+  const name = `${v.registry}/${v.repository}${v.tag === null ? `@${v.digest}` : `:${v.tag}`}`;
+  const all = v.regions.every((r) => r.confirmed);
+  const lines = [
+    `${name}  ${all ? 'CONFIRMED IN EVERY REGION' : 'NOT CONFIRMED EVERYWHERE'}`,
+    `digest      ${v.digest}`,
+    `manifests   ${v.manifests.length} (${v.manifests.map(shortDigest).join(' ')})`,
+    ...(v.reason ? [`reason      ${v.reason}`] : []),
+    '',
+  ];
+  const rows = v.regions.map((r) => [
+    r.region,
+    r.confirmed ? 'confirmed' : 'missing',
+    r.endpoint,
+    r.detail ?? '',
+  ]);
+  return [...lines, ...grid(['REGION', 'CHECK', 'ENDPOINT', 'DETAIL'], rows)].join('\n');
 }

@@ -108,6 +108,7 @@ const openApiDocumentSchema = z.looseObject({
 const responseComponents: Record<string, z.ZodType> = {
   StatusBody: bodies.statusBodySchema,
   StatusList: bodies.statusListSchema,
+  VerifyReport: bodies.verifyReportSchema,
   WebhookAnswer: bodies.webhookAnswerSchema,
   Pong: bodies.pongSchema,
   EventGridAnswer: eventGridAnswerSchema,
@@ -262,6 +263,24 @@ const ops: Operation[] = [
           'the tag now points at another digest: a problem whose `digest` is the current one and whose `status` is the status body',
         body: { component: 'DigestMoved' },
       },
+    },
+  },
+  {
+    method: 'post',
+    path: '/verify/{registry}/{reference}',
+    operationId: 'verifyImage',
+    tag: 'replications',
+    summary:
+      'Checks every required region at its own endpoint now (the target and each child a pull needs); keeps the confirmations when VERIFY_REGIONS=true',
+    access: 'read',
+    store: true,
+    params: statusParams,
+    paramNotes: {
+      reference: '`repository:tag` or `repository@sha256:…`, as for the status',
+    },
+    responses: {
+      200: { description: 'one row per region', body: { component: 'VerifyReport' } },
+      404: { description: 'no arrival of it has been recorded' },
     },
   },
   {

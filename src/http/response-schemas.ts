@@ -1,6 +1,7 @@
 // The bodies the API answers with, as zod schemas: the OpenAPI document, the CLI and the tests read them.
 import { z } from 'zod';
 import type { DeliveryRecord } from '../app/ports';
+import type { VerifyReport } from '../app/follow-image';
 import type { StatusBody as ServerStatusBody } from '../app/read-status';
 import type { RequiredRegions } from '../app/required-regions';
 import type { SubscriptionView } from '../app/manage-subscriptions';
@@ -57,6 +58,26 @@ export const statusBodySchema = z.object({
     .string()
     .optional()
     .meta({ description: 'why the round cannot complete on webhooks alone (an unreadable index)' }),
+});
+
+/** `acr-gate verify`: every required region checked at its own endpoint. */
+export const verifyReportSchema = z.object({
+  registry: z.string(),
+  repository: z.string(),
+  tag: z.string().nullable(),
+  digest: z.string(),
+  manifests: z
+    .array(z.string())
+    .meta({ description: 'the target and every child manifest a pull needs' }),
+  regions: z.array(
+    z.object({
+      region: z.string(),
+      confirmed: z.boolean(),
+      endpoint: z.string(),
+      detail: z.string().optional(),
+    }),
+  ),
+  reason: z.string().optional(),
 });
 
 export const statusListSchema = z.object({
@@ -273,6 +294,7 @@ export const digestMovedSchema = z.looseObject({
 type Fits<Schema extends z.ZodType, Built extends z.input<Schema>> = Built;
 export type ServerBodiesFitTheirSchemas = [
   Fits<typeof statusBodySchema, ServerStatusBody>,
+  Fits<typeof verifyReportSchema, VerifyReport>,
   Fits<typeof requiredRegionsSchema, RequiredRegions>,
   Fits<typeof deliverySchema, DeliveryRecord>,
   Fits<typeof subscriptionViewSchema, SubscriptionView>,

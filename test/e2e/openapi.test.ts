@@ -224,6 +224,10 @@ describe('every route, as the document describes it', () => {
     expect(one.headers.get('x-acr-gate-wait')).toBe('settled');
     expect((await call('GET', `${ref}@${digest}`)).status).toBe(200);
     expect((await call('GET', `${ref}:nope`)).status).toBe(404);
+    // Region verification answers with one row per region, whether or not a region is reachable.
+    const verified = await call('POST', `/api/verify/${REGISTRY}/${repository}:1.0`);
+    expect(verified.status).toBe(200);
+    expect((await call('POST', `/api/verify/${REGISTRY}/${repository}:nope`)).status).toBe(404);
     expect((await call('GET', `${ref}:1.0?wait=500`)).status).toBe(400);
     const newer = aDigest();
     expect((await push('westus', '1.0', newer, 9)).status).toBe(202);
