@@ -52,7 +52,23 @@ const armClient = (o: WebhooksOptions) =>
     ...(o.armToken ? { accessToken: o.armToken } : {}),
   });
 
+/**
+ * No document says whether a scoped webhook fires for a push by digest (a child manifest of a
+ * multi-platform image has no tag). Only an empty scope is known to see every event.
+ */
+export function scopeWarning(scope: string | undefined): string | undefined {
+  if (scope === undefined || scope.trim() === '') return undefined;
+  const bare = !scope.includes(':');
+  return (
+    `warning: --scope '${scope}' may not cover pushes by digest (the child manifests of a multi-platform image have no tag)` +
+    (bare ? `, and ACR reads a bare '${scope}' as '${scope}:latest'` : '') +
+    '; rounds would wait on children nobody reports. Register with an empty scope unless you know this one covers them (docs/multi-platform.md).\n'
+  );
+}
+
 export async function planCommand(o: WebhooksOptions): Promise<ExitCode> {
+  const warning = scopeWarning(o.scope);
+  if (warning) o.err(warning);
   const regions = o.regions ?? (await discoverRegions(armClient(o), armTarget(o)));
   const plan = planWebhooks(
     { apiUrl: o.apiUrl, token: '', ...(o.scope ? { scope: o.scope } : {}) },
@@ -64,6 +80,8 @@ export async function planCommand(o: WebhooksOptions): Promise<ExitCode> {
 }
 
 export async function applyCommand(o: WebhooksOptions, api: ApiClient): Promise<ExitCode> {
+  const warning = scopeWarning(o.scope);
+  if (warning) o.err(warning);
   if (!o.webhookToken) {
     throw new CliError(
       'set ACR_GATE_WEBHOOK_TOKEN (or --webhook-token) to the token ACR should send',

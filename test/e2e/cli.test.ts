@@ -169,6 +169,26 @@ describe('acr-gate webhooks plan', () => {
     expect(commands[0]).toContain('--uri https://gate.azurewebsites.net/api/webhooks/acr/eastus');
     expect(commands[1]).toContain('--location westus');
     expect(result.stdout).not.toContain(WEBHOOK_TOKEN);
+    // No scope: every event, pushes by digest included; nothing to warn about.
+    expect(result.stderr).toBe('');
+  });
+
+  it('warns that a scope may not cover pushes by digest (the children of a multi-platform image)', async () => {
+    const result = await runCli([
+      'webhooks',
+      'plan',
+      '--registry',
+      'contoso.azurecr.io',
+      '--url',
+      'https://gate.azurewebsites.net/api',
+      '--regions',
+      'westus',
+      '--scope',
+      'web:*',
+    ]);
+    expect(result.code).toBe(0);
+    expect(result.stderr).toMatch(/^warning: --scope 'web:\*' may not cover pushes by digest/);
+    expect(result.stdout).toContain("--scope 'web:*'");
   });
 });
 

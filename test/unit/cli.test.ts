@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { CliError, EXIT } from '../../src/cli/exit-codes';
 import { run } from '../../src/cli/main';
 import { redactUrl, scrub } from '../../src/cli/redact';
+import { scopeWarning } from '../../src/cli/webhooks-command';
 import { formatDuration, parseDuration, parseImageReference } from '../../src/cli/image-reference';
 
 describe('image references', () => {
@@ -108,5 +109,15 @@ describe('secrets in error lines', () => {
     expect(scrub('failed for https://gate.example/api?token=abcd (abcd)', ['abcd'])).toBe(
       'failed for https://gate.example/api?token=*** (***)',
     );
+  });
+});
+
+describe('webhook scopes', () => {
+  it('warns about any scope, and about a bare repository read as repo:latest', () => {
+    expect(scopeWarning(undefined)).toBeUndefined();
+    expect(scopeWarning('')).toBeUndefined();
+    expect(scopeWarning('web:*')).toMatch(/may not cover pushes by digest/);
+    expect(scopeWarning('web:*')).not.toContain(':latest');
+    expect(scopeWarning('web')).toContain("ACR reads a bare 'web' as 'web:latest'");
   });
 });
