@@ -224,6 +224,11 @@ export async function followArrival(
       );
     }
   }
+  if (!justRead && !settings.verifyRegions && image.children !== undefined) {
+    // A child stored while this arrival created the tag found no tag to re-evaluate: read the
+    // children's arrivals again now that the tag is stored (no write when nothing changed).
+    current = await update(key, (s) => refreshImage(deps, s));
+  }
   if (settings.verifyRegions) {
     // Regions that reported before the children were known are confirmed now too.
     await confirmRegions(d, update, current, justRead || region === null ? undefined : [region]);
