@@ -30,7 +30,7 @@ interface Spawned {
 
 /** `npm start` as a user runs it; NODE_EXTRA_CA_CERTS is read at process start, so it is set here. */
 async function spawnApp(env: Record<string, string>): Promise<Spawned> {
-  const child = spawn(process.execPath, [path.join(appRoot, 'dist/src/dev/start.js')], {
+  const child = spawn(process.execPath, [path.join(appRoot, 'dist-dev/start.js')], {
     cwd: appRoot,
     env: {
       PATH: process.env.PATH,

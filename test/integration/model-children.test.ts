@@ -6,7 +6,7 @@ import type { ImageDeps } from '../../src/app/follow-image';
 import { readStatus } from '../../src/app/read-status';
 import { recordArrival } from '../../src/app/record-arrival';
 import type { RegionsDeps } from '../../src/app/required-regions';
-import { startEmbeddedCosmos, type EmbeddedCosmos } from '../../src/dev/embedded-cosmos';
+import { startEmbeddedCosmos, type EmbeddedCosmos } from '../../dev/embedded-cosmos';
 import { REPLICATED_EVENT_TYPE, stableEventId } from '../../src/events/replicated-event';
 import { acrEventSchema, toIntent } from '../../src/replication/acr-event';
 import { makeManifestReader } from '../../src/registry/manifest-reader';

@@ -10,7 +10,7 @@ import { toIntent, acrEventSchema } from '../../src/replication/acr-event';
 import { makeManifestReader } from '../../src/registry/manifest-reader';
 import { instantFromDate } from '../../src/replication/timestamp';
 import { stableEventId, STALLED_EVENT_TYPE } from '../../src/events/replicated-event';
-import { startEmbeddedCosmos, type EmbeddedCosmos } from '../../src/dev/embedded-cosmos';
+import { startEmbeddedCosmos, type EmbeddedCosmos } from '../../dev/embedded-cosmos';
 import { anInstance, cosmosSettings, freshDatabase } from '../support/cosmos';
 import { aPushEvent } from '../support/fixtures';
 import {
