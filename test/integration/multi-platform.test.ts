@@ -1,4 +1,6 @@
 // Multi-platform rounds against real parts: the embedded Cosmos DB and Debian's docker-registry with TLS.
+import * as fs from 'node:fs';
+import * as https from 'node:https';
 import * as net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recordArrival } from '../../src/app/record-arrival';
@@ -237,6 +239,40 @@ describe.skipIf(!available)('multi-platform images against real registries', () 
     const s = await status(deps, 'v7');
     expect(s.status).toBe('replicating');
     expect(s.reason).toBe('the index could not be read: the registry did not answer in time');
+  });
+
+  it('keeps the round open when the registry answers garbage', async () => {
+    const garbage = https.createServer(
+      {
+        cert: fs.readFileSync(fleet.certificate.certFile),
+        key: fs.readFileSync(fleet.certificate.keyFile),
+      },
+      (_request, response) => {
+        response.writeHead(200, {
+          'content-type': OCI_INDEX,
+          'docker-content-digest': `sha256:${'0'.repeat(64)}`,
+        });
+        response.end('{"schemaVersion": 2, "manifests": [ not json');
+      },
+    );
+    await new Promise<void>((resolve) => garbage.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (garbage.address() as net.AddressInfo).port;
+      const deps = instance({ endpoints: { [REGISTRY]: `https://127.0.0.1:${port}` } });
+      const image = buildIndex();
+      for (const region of REGIONS) {
+        await indexHook(deps, region, image, 'v9');
+        await childHooks(deps, region, image);
+      }
+      const s = await status(deps, 'v9');
+      expect(s.status).toBe('replicating');
+      expect(s.reason).toBe(
+        'the index could not be read: the registry returned content of another digest',
+      );
+    } finally {
+      garbage.closeAllConnections();
+      await new Promise((resolve) => garbage.close(resolve));
+    }
   });
 
   it('stores a child webhook no index names harmlessly', async () => {
