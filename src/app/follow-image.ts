@@ -3,7 +3,6 @@
 import type { ImageState } from '../replication/image-gate';
 import { isIndexMediaType, MAX_INDEX_BYTES, neededChildren } from '../replication/image-index';
 import {
-  evaluate,
   keyOf,
   pushTimes,
   targetDigest,
@@ -255,11 +254,15 @@ export async function followChild(
   }
 }
 
-/** Regions whose webhooks reported the target but whose own endpoint has not confirmed it. */
-export function reportedRegions(state: TagState, regions: readonly string[]): string[] {
-  return evaluate(state, regions)
-    .regions.filter((r) => r.status === 'reported')
-    .map((r) => r.region);
+/** Regions that reported the target and were not confirmed at their own endpoint yet. */
+function unconfirmed(state: TagState): string[] {
+  const image = state.image;
+  if (!image?.verify) return [];
+  return Object.keys(state.observations).filter(
+    (r) =>
+      image.confirmed[r] === undefined &&
+      state.observations[r]?.[image.digest]?.lastSeen !== undefined,
+  );
 }
 
 /** Confirms regions at their own endpoints; a region confirmed stays confirmed for this digest. */
@@ -272,10 +275,7 @@ export async function confirmRegions(
   const image = state.image;
   const children = image?.children ?? (image?.trustIndex ? [] : undefined);
   if (!image?.verify || children === undefined) return state;
-  const regions = Object.keys(state.observations)
-    .filter((r) => image.confirmed[r] === undefined)
-    .filter((r) => only === undefined || only.includes(r))
-    .filter((r) => state.observations[r]?.[image.digest]?.lastSeen !== undefined);
+  const regions = unconfirmed(state).filter((r) => only === undefined || only.includes(r));
   if (regions.length === 0) return state;
   const digests = [image.digest, ...children];
   const outcomes = await Promise.all(
@@ -338,7 +338,7 @@ export async function retryImages(
     if (image === undefined) continue;
     if (image.children === undefined && !image.trustIndex) {
       await followArrival(deps, update, state, null);
-    } else if (deps.images.verifyRegions) {
+    } else if (deps.images.verifyRegions && unconfirmed(state).length > 0) {
       await confirmRegions({ ...deps, images: deps.images }, update, state);
     } else if (image.retryAt !== undefined) {
       // Nothing left to try: stop listing it.
