@@ -115,3 +115,29 @@ describe('figures', () => {
     expect(html).not.toMatch(/\sstyle=/);
   });
 });
+
+describe('a multi-platform round on the dashboard', () => {
+  it('shows per region how many manifests are missing, which ones on hover, and the reason', () => {
+    const status = aStatus('multi', '2026-03-14T09:40:00.000Z', {
+      eastus: null,
+      westus: '2026-03-14T09:41:00.000Z',
+    });
+    const eastus = status.regions[0];
+    if (eastus) eastus.missing = [`sha256:${'a'.repeat(64)}`, `sha256:${'b'.repeat(64)}`];
+    status.reason = 'the index could not be read: the registry answered 503';
+    const html = renderRegistryPage({
+      registry: 'contoso.azurecr.io',
+      now: '2026-03-14T09:50:00.000000000Z' as Instant,
+      requiredRegions: ['eastus', 'westus'],
+      regionsSource: 'default',
+      tags: [status],
+      stallAfterMs: 30 * 60_000,
+      events: [],
+      links: { basePath: '/api/dashboard' },
+    });
+    const cell = /<td class="cell pending" data-region="eastus"[\s\S]*?<\/td>/.exec(html)?.[0];
+    expect(cell).toContain('2 missing');
+    expect(cell).toContain(`missing sha256:${'a'.repeat(12)}…, sha256:${'b'.repeat(12)}…`);
+    expect(cell).toContain('the registry answered 503');
+  });
+});
