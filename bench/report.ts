@@ -2,6 +2,7 @@
 import type { AdmissionResult } from './measure-admission';
 import type { CallbackResult } from './measure-callback';
 import type { ContentionResult } from './measure-contention';
+import type { IndexRoundResult } from './measure-index-round';
 import type { ColdStart, MemoryFigures } from './measure-footprint';
 import type { GateResult } from './measure-gate';
 import type { GrowthResult } from './measure-growth';
@@ -41,6 +42,7 @@ export interface BenchResults {
   callback?: CallbackResult;
   ingest?: IngestResult;
   growth?: GrowthResult;
+  indexRound?: IndexRoundResult;
   footprint?: FootprintResult;
   waiters?: WaitersResult;
   admission?: AdmissionResult;
@@ -510,6 +512,28 @@ export function buildFigures(r: BenchResults): Figure[] {
     );
   }
 
+  const x = r.indexRound;
+  if (x) {
+    const sec = '9 index round';
+    const single = 'single-manifest round';
+    add(
+      sec,
+      'Cosmos round trips per webhook',
+      x.index.roundTripsPerWebhook,
+      '',
+      single,
+      x.single.roundTripsPerWebhook,
+    );
+    add(
+      sec,
+      'Cosmos round trips per round',
+      x.index.roundTripsPerRound,
+      '',
+      single,
+      x.singleRoundTripsPerRound,
+    );
+    add(sec, 'registry reads per round', x.index.registryReadsPerRound, '', single, 0);
+  }
   return rows;
 }
 

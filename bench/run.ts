@@ -17,6 +17,7 @@ import {
 import { measureAdmission } from './measure-admission';
 import { measureGate } from './measure-gate';
 import { GROWTH_DATABASE, measureGrowth } from './measure-growth';
+import { measureIndexRound } from './measure-index-round';
 import { measureIngest } from './measure-ingest';
 import { measureStoreCost } from './measure-store-cost';
 import { measureWaiters, waitersTable } from './measure-waiters';
@@ -43,6 +44,7 @@ const SECTIONS = [
   'waiters',
   'footprint',
   'admission',
+  'index',
 ] as const;
 type Section = (typeof SECTIONS)[number];
 
@@ -245,6 +247,10 @@ async function main(): Promise<void> {
         baseline: await memoryOf(bare.child),
         cosmos: await memoryOf(cosmos),
       };
+    }
+    if (args.only.has('index')) {
+      log('9 index round against real docker-registry');
+      results.indexRound = await measureIndexRound(args.quick ? 2 : 5);
     }
     if (args.only.has('growth')) {
       log('5 growth');
