@@ -127,7 +127,7 @@ describe('a multi-platform round on the dashboard', () => {
     status.reason = 'the index could not be read: the registry answered 503';
     const html = renderRegistryPage({
       registry: 'contoso.azurecr.io',
-      now: '2026-03-14T09:50:00.000000000Z' as Instant,
+      now: '2026-03-14T09:50:00.000000000Z',
       requiredRegions: ['eastus', 'westus'],
       regionsSource: 'default',
       tags: [status],
