@@ -198,7 +198,7 @@ caption{text-align:left;padding:0 0 .4rem}
 .cell{border-radius:4px;font-weight:600}
 .cell .lag{display:block;font-weight:400;font-size:12px}
 .arrived{background:#dafbe1;color:#116329}
-.pending{background:#fff8c5;color:#6c4400}
+.pending,.reported{background:#fff8c5;color:#6c4400}
 .stale{background:#ffebe9;color:#a40e26}
 .deleted{background:#eaeef2;color:#424a53}
 .badge{display:inline-block;padding:0 .4rem;border-radius:1rem;font-size:12px;font-weight:600}

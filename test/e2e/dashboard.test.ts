@@ -281,7 +281,8 @@ describe.skipIf(browserMissing)(`in chromium (${CHROMIUM}; skipped locally when 
     const events = await page.locator('table.events').innerText();
     expect(events).toContain('stalled');
     expect(events).toContain('delivered');
-    expect(await page.locator('.legend li').count()).toBe(4);
+    // arrived, reported (VERIFY_REGIONS), pending, stale, deleted.
+    expect(await page.locator('.legend li').count()).toBe(5);
     expect(cspErrors).toEqual([]);
 
     // The matrix, the chart and the stalled rounds: enough for the README, and a small PNG.
