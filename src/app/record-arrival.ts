@@ -107,6 +107,10 @@ async function applyArrival(
       await updateTag(deps, keyOf(record.state), (s) => applyDelete(s, report), regions),
     );
   }
+  // A deleted child manifest: the rounds of the indexes naming it see the region lack it again.
+  const update: Update = async (k, change) =>
+    (await updateTag(deps, k, change, regions)).record.state;
+  await followChild(deps, update, intent.registry, intent.repository, intent.digest);
   return { kind: 'delete', results };
 }
 

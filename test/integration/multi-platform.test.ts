@@ -14,7 +14,7 @@ import { instantFromDate } from '../../src/replication/timestamp';
 import { stableEventId, STALLED_EVENT_TYPE } from '../../src/events/replicated-event';
 import { startEmbeddedCosmos, type EmbeddedCosmos } from '../../dev/embedded-cosmos';
 import { anInstance, cosmosSettings, freshDatabase } from '../support/cosmos';
-import { aPushEvent } from '../support/fixtures';
+import { aDeleteEvent, aPushEvent } from '../support/fixtures';
 import {
   buildIndex,
   OCI_INDEX,
@@ -139,6 +139,29 @@ describe.skipIf(!available)('multi-platform images against real registries', () 
     expect(s.missingRegions).toEqual([]);
     // The index was read once for the round, and never again.
     expect(deps.images.reads?.count).toBe(1);
+  });
+
+  it('shows a region lacking a platform manifest again once its delete is reported', async () => {
+    const deps = instance();
+    const image = buildIndex();
+    await pushIndex(fleet.certificate.ca, fleet.url('home'), REPO, 'v10', image);
+    for (const region of REGIONS) {
+      await indexHook(deps, region, image, 'v10');
+      await childHooks(deps, region, image, image.platforms);
+    }
+    expect((await status(deps, 'v10')).status).toBe('replicated');
+    const gone = image.platforms[1]?.digest ?? '';
+    const body = aDeleteEvent({ repository: REPO, digest: gone, timestamp: at() });
+    const intent = toIntent(acrEventSchema.parse(body), { countQuarantine: false });
+    if (intent.kind !== 'delete') throw new Error('not a delete');
+    await recordArrival(deps, intent, 'eastus', body);
+    const s = await status(deps, 'v10');
+    expect(s.regions.find((r) => r.region === 'eastus')).toMatchObject({
+      status: 'pending',
+      missing: [gone],
+    });
+    // The round's event already went out; the status says the region lacks part of the image now.
+    expect(s.missingRegions).toEqual(['eastus']);
   });
 
   it('waits for attestation manifests with REQUIRE_ATTESTATIONS=true', async () => {
