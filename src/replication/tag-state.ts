@@ -538,7 +538,12 @@ export function evaluateDigest(
   const extra = Object.keys(merged)
     .filter((r) => !required.includes(r))
     .sort();
-  const regions = [...required.map((r) => view(r, true)), ...extra.map((r) => view(r, false))];
+  // An index's own status also waits for its children, as its tags' rounds do (image-gate.ts).
+  const image = states.map((s) => s.image).find((i) => i?.digest === digest);
+  const regions = [...required.map((r) => view(r, true)), ...extra.map((r) => view(r, false))].map(
+    (v) => gateRegion(image, digest, v),
+  );
+  const reason = imageReason(image, digest);
   const requiredViews = regions.filter((r) => r.required);
   const missingRegions = requiredViews.filter((r) => r.status !== 'arrived').map((r) => r.region);
   const all = Object.values(merged);
@@ -572,6 +577,7 @@ export function evaluateDigest(
     pushedAt,
     replicatedAt,
     newCompletion: null,
+    ...(reason === null ? {} : { reason }),
   };
 }
 

@@ -7,7 +7,7 @@ import { readStatus } from '../../src/app/read-status';
 import { recordArrival } from '../../src/app/record-arrival';
 import type { RegionsDeps } from '../../src/app/required-regions';
 import { startEmbeddedCosmos, type EmbeddedCosmos } from '../../dev/embedded-cosmos';
-import { REPLICATED_EVENT_TYPE, stableEventId } from '../../src/events/replicated-event';
+import { replicatedEventId } from '../../src/events/replicated-event';
 import { acrEventSchema, toIntent } from '../../src/replication/acr-event';
 import { makeManifestReader } from '../../src/registry/manifest-reader';
 import { anInstance, cosmosSettings, freshDatabase } from '../support/cosmos';
@@ -185,7 +185,7 @@ describe.skipIf(!available)('multi-platform rounds: model', () => {
           expect(view?.status).toBe(missing.length === 0 ? 'arrived' : 'pending');
         }
         // 3. One event exactly when complete.
-        const id = stableEventId(REPLICATED_EVENT_TYPE, REGISTRY, REPO, tag, image.index.digest);
+        const id = replicatedEventId(REGISTRY, REPO, tag, image.index.digest, final?.pushedAt);
         const event = await (instances[0] as RegionsDeps).store.events.get(id);
         expect(event !== undefined).toBe(expected.complete);
       }),

@@ -118,6 +118,10 @@ describe.skipIf(!available)('multi-platform images against real registries', () 
     let s = await status(deps, 'v1');
     expect(s.status).toBe('replicating');
     expect(s.regions.find((r) => r.region === 'westus')).toMatchObject({ status: 'arrived' });
+    // The index's own status, by digest, waits for the children too.
+    const byDigest = () =>
+      readStatus(deps, REGISTRY, { kind: 'digest', repository: REPO, digest: image.index.digest });
+    expect((await byDigest())?.status).toBe('replicating');
     const platforms = image.platforms.map((p) => p.digest).sort();
     for (const region of ['eastus', 'canadacentral', 'westeurope']) {
       const view = s.regions.find((r) => r.region === region);
@@ -136,6 +140,7 @@ describe.skipIf(!available)('multi-platform images against real registries', () 
     s = await status(deps, 'v1');
     // Attestations are not needed unless REQUIRE_ATTESTATIONS=true.
     expect(s.status).toBe('replicated');
+    expect((await byDigest())?.status).toBe('replicated');
     expect(s.missingRegions).toEqual([]);
     // The index was read once for the round, and never again.
     expect(deps.images.reads?.count).toBe(1);
@@ -219,7 +224,15 @@ describe.skipIf(!available)('multi-platform images against real registries', () 
     for (const region of REGIONS) await indexHook(deps, region, image, 'v4');
     const report = await sweepRounds({ ...deps, stallAfterMs: 1 });
     expect(report.stalled).toBeGreaterThanOrEqual(1);
-    const id = stableEventId(STALLED_EVENT_TYPE, REGISTRY, REPO, 'v4', image.index.digest);
+    const pushedAt = (await status(deps, 'v4')).pushedAt;
+    const id = stableEventId(
+      STALLED_EVENT_TYPE,
+      REGISTRY,
+      REPO,
+      'v4',
+      image.index.digest,
+      pushedAt,
+    );
     const stalled = await deps.store.events.get(id);
     const platforms = image.platforms.map((p) => p.digest);
     expect(stalled?.event.data).toMatchObject({
