@@ -68,6 +68,9 @@ resource container 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/container
           { path: '/repository/?' }
           { path: '/status/?' }
           { path: '/digests/[]/?' }
+          { path: '/childDigests/[]/?' }
+          { path: '/untaggedDigest/?' }
+          { path: '/image/retryAt/?' }
           { path: '/stalls/[]/?' }
           { path: '/digest/?' }
           { path: '/round/?' }
