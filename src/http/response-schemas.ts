@@ -255,7 +255,7 @@ export const providerResponseSchema = z.object({
               tag: z.string().nullable(),
               digest: z.string().nullable(),
               region: z.string(),
-              status: z.enum(['arrived', 'pending', 'stale', 'deleted', 'unknown']),
+              status: z.enum(['arrived', 'reported', 'pending', 'stale', 'deleted', 'unknown']),
               arrivedAt: instantTextSchema.optional(),
             }),
             z.object({ tracked: z.literal(false), registry: z.string(), message: z.string() }),
