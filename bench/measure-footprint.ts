@@ -4,7 +4,14 @@ import { performance } from 'node:perf_hooks';
 import type { BenchEnv } from './support/bench-env';
 import { startChild, type Child } from './support/child-rpc';
 import { median } from './support/stats';
-import { ADMIN_TOKEN, FOUR_REGIONS, WEBHOOK_TOKEN, acrTime, digestOf } from './support/workload';
+import {
+  ADMIN_TOKEN,
+  FOUR_REGIONS,
+  READ_TOKEN,
+  WEBHOOK_TOKEN,
+  acrTime,
+  digestOf,
+} from './support/workload';
 import { aPushEvent } from '../test/support/fixtures';
 
 export interface ColdStart {
@@ -78,6 +85,7 @@ export async function startApp(
     ADMIN_TOKENS: ADMIN_TOKEN,
     // The Azure Pipelines check posts TaskCompleted to the bench's loopback stand-in.
     AZURE_PIPELINES_HOSTS: '127.0.0.1',
+    READ_TOKENS: READ_TOKEN,
   });
   return withFirstWebhook(child, name);
 }

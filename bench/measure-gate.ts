@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import type { BenchEnv } from './support/bench-env';
 import type { Child } from './support/child-rpc';
 import { sleep, summarize, type Summary } from './support/stats';
-import { FOUR_REGIONS, WEBHOOK_TOKEN, acrTime, digestOf } from './support/workload';
+import { FOUR_REGIONS, READ_TOKEN, WEBHOOK_TOKEN, acrTime, digestOf } from './support/workload';
 import { aPushEvent } from '../test/support/fixtures';
 
 export interface GateResult {
@@ -58,7 +58,7 @@ async function status(
   const query = wait === undefined ? '' : `?wait=${wait}`;
   const response = await fetch(
     `${baseUrl}/api/replications/${REGISTRY}/${REPOSITORY}:${tag}${query}`,
-    { headers },
+    { headers: { authorization: `Bearer ${READ_TOKEN}` } },
   );
   const body = (await response.json()) as { status?: string };
   return {

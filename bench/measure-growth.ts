@@ -6,7 +6,14 @@ import { measured, prepareDatabase, settingsFor, type BenchEnv } from './support
 import type { Child } from './support/child-rpc';
 import { totalRequests } from './support/counting-proxy';
 import { mean, summarize, type Summary } from './support/stats';
-import { FOUR_REGIONS, WEBHOOK_TOKEN, aContainer, acrTime, digestOf } from './support/workload';
+import {
+  FOUR_REGIONS,
+  READ_TOKEN,
+  WEBHOOK_TOKEN,
+  aContainer,
+  acrTime,
+  digestOf,
+} from './support/workload';
 import { aPushEvent } from '../test/support/fixtures';
 
 export const GROWTH_DATABASE = 'bench-growth';
@@ -69,7 +76,7 @@ const repositoryOf = (i: number): string => `growth/svc-${i % REPOSITORIES}`;
 
 async function timedGet(url: string): Promise<{ ms: number; status: number; text: string }> {
   const started = performance.now();
-  const response = await fetch(url, { headers });
+  const response = await fetch(url, { headers: { authorization: `Bearer ${READ_TOKEN}` } });
   const text = await response.text();
   return { ms: performance.now() - started, status: response.status, text };
 }

@@ -26,7 +26,7 @@ app.http('eventGridHandshake', {
   handler: h.eventGridHandshake,
 });
 
-// Read routes take a webhook or an admin token.
+// Read routes take a read or an admin token (READ_ROLES); webhook tokens get 403.
 app.http('replicationStatus', {
   route: 'replications/{registry}/{*reference}',
   methods: ['GET'],

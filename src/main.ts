@@ -96,8 +96,14 @@ export function buildHandlers(settings: Settings = loadSettings()) {
   );
   const authenticate = makeAuthenticator({
     webhook: settings.webhookTokens,
+    read: settings.readTokens,
     admin: settings.adminTokens,
   });
+  if (settings.readTokens.length === 0) {
+    console.warn(
+      'READ_TOKENS is not set: read routes take admin tokens only, webhook tokens get 403 (docs/pipelines.md)',
+    );
+  }
 
   const builtinSinks = new Map<
     string,

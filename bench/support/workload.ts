@@ -16,6 +16,8 @@ import { aPushEvent } from '../../test/support/fixtures';
 
 export const WEBHOOK_TOKEN = 'bench-webhook-token-0123456789';
 export const ADMIN_TOKEN = 'bench-admin-token-0123456789abc';
+/** Reads (status, long-poll, list): webhook tokens only deliver arrivals. */
+export const READ_TOKEN = 'bench-read-token-0123456789abcd';
 /** Sorted, as the app sorts REPLICATION_REGIONS. */
 export const FOUR_REGIONS = ['canadacentral', 'eastus', 'westeurope', 'westus'];
 export const TEN_REGIONS = [

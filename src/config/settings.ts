@@ -101,6 +101,12 @@ const envSchema = z.object({
     .pipe(z.array(regionNameSchema).min(1, 'must name at least one region')),
   WEBHOOK_TOKENS: z.string({ message: 'is required' }).transform(csv).pipe(tokenListSchema),
   ADMIN_TOKENS: z.string({ message: 'is required' }).transform(csv).pipe(tokenListSchema),
+  // Optional: unset, only admin tokens read (webhook tokens never do). See docs/pipelines.md.
+  READ_TOKENS: z
+    .string()
+    .transform(csv)
+    .pipe(z.array(z.string().min(16, 'each token must be at least 16 characters')))
+    .default([]),
   MAX_BODY_BYTES: positiveInt(64 * 1024, 4 * 1024 * 1024),
   STORE_MAX_ATTEMPTS: positiveInt(12, 100),
   CACHE_TTL_MS: z.coerce.number().int().min(0).max(300_000).default(5_000),
@@ -198,6 +204,8 @@ export type Settings = Readonly<{
     | undefined;
   defaultRegions: readonly string[];
   webhookTokens: readonly string[];
+  /** Read-only tokens (pipelines, the dashboard); may be empty. */
+  readTokens: readonly string[];
   adminTokens: readonly string[];
   maxBodyBytes: number;
   storeMaxAttempts: number;
@@ -276,8 +284,19 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
       'invalid setting EVENTGRID_TOPIC_KEY: set it together with EVENTGRID_TOPIC_ENDPOINT, or neither',
     );
   }
-  if (v.WEBHOOK_TOKENS.some((token) => v.ADMIN_TOKENS.includes(token))) {
-    throw new SettingsError('invalid setting ADMIN_TOKENS: must not reuse a WEBHOOK_TOKENS token');
+  // One role per token: a token in two lists would get the wider role, silently.
+  const roles = [
+    ['WEBHOOK_TOKENS', v.WEBHOOK_TOKENS],
+    ['READ_TOKENS', v.READ_TOKENS],
+    ['ADMIN_TOKENS', v.ADMIN_TOKENS],
+  ] as const;
+  for (const [i, [name, tokens]] of roles.entries()) {
+    const earlier = roles.slice(0, i).find(([, other]) => tokens.some((t) => other.includes(t)));
+    if (earlier) {
+      throw new SettingsError(
+        `invalid setting ${name}: must not reuse a ${earlier[0]} token (each token has one role)`,
+      );
+    }
   }
   const reconcileTarget = [
     v.RECONCILE_SUBSCRIPTION_ID,
@@ -357,6 +376,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
           ),
     defaultRegions: Object.freeze([...new Set(v.REPLICATION_REGIONS)].sort()),
     webhookTokens: Object.freeze(v.WEBHOOK_TOKENS),
+    readTokens: Object.freeze(v.READ_TOKENS),
     adminTokens: Object.freeze(v.ADMIN_TOKENS),
     maxBodyBytes: v.MAX_BODY_BYTES,
     storeMaxAttempts: v.STORE_MAX_ATTEMPTS,

@@ -3,10 +3,19 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { HttpRequest } from '@azure/functions';
 import { HttpProblem } from './problem';
 
-export type Role = 'webhook' | 'admin';
+export type Role = 'webhook' | 'read' | 'admin';
+
+/** Routes that only read (status, list, wait, events, dashboard): a read or an admin token. */
+export const READ_ROLES: readonly Role[] = Object.freeze(['read', 'admin']);
+/** Routes that deliver arrivals (`/webhooks/acr/{region}`, `/webhooks/eventgrid`): a webhook token only. */
+export const WEBHOOK_ROLES: readonly Role[] = Object.freeze(['webhook']);
+/** Routes that change configuration: an admin token only. */
+export const ADMIN_ROLES: readonly Role[] = Object.freeze(['admin']);
 
 export interface TokenSets {
   webhook: readonly string[];
+  /** May be empty: then only admin tokens read. Webhook tokens never do (least privilege). */
+  read: readonly string[];
   admin: readonly string[];
 }
 
@@ -16,6 +25,7 @@ const digestOf = (token: string): Buffer => createHash('sha256').update(token, '
 export function makeAuthenticator(tokens: TokenSets) {
   const hashed = {
     webhook: tokens.webhook.map(digestOf),
+    read: tokens.read.map(digestOf),
     admin: tokens.admin.map(digestOf),
   };
   const matches = (candidate: Buffer, set: Buffer[]): boolean =>
@@ -35,8 +45,10 @@ export function makeAuthenticator(tokens: TokenSets) {
     }
     const candidate = digestOf(match[1]);
     const isAdmin = matches(candidate, hashed.admin);
+    const isRead = matches(candidate, hashed.read);
     const isWebhook = matches(candidate, hashed.webhook);
-    const role: Role | null = isAdmin ? 'admin' : isWebhook ? 'webhook' : null;
+    // Settings refuse a token in two roles, so at most one of these holds.
+    const role: Role | null = isAdmin ? 'admin' : isRead ? 'read' : isWebhook ? 'webhook' : null;
     if (role === null) {
       throw new HttpProblem({
         status: 401,
@@ -49,7 +61,11 @@ export function makeAuthenticator(tokens: TokenSets) {
       throw new HttpProblem({
         status: 403,
         title: 'Forbidden',
-        detail: `this route needs a ${allowed.join(' or ')} token`,
+        detail:
+          `this route needs a ${allowed.join(' or ')} token` +
+          (role === 'webhook' && allowed.includes('read')
+            ? ': webhook tokens only deliver arrivals; use one of READ_TOKENS'
+            : ''),
       });
     }
     return role;

@@ -9,7 +9,7 @@ import {
   type DashboardLinks,
 } from '../dashboard/render-dashboard';
 import { registrySchema } from '../replication/names';
-import type { Authenticate } from './auth';
+import { READ_ROLES, type Authenticate } from './auth';
 import { handle, parseOr400 } from './handle';
 
 export interface DashboardHandlerDeps extends DashboardDeps {
@@ -61,7 +61,7 @@ export function makeDashboardHandler(deps: DashboardHandlerDeps): HttpHandler {
   return handle(async (request) => {
     const role = deps.authenticate(
       withQueryToken(request, request.query.get('token') ?? undefined),
-      ['webhook', 'admin'],
+      READ_ROLES,
     );
     const query = parseOr400(
       dashboardQuerySchema,

@@ -5,7 +5,7 @@ import type { Store } from '../app/ports';
 import type { PublishDeps } from '../app/publish-events';
 import { getEvent, readFeed, redeliver } from '../app/read-events';
 import { fromCursor } from '../store/event-repository';
-import type { Authenticate } from './auth';
+import { READ_ROLES, type Authenticate } from './auth';
 import { handle, json, parseOr400 } from './handle';
 import { HttpProblem } from './problem';
 
@@ -39,7 +39,7 @@ const notFound = (id: string) =>
 /** Pollers keep the returned cursor and pass it as `after`; an empty page keeps their cursor. */
 export function makeEventFeedHandler(deps: EventDeps): HttpHandler {
   return handle(async (request) => {
-    deps.authenticate(request, ['webhook', 'admin']);
+    deps.authenticate(request, READ_ROLES);
     const query = parseOr400(
       feedQuery,
       Object.fromEntries(request.query.entries()),
@@ -57,7 +57,7 @@ export function makeEventFeedHandler(deps: EventDeps): HttpHandler {
 
 export function makeGetEventHandler(deps: EventDeps): HttpHandler {
   return handle(async (request) => {
-    deps.authenticate(request, ['webhook', 'admin']);
+    deps.authenticate(request, READ_ROLES);
     const { id } = parseOr400(idParams, request.params, 'path', 'path');
     const found = await getEvent(deps, id);
     if (!found) throw notFound(id);

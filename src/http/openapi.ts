@@ -566,7 +566,7 @@ const SECURITY: Record<Access, Record<string, string[]>[]> = {
   // Event Grid's OPTIONS request goes to the subscription URL, which carries ?token=.
   handshake: [{ bearerAuth: ['webhook'] }, { queryToken: ['webhook'] }],
   // Role names in a requirement are allowed for non-OAuth schemes in OpenAPI 3.1.
-  read: [{ bearerAuth: ['webhook'] }, { bearerAuth: ['admin'] }],
+  read: [{ bearerAuth: ['read'] }, { bearerAuth: ['admin'] }],
   admin: [{ bearerAuth: ['admin'], functionKey: [] }],
   check: [
     { bearerAuth: ['webhook'], functionKey: [] },
@@ -574,9 +574,9 @@ const SECURITY: Record<Access, Record<string, string[]>[]> = {
   ],
   signature: [{ githubSignature: [] }],
   dashboard: [
-    { bearerAuth: ['webhook'] },
+    { bearerAuth: ['read'] },
     { bearerAuth: ['admin'] },
-    { queryToken: ['webhook'] },
+    { queryToken: ['read'] },
     { queryToken: ['admin'] },
   ],
   readQuery: [
@@ -602,9 +602,12 @@ function errorResponses(op: Operation): Record<number, ResponseSpec> {
       'www-authenticate': '`Bearer`, with `error="invalid_token"` for an unknown token',
     });
   }
-  if (op.access === 'admin') errors[403] = problem('a webhook token on an admin route');
+  if (op.access === 'admin') errors[403] = problem('a webhook or read token on an admin route');
+  if (op.access === 'read' || op.access === 'dashboard') {
+    errors[403] = problem('a webhook token on a read route');
+  }
   if (['webhook', 'eventgrid', 'handshake'].includes(op.access)) {
-    errors[403] = problem('an admin token on a webhook route');
+    errors[403] = problem('an admin or read token on a webhook route');
   }
   if (op.body) {
     errors[413] = problem('the body is over MAX_BODY_BYTES');
@@ -770,7 +773,7 @@ export function buildOpenApiDocument(): JsonSchema {
           type: 'http',
           scheme: 'bearer',
           description:
-            'A WEBHOOK_TOKENS token (role `webhook`) or an ADMIN_TOKENS token (role `admin`).',
+            'A WEBHOOK_TOKENS token (role `webhook`: delivers arrivals only), a READ_TOKENS token (role `read`: read routes only) or an ADMIN_TOKENS token (role `admin`: everything but delivering arrivals).',
         },
         functionKey: {
           type: 'apiKey',

@@ -12,7 +12,7 @@ import {
   registrySchema,
   repositorySchema,
 } from '../replication/names';
-import type { Authenticate } from './auth';
+import { READ_ROLES, type Authenticate } from './auth';
 import { clientGoneSignal } from './client-gone';
 import { handle, json, parseOr400 } from './handle';
 import { HttpProblem } from './problem';
@@ -72,7 +72,7 @@ const describe = (registry: string, reference: Reference): string =>
 /** The status of one tag; with `?wait=N`, a long-poll that answers the moment it is replicated. */
 export function makeStatusHandler(deps: StatusDeps): HttpHandler {
   return handle(async (request, context) => {
-    deps.authenticate(request, ['webhook', 'admin']);
+    deps.authenticate(request, READ_ROLES);
     const { registry, reference } = parseOr400(statusParams, request.params, 'path', 'path');
     const query = parseOr400(statusQuery, queryObject(request.query), 'query', 'query');
     let scope: string[] | undefined;
@@ -131,7 +131,7 @@ export function makeStatusHandler(deps: StatusDeps): HttpHandler {
 
 export function makeListHandler(deps: ReadDeps): HttpHandler {
   return handle(async (request) => {
-    deps.authenticate(request, ['webhook', 'admin']);
+    deps.authenticate(request, READ_ROLES);
     const { registry } = parseOr400(listParams, request.params, 'path', 'path');
     const query = parseOr400(listQuery, queryObject(request.query), 'query', 'query');
     const page = await listStatuses(deps, {

@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { CosmosClient } from '@azure/cosmos';
 import autocannon from 'autocannon';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { REGIONS, startApp, WEBHOOK_TOKEN, type RunningApp } from '../support/app-host';
+import { READ_TOKEN, REGIONS, startApp, WEBHOOK_TOKEN, type RunningApp } from '../support/app-host';
 import {
   anArrival,
   audit,
@@ -150,7 +150,7 @@ it('soaks a minute with faults in the middle: nothing lost, errors only under fa
               method,
               path,
               headers: {
-                authorization: `Bearer ${WEBHOOK_TOKEN}`,
+                authorization: `Bearer ${arrival ? WEBHOOK_TOKEN : READ_TOKEN}`,
                 ...(arrival ? { 'content-type': 'application/json' } : {}),
               },
               ...(arrival ? { body: JSON.stringify(toWebhookBody(arrival)) } : { body: '' }),

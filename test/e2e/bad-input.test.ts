@@ -1,7 +1,13 @@
 // Hostile and broken requests to the running app: refused with problem+json, never a 5xx, nothing stored.
 import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN_TOKEN, startApp, WEBHOOK_TOKEN, type RunningApp } from '../support/app-host';
+import {
+  ADMIN_TOKEN,
+  READ_TOKEN,
+  startApp,
+  WEBHOOK_TOKEN,
+  type RunningApp,
+} from '../support/app-host';
 import { aPushEvent } from '../support/fixtures';
 
 const ROTATED_TOKEN = 'bad-input-rotated-webhook-token-0001';
@@ -146,7 +152,7 @@ function badRead(
   name: string,
   path: (tag: string) => string,
   expected: Expected,
-  headers: Record<string, string | string[]> = bearer(WEBHOOK_TOKEN),
+  headers: Record<string, string | string[]> = bearer(READ_TOKEN),
 ): Row {
   const tag = nextTag();
   return { name, tag, request: { method: 'GET', path: path(tag), headers }, ...expected };
@@ -156,6 +162,11 @@ const status = (reference: string, query = '') =>
   `/api/replications/${REGISTRY}/${reference}${query}`;
 const hex64 = 'a'.repeat(64);
 const forbidden: Expected = { status: 403, title: 'Forbidden', detail: /admin token/ };
+const readForbidden: Expected = {
+  status: 403,
+  title: 'Forbidden',
+  detail: /needs a read or admin token: webhook tokens only deliver arrivals/,
+};
 const unauthorized: Expected = { status: 401, title: 'Unauthorized', detail: /bearer token/ };
 const notUtf8: Expected = { status: 400, title: 'Invalid body', detail: /not valid UTF-8/ };
 const malformed: Expected = {
@@ -576,6 +587,23 @@ const rows: Row[] = [
     unauthorized,
   ),
   badRequest(
+    'a read token on the receiver',
+    { headers: { ...hookHeaders, ...bearer(READ_TOKEN) } },
+    { status: 403, title: 'Forbidden', detail: /needs a webhook token/ },
+  ),
+  {
+    name: 'a read token on the Event Grid receiver',
+    tag: nextTag(),
+    request: {
+      path: '/api/webhooks/eventgrid',
+      headers: { 'content-type': 'application/cloudevents+json', ...bearer(READ_TOKEN) },
+      body: '{}',
+    },
+    status: 403,
+    title: 'Forbidden',
+    detail: /needs a webhook token/,
+  },
+  badRequest(
     'an admin token on the receiver',
     { headers: { ...hookHeaders, ...admin } },
     {
@@ -703,8 +731,69 @@ const rows: Row[] = [
     field: 'query.after',
   }),
 
-  // Admin routes refuse webhook tokens, the rotated one too.
-  badRead('GET a registry with a webhook token', () => `/api/registries/${REGISTRY}`, forbidden),
+  // Read routes refuse webhook tokens: a leaked CI secret must not be able to forge arrivals.
+  badRead(
+    'a status read with a webhook token',
+    (tag) => status(`${REPO}:${tag}`),
+    readForbidden,
+    bearer(WEBHOOK_TOKEN),
+  ),
+  badRead(
+    'a long-poll with the rotated webhook token',
+    (tag) => status(`${REPO}:${tag}`, '?wait=1'),
+    readForbidden,
+    bearer(ROTATED_TOKEN),
+  ),
+  badRead(
+    'the list with a webhook token',
+    () => `/api/replications/${REGISTRY}`,
+    readForbidden,
+    bearer(WEBHOOK_TOKEN),
+  ),
+  badRead(
+    'the event feed with a webhook token',
+    () => '/api/events',
+    readForbidden,
+    bearer(WEBHOOK_TOKEN),
+  ),
+  badRead(
+    'an event with a webhook token',
+    () => '/api/events/730e2b85-df7a-504b-aaab-26de5b4af0a3',
+    readForbidden,
+    bearer(WEBHOOK_TOKEN),
+  ),
+  badRead(
+    'the dashboard with a webhook token',
+    () => '/api/dashboard',
+    readForbidden,
+    bearer(WEBHOOK_TOKEN),
+  ),
+  badRead(
+    'the dashboard with a webhook token in ?token=',
+    () => `/api/dashboard/${REGISTRY}?token=${WEBHOOK_TOKEN}`,
+    readForbidden,
+    {},
+  ),
+
+  // Admin routes refuse webhook and read tokens, the rotated webhook token too.
+  badRead(
+    'GET a registry with a webhook token',
+    () => `/api/registries/${REGISTRY}`,
+    forbidden,
+    bearer(WEBHOOK_TOKEN),
+  ),
+  badRead('GET a registry with a read token', () => `/api/registries/${REGISTRY}`, forbidden),
+  {
+    name: 'PUT a registry with a read token',
+    tag: nextTag(),
+    request: {
+      method: 'PUT',
+      path: `/api/registries/${REGISTRY}`,
+      headers: { 'content-type': 'application/json', ...bearer(READ_TOKEN) },
+      body: JSON.stringify({ regions: ['westus'] }),
+    },
+    ...forbidden,
+  },
   {
     name: 'PUT a registry with a webhook token',
     tag: nextTag(),
@@ -748,7 +837,13 @@ const rows: Row[] = [
     },
     ...forbidden,
   },
-  badRead('GET the subscriptions with a webhook token', () => '/api/subscriptions', forbidden),
+  badRead(
+    'GET the subscriptions with a webhook token',
+    () => '/api/subscriptions',
+    forbidden,
+    bearer(WEBHOOK_TOKEN),
+  ),
+  badRead('GET the subscriptions with a read token', () => '/api/subscriptions', forbidden),
   {
     name: 'GET a subscription with a webhook token',
     tag: nextTag(),
@@ -872,7 +967,7 @@ describe('hostile and broken requests', () => {
     const list = await send({
       method: 'GET',
       path: `/api/replications/${REGISTRY}?pageSize=100`,
-      headers: bearer(WEBHOOK_TOKEN),
+      headers: bearer(READ_TOKEN),
     });
     expect(list.status).toBe(200);
     const items = (JSON.parse(list.text) as { items: { tag: string }[] }).items;
@@ -880,7 +975,7 @@ describe('hostile and broken requests', () => {
 
     const statuses = await Promise.all(
       rows.map((row) =>
-        send({ method: 'GET', path: status(`${REPO}:${row.tag}`), headers: bearer(WEBHOOK_TOKEN) }),
+        send({ method: 'GET', path: status(`${REPO}:${row.tag}`), headers: bearer(READ_TOKEN) }),
       ),
     );
     expect(statuses.map((s) => s.status)).toEqual(rows.map(() => 404));
@@ -923,6 +1018,7 @@ describe('secrets', () => {
       WEBHOOK_TOKEN,
       ROTATED_TOKEN,
       ADMIN_TOKEN,
+      READ_TOKEN,
       SUBSCRIPTION_SECRET.slice('whsec_'.length),
       HEADER_SECRET,
       // The near misses sent above are as sensitive as the tokens they almost are.

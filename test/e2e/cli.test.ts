@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { aDigest, aPushEvent } from '../support/fixtures';
 import {
   ADMIN_TOKEN,
+  READ_TOKEN,
   REGIONS,
   startApp,
   WEBHOOK_TOKEN,
@@ -15,7 +16,7 @@ let app: RunningApp;
 let env: Record<string, string>;
 beforeAll(async () => {
   app = await startApp();
-  env = { ACR_GATE_URL: `${app.url}/api`, ACR_GATE_TOKEN: WEBHOOK_TOKEN };
+  env = { ACR_GATE_URL: `${app.url}/api`, ACR_GATE_TOKEN: READ_TOKEN };
 });
 afterAll(async () => {
   await app?.stop();
@@ -94,6 +95,13 @@ describe('acr-gate wait', () => {
       (await runCli(['wait', `${IMAGE}:x`], { ...env, ACR_GATE_TOKEN: 'wrong-token-0123456789' }))
         .code,
     ).toBe(77);
+    // A webhook token delivers arrivals only: it cannot read, so it cannot gate.
+    const asWebhook = await runCli(['wait', `${IMAGE}:x`], {
+      ...env,
+      ACR_GATE_TOKEN: WEBHOOK_TOKEN,
+    });
+    expect(asWebhook.code).toBe(77);
+    expect(asWebhook.stderr).toContain('webhook tokens only deliver arrivals');
     const usage = await runCli(['wait', 'not-a-reference'], env);
     expect(usage.code).toBe(64);
     expect(usage.stderr).toContain('invalid image reference');

@@ -8,6 +8,7 @@ import {
   ADMIN_TOKEN,
   appRoot,
   REGIONS,
+  READ_TOKEN,
   startApp,
   WEBHOOK_TOKEN,
   type RunningApp,
@@ -138,7 +139,7 @@ const dashboardHtml = async (registry: string, token: string) => {
 
 describe('GET /api/dashboard/{registry} over HTTP', () => {
   it('is HTML with a script-free Content-Security-Policy, never cached', async () => {
-    const { response, html } = await dashboardHtml(REGISTRY, WEBHOOK_TOKEN);
+    const { response, html } = await dashboardHtml(REGISTRY, READ_TOKEN);
     expect(response.headers.get('content-type')).toBe('text/html; charset=utf-8');
     const csp = response.headers.get('content-security-policy') ?? '';
     expect(csp).toMatch(/^default-src 'none'; style-src 'sha256-[A-Za-z0-9+/]+=*';/);
@@ -151,12 +152,21 @@ describe('GET /api/dashboard/{registry} over HTTP', () => {
 
   it('takes the token as a bearer header or as ?token=, and refuses neither', async () => {
     const byQuery = await app.call(
-      `/api/dashboard/${REGISTRY}?token=${encodeURIComponent(WEBHOOK_TOKEN)}`,
+      `/api/dashboard/${REGISTRY}?token=${encodeURIComponent(READ_TOKEN)}`,
       { token: null },
     );
     expect(byQuery.status).toBe(200);
     // Its links carry the token on, as the viewer has no other way to send it.
-    expect(await byQuery.text()).toContain(`href="/api/dashboard?token=${WEBHOOK_TOKEN}"`);
+    expect(await byQuery.text()).toContain(`href="/api/dashboard?token=${READ_TOKEN}"`);
+    // A webhook token reads nothing, in the header or in the URL.
+    expect((await app.call(`/api/dashboard/${REGISTRY}`, { token: WEBHOOK_TOKEN })).status).toBe(
+      403,
+    );
+    const webhookByQuery = await app.call(
+      `/api/dashboard/${REGISTRY}?token=${encodeURIComponent(WEBHOOK_TOKEN)}`,
+      { token: null },
+    );
+    expect(webhookByQuery.status).toBe(403);
     const none = await app.call(`/api/dashboard/${REGISTRY}`, { token: null });
     expect(none.status).toBe(401);
     expect(none.headers.get('content-type')).toBe('application/problem+json');
@@ -165,6 +175,7 @@ describe('GET /api/dashboard/{registry} over HTTP', () => {
     });
     expect(wrong.status).toBe(401);
     // The host logs the path only: the token never reaches the log.
+    expect(app.logs.join('\n')).not.toContain(READ_TOKEN);
     expect(app.logs.join('\n')).not.toContain(WEBHOOK_TOKEN);
   });
 
@@ -184,10 +195,10 @@ describe('GET /api/dashboard/{registry} over HTTP', () => {
     expect(html).not.toContain(MARKUP_ERROR);
     expect(html).toContain('/hook/&lt;script&gt;alert(1)&lt;/script&gt;');
     expect(html).toContain('HTTP 500 Internal Server Error: &lt;img src=x onerror=alert(1)&gt;');
-    // Subscription URLs are admin information: a webhook token sees the subscription's id.
-    const asWebhook = await dashboardHtml(EVIL_REGISTRY, WEBHOOK_TOKEN);
-    expect(asWebhook.html).not.toContain('alert(1)&lt;/script&gt;');
-    expect(asWebhook.html).toMatch(/subscription [0-9a-f]{8}</);
+    // Subscription URLs are admin information: a read token sees the subscription's id.
+    const asReader = await dashboardHtml(EVIL_REGISTRY, READ_TOKEN);
+    expect(asReader.html).not.toContain('alert(1)&lt;/script&gt;');
+    expect(asReader.html).toMatch(/subscription [0-9a-f]{8}</);
   });
 });
 
@@ -226,7 +237,7 @@ describe.skipIf(browserMissing)(`in chromium (${CHROMIUM}; skipped locally when 
   }
 
   const withQueryToken = (registry: string) =>
-    `${app.url}/api/dashboard/${registry}?token=${encodeURIComponent(WEBHOOK_TOKEN)}`;
+    `${app.url}/api/dashboard/${registry}?token=${encodeURIComponent(READ_TOKEN)}`;
 
   /** A script run in the page (as text: the tests are type-checked without the DOM's types). */
   const inPage = <T>(expression: string): Promise<T> => page.evaluate<T>(expression);

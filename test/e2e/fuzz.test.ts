@@ -4,7 +4,13 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_JSON_DEPTH } from '../../src/http/handle';
 import { acrEventSchema, ignoredAction } from '../../src/replication/acr-event';
-import { ADMIN_TOKEN, startApp, WEBHOOK_TOKEN, type RunningApp } from '../support/app-host';
+import {
+  ADMIN_TOKEN,
+  READ_TOKEN,
+  startApp,
+  WEBHOOK_TOKEN,
+  type RunningApp,
+} from '../support/app-host';
 
 const ROTATED_TOKEN = 'fuzz-rotated-webhook-token-0001';
 const REGISTRY = 'fuzz.azurecr.io';
@@ -416,7 +422,7 @@ describe('fuzzing the status route', () => {
 
   it('leaves no token in any log line or answer', () => {
     expect(seen.length).toBeGreaterThan(550);
-    for (const token of [WEBHOOK_TOKEN, ROTATED_TOKEN, ADMIN_TOKEN]) {
+    for (const token of [WEBHOOK_TOKEN, ROTATED_TOKEN, ADMIN_TOKEN, READ_TOKEN]) {
       expect(app.logs.filter((line) => line.includes(token))).toEqual([]);
       expect(seen.filter((body) => body.includes(token))).toEqual([]);
     }

@@ -9,6 +9,7 @@ import {
   appRoot,
   REGIONS,
   startApp,
+  READ_TOKEN,
   WEBHOOK_TOKEN,
   type RunningApp,
 } from '../support/app-host';
@@ -99,7 +100,8 @@ async function call(
     options.raw ?? (options.body === undefined ? undefined : JSON.stringify(options.body));
   const response = await app.call(pathAndQuery, {
     method,
-    token: options.token === undefined ? WEBHOOK_TOKEN : options.token,
+    // app.call's default: the webhook token on webhook routes, the read token elsewhere.
+    ...(options.token === undefined ? {} : { token: options.token }),
     redirect: 'manual',
     headers: {
       ...(body === undefined ? {} : { 'content-type': options.contentType ?? 'application/json' }),
@@ -228,6 +230,7 @@ describe('every route, as the document describes it', () => {
     const verified = await call('POST', `/api/verify/${REGISTRY}/${repository}:1.0`);
     expect(verified.status).toBe(200);
     expect((await call('POST', `/api/verify/${REGISTRY}/${repository}:nope`)).status).toBe(404);
+    expect((await call('GET', `${ref}:1.0`, { token: WEBHOOK_TOKEN })).status).toBe(403);
     expect((await call('GET', `${ref}:1.0?wait=500`)).status).toBe(400);
     const newer = aDigest();
     expect((await push('westus', '1.0', newer, 9)).status).toBe(202);
@@ -309,8 +312,7 @@ describe('every route, as the document describes it', () => {
     expect((await call('GET', '/api/dashboard')).status).toBe(200);
     expect((await call('GET', `/api/dashboard/${REGISTRY}`, admin)).status).toBe(200);
     expect(
-      (await call('GET', `/api/dashboard/${REGISTRY}?token=${WEBHOOK_TOKEN}`, { token: null }))
-        .status,
+      (await call('GET', `/api/dashboard/${REGISTRY}?token=${READ_TOKEN}`, { token: null })).status,
     ).toBe(200);
     expect((await call('GET', `/api/dashboard?registry=${REGISTRY}`)).status).toBe(303);
     expect((await call('GET', '/api/dashboard/not_a_host!')).status).toBe(400);

@@ -52,6 +52,14 @@ describe('start-up with invalid settings', () => {
         GITHUB_API_URL: 'http://api.github.com',
       },
       /invalid setting GITHUB_API_URL: http:\/\/ is only for a loopback/,
+    [{ READ_TOKENS: 'short' }, /invalid setting READ_TOKENS: each token must be at least 16/],
+    [
+      { READ_TOKENS: 'a-read-token-long-enough,a-webhook-token-long-enough' },
+      /invalid setting READ_TOKENS: must not reuse a WEBHOOK_TOKENS token \(each token has one role\)/,
+    ],
+    [
+      { READ_TOKENS: 'an-admin-token-long-enough' },
+      /invalid setting ADMIN_TOKENS: must not reuse a READ_TOKENS token/,
     ],
   ])('stops with one line naming the setting (%j)', (env, message) => {
     const result = start(env);
@@ -61,6 +69,7 @@ describe('start-up with invalid settings', () => {
     expect(lines[0]).toMatch(message);
     expect(lines[0]).toMatch(/^acr-replication-gate: /);
     expect(result.stderr).not.toContain('a-webhook-token-long-enough');
+    expect(result.stderr).not.toContain('an-admin-token-long-enough');
   });
 });
 
@@ -94,6 +103,13 @@ describe('npm start on the embedded default', () => {
       expect(health.status).toBe(200);
       expect(await health.json()).toMatchObject({ store: { status: 'reachable' } });
       expect(output).toContain('embedded in-memory Cosmos DB');
+      // The committed example's read token reads; its webhook token only delivers arrivals.
+      const read = (token: string) =>
+        fetch(`${url}/api/replications/contoso.azurecr.io/web:never`, {
+          headers: { authorization: `Bearer ${token}` },
+        });
+      expect((await read('local-read-token-change-me-three')).status).toBe(404);
+      expect((await read('local-webhook-token-change-me')).status).toBe(403);
     } finally {
       const exited = new Promise<number | null>((resolve) =>
         child.on('exit', (code) => resolve(code)),

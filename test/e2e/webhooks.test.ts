@@ -295,9 +295,11 @@ describe('GET /api/replications', () => {
 });
 
 describe('/api/registries/{registry}', () => {
-  it('falls back to REPLICATION_REGIONS, and refuses webhook tokens', async () => {
+  it('falls back to REPLICATION_REGIONS, and refuses webhook and read tokens', async () => {
     const forbidden = await app.call(`/api/registries/${REGISTRY}`, { token: WEBHOOK_TOKEN });
     expect(forbidden.status).toBe(403);
+    // app.call's default here is the read token: it reads, it does not configure.
+    expect((await app.call(`/api/registries/${REGISTRY}`)).status).toBe(403);
     const response = await app.call('/api/registries/other.azurecr.io', { token: ADMIN_TOKEN });
     expect(await response.json()).toMatchObject({
       regions: [...REGIONS].sort(),

@@ -7,6 +7,8 @@ import { freshDatabase } from './cosmos';
 
 export const WEBHOOK_TOKEN = 'e2e-webhook-token-0123456789';
 export const ADMIN_TOKEN = 'e2e-admin-token-0123456789abc';
+/** What pipelines, the CLI, the Action and the dashboard hold: reads only. */
+export const READ_TOKEN = 'e2e-read-token-0123456789abcd';
 export const REGIONS = ['westus', 'eastus', 'canadacentral', 'westeurope'];
 export const appRoot = path.resolve(__dirname, '../..');
 
@@ -16,7 +18,7 @@ export interface RunningApp {
   url: string;
   database: string;
   logs: string[];
-  /** fetch against the app with a bearer token (webhook by default). */
+  /** fetch against the app with a bearer token: by default the webhook token on `/api/webhooks/…`, the read token elsewhere. */
   call(pathAndQuery: string, init?: RequestInit & { token?: string | null }): Promise<Response>;
   post(pathAndQuery: string, body: unknown, token?: string): Promise<Response>;
   /** Queries the app's container with a client of its own, straight from the embedded server. */
@@ -53,6 +55,7 @@ export async function startApp(
     // These tests read the feed right after a round completes; the settle window has its own
     // test (test/integration/wrong-answers.test.ts and the feed property of the model suite).
     FEED_SETTLE_MS: '0',
+    READ_TOKENS: READ_TOKEN,
     ...env,
   });
   const logs: string[] = [];
@@ -62,7 +65,10 @@ export async function startApp(
   });
   const { url } = await host.listen(0);
   const call = (pathAndQuery: string, init: RequestInit & { token?: string | null } = {}) => {
-    const { token = WEBHOOK_TOKEN, ...rest } = init;
+    const {
+      token = pathAndQuery.startsWith('/api/webhooks/') ? WEBHOOK_TOKEN : READ_TOKEN,
+      ...rest
+    } = init;
     const headers = new Headers(rest.headers);
     if (token !== null) headers.set('authorization', `Bearer ${token}`);
     return fetch(`${url}${pathAndQuery}`, { ...rest, headers });
