@@ -1,6 +1,7 @@
 // Turns the measurements into rows of "figure beside its baseline, as a ratio", for the terminal and the docs.
 import type { AdmissionResult } from './measure-admission';
 import type { CallbackResult } from './measure-callback';
+import type { CliStartResult } from './measure-cli-start';
 import type { ContentionResult } from './measure-contention';
 import type { IndexRoundResult } from './measure-index-round';
 import type { ColdStart, MemoryFigures } from './measure-footprint';
@@ -46,6 +47,7 @@ export interface BenchResults {
   footprint?: FootprintResult;
   waiters?: WaitersResult;
   admission?: AdmissionResult;
+  cliStart?: CliStartResult;
   figures?: Figure[];
   warnings: string[];
 }
@@ -533,6 +535,27 @@ export function buildFigures(r: BenchResults): Figure[] {
       x.singleRoundTripsPerRound,
     );
     add(sec, 'registry reads per round', x.index.registryReadsPerRound, '', single, 0);
+  }
+
+  const cli = r.cliStart;
+  if (cli) {
+    const sec = '10 CLI start';
+    add(
+      sec,
+      `acr-gate --version, p50 of ${cli.runs}`,
+      cli.cli.p50,
+      'ms',
+      'node -e 0',
+      cli.bareNode.p50,
+    );
+    add(
+      sec,
+      `acr-gate --version, p50 of ${cli.runs}`,
+      cli.cli.p50,
+      'ms',
+      'with the ARM + identity SDKs loaded',
+      cli.cliWithArmSdk.p50,
+    );
   }
   return rows;
 }

@@ -5,6 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { measureCallback } from './measure-callback';
+import { measureCliStart } from './measure-cli-start';
 import { measureContention } from './measure-contention';
 import {
   medianColdStart,
@@ -45,6 +46,7 @@ const SECTIONS = [
   'footprint',
   'admission',
   'index',
+  'cli',
 ] as const;
 type Section = (typeof SECTIONS)[number];
 
@@ -251,6 +253,10 @@ async function main(): Promise<void> {
     if (args.only.has('index')) {
       log('9 index round against real docker-registry');
       results.indexRound = await measureIndexRound(args.quick ? 2 : 5);
+    }
+    if (args.only.has('cli')) {
+      log('10 CLI start');
+      results.cliStart = measureCliStart(env.quick ? 5 : 15);
     }
     if (args.only.has('growth')) {
       log('5 growth');

@@ -1,17 +1,20 @@
 // The acr-gate command line: wait, status, webhooks plan|apply, simulate, reconcile.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { makeApiClient } from './api-client';
 import { CliError, EXIT, type ExitCode } from './exit-codes';
 import { parseDuration, parseImageReference } from './image-reference';
 import { statusTable, verifyTable } from './render';
-import { reconcileCommand } from './reconcile-command';
 import { simulateCommand } from './simulate-command';
 import { waitCommand } from './wait-command';
-import { applyCommand, planCommand } from './webhooks-command';
+// `webhooks` and `reconcile` load the ARM and identity SDKs when they run (import() below), so
+// `wait` and `status`, what pipelines run, start without them.
 
 export const USAGE = `acr-gate: gate deployments on geo-replication of Azure Container Registry images
 
 usage:
+  acr-gate --version
   acr-gate wait <registry>/<repository>:<tag>|@<digest> [--timeout 15m] [--digest sha256:…] [--regions a,b] [--json]
   acr-gate status <registry>/<repository>:<tag>|@<digest> [--regions a,b] [--json]
                           (--regions: only these regions, e.g. the one a cluster runs in)
@@ -27,7 +30,8 @@ usage:
 
 settings:
   --url      ACR_GATE_URL     the API base including /api, e.g. http://localhost:7071/api
-  --token    ACR_GATE_TOKEN   bearer token (a webhook or admin token; admin for --set-regions)
+  --token    ACR_GATE_TOKEN   bearer token: a READ_TOKENS token for wait and status (an admin
+                              token for --set-regions); webhook tokens cannot read
   --webhook-token ACR_GATE_WEBHOOK_TOKEN  the token ACR sends (webhooks, simulate, reconcile)
   --arm-endpoint, --arm-token (ACR_GATE_ARM_TOKEN): ARM endpoint and token; default: public cloud and
              DefaultAzureCredential (az login, managed identity, environment)
@@ -66,7 +70,20 @@ const options = {
   duplicate: { type: 'boolean', default: false },
   webhooks: { type: 'string' },
   help: { type: 'boolean', short: 'h', default: false },
+  version: { type: 'boolean', default: false },
 } as const;
+
+/** This package's version, from the package.json above this file (in a checkout or an install). */
+export function packageVersion(): string {
+  for (let dir = __dirname; ; dir = path.dirname(dir)) {
+    const file = path.join(dir, 'package.json');
+    if (fs.existsSync(file)) {
+      const json = JSON.parse(fs.readFileSync(file, 'utf8')) as { name?: string; version?: string };
+      if (json.name === 'acr-replication-gate' && json.version) return json.version;
+    }
+    if (path.dirname(dir) === dir) return 'unknown';
+  }
+}
 
 const csv = (text: string | undefined): string[] | undefined =>
   text === undefined
@@ -90,6 +107,10 @@ export async function run(argv: string[], io: Io): Promise<ExitCode> {
   }
   const { values: v, positionals } = parsed;
   const [command, sub] = positionals;
+  if (v.version) {
+    io.out(`${packageVersion()}\n`);
+    return EXIT.ok;
+  }
   if (v.help || command === undefined || command === 'help') {
     io.out(USAGE);
     return command === undefined && !v.help ? EXIT.usage : EXIT.ok;
@@ -158,6 +179,7 @@ export async function run(argv: string[], io: Io): Promise<ExitCode> {
           webhookToken: v['webhook-token'] ?? io.env.ACR_GATE_WEBHOOK_TOKEN,
         }),
       };
+      const { applyCommand, planCommand } = await import('./webhooks-command');
       if (sub === 'plan') return planCommand(shared);
       if (sub === 'apply') return applyCommand(shared, api());
       throw new CliError(`webhooks needs plan or apply\n\n${USAGE}`, EXIT.usage);
@@ -179,7 +201,8 @@ export async function run(argv: string[], io: Io): Promise<ExitCode> {
         err: io.err,
       });
     }
-    case 'reconcile':
+    case 'reconcile': {
+      const { reconcileCommand } = await import('./reconcile-command');
       return reconcileCommand({
         registry: required(v.registry, '--registry'),
         apiUrl: required(url, '--url (or ACR_GATE_URL)'),
@@ -195,6 +218,7 @@ export async function run(argv: string[], io: Io): Promise<ExitCode> {
           webhookToken: v['webhook-token'] ?? io.env.ACR_GATE_WEBHOOK_TOKEN,
         }),
       });
+    }
     default:
       throw new CliError(`unknown command "${command}"\n\n${USAGE}`, EXIT.usage);
   }

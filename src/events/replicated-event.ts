@@ -5,12 +5,10 @@ import type { Evaluation, TagState } from '../replication/tag-state';
 import { replicationMillis } from '../replication/tag-state';
 import type { Instant } from '../replication/timestamp';
 import { millisBetween } from '../replication/timestamp';
+import { ARRIVED_EVENT_TYPE, REPLICATED_EVENT_TYPE, STALLED_EVENT_TYPE } from './event-types';
 import type { GateEvent } from './types';
 
-export const REPLICATED_EVENT_TYPE = 'acrgate.tag.replicated';
-export const STALLED_EVENT_TYPE = 'acrgate.tag.stalled';
-/** Per region: sent only to subscriptions that list it in `types`. */
-export const ARRIVED_EVENT_TYPE = 'acrgate.tag.arrived';
+export { ARRIVED_EVENT_TYPE, REPLICATED_EVENT_TYPE, STALLED_EVENT_TYPE };
 
 export interface ReplicatedEventData {
   registry: string;

@@ -10,7 +10,7 @@ import {
   ARRIVED_EVENT_TYPE,
   REPLICATED_EVENT_TYPE,
   STALLED_EVENT_TYPE,
-} from '../events/replicated-event';
+} from '../events/event-types';
 import { SUBSCRIPTION_FORMATS } from '../events/types';
 
 /** What the store keeps: UTC with nine fractional digits, e.g. `2026-03-14T09:26:53.589793238Z`. */
