@@ -14,7 +14,7 @@ const nodeGlobals = {
 };
 
 export default tseslint.config(
-  { ignores: ['dist/', 'dist-dev/', 'dist-bundle/', 'node_modules/', 'coverage/'] },
+  { ignores: ['dist/', 'dist-dev/', 'dist-bundle/', 'action/dist/', 'node_modules/', 'coverage/'] },
   { linterOptions: { reportUnusedDisableDirectives: 'error' } },
   js.configs.recommended,
   {

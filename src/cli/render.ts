@@ -14,7 +14,8 @@ const ms = (iso: string | null | undefined): number | null => {
 export const imageName = (s: StatusBody): string =>
   `${s.registry}/${s.repository}${s.tag === null ? `@${s.digest ?? ''}` : `:${s.tag}`}`;
 
-export function progressLine(s: StatusBody, elapsedMs: number): string {
+/** One line of progress; without `elapsedMs`, the same line without the time (what changed). */
+export function progressLine(s: StatusBody, elapsedMs?: number): string {
   const required = s.regions.filter((r) => r.required !== false);
   const arrived = required.filter((r) => r.status === 'arrived');
   const waiting = required
@@ -23,8 +24,23 @@ export function progressLine(s: StatusBody, elapsedMs: number): string {
   return (
     `${imageName(s)} ${s.status}: ${arrived.length}/${required.length} regions` +
     (waiting.length > 0 ? `, waiting for ${waiting.join(', ')}` : '') +
-    ` (${formatDuration(elapsedMs)})`
+    (elapsedMs === undefined ? '' : ` (${formatDuration(elapsedMs)})`)
   );
+}
+
+/** Per region: name, status, short digest, arrival time and lag behind the push (`-` when unknown). */
+export function regionRows(s: StatusBody): string[][] {
+  const pushed = ms(s.pushedAt);
+  return s.regions.map((r) => {
+    const at = ms(r.arrivedAt);
+    return [
+      r.region + (r.required === false ? ' (extra)' : ''),
+      r.status,
+      shortDigest(r.digest),
+      r.arrivedAt ?? '-',
+      at !== null && pushed !== null ? `+${formatDuration(at - pushed)}` : '-',
+    ];
+  });
 }
 
 /** A table of regions: status, digest, arrival time and lag behind the push. */
@@ -38,16 +54,7 @@ export function statusTable(s: StatusBody): string {
     `replicated  ${s.replicatedAt ?? '-'}${pushed !== null && replicated !== null ? `  (${formatDuration(replicated - pushed)} after the push)` : ''}`,
     '',
   ];
-  const rows = s.regions.map((r) => {
-    const at = ms(r.arrivedAt);
-    return [
-      r.region + (r.required === false ? ' (extra)' : ''),
-      r.status,
-      shortDigest(r.digest),
-      r.arrivedAt ?? '-',
-      at !== null && pushed !== null ? `+${formatDuration(at - pushed)}` : '-',
-    ];
-  });
+  const rows = regionRows(s);
   const header = ['REGION', 'STATUS', 'DIGEST', 'ARRIVED', 'LAG'];
   // A multi-platform image: which manifests each region still lacks.
   if (s.regions.some((r) => r.missing !== undefined)) {

@@ -28,13 +28,17 @@ export async function waitCommand(
   const digest = options.digest ?? image.digest ?? undefined;
   const chunk = options.chunkSeconds ?? (options.live ? 5 : 20);
   let last: StatusBody | undefined;
-  let lastLine = '';
+  let lastKey = '';
   let failures = 0;
   const name = `${image.registry}/${image.reference}`;
 
-  const report = (line: string) => {
-    if (line === lastLine) return;
-    lastLine = line;
+  /**
+   * A terminal line is rewritten whenever its text (and time) moves; a CI log gets a line only
+   * when `key`, the line without its time, changes: one line per change, not one per long-poll.
+   */
+  const report = (line: string, key = line) => {
+    if ((options.live ? line : key) === lastKey) return;
+    lastKey = options.live ? line : key;
     options.err(options.live ? `\r\x1b[K${line}` : `${line}\n`);
   };
   const finish = (code: ExitCode, message: string): ExitCode => {
@@ -77,7 +81,10 @@ export async function waitCommand(
       return finish(EXIT.moved, `✗ ${answer.detail}`);
     }
     if (answer.kind === 'not-found') {
-      report(`${name}: no region has reported it yet (${formatDuration(Date.now() - started)})`);
+      report(
+        `${name}: no region has reported it yet (${formatDuration(Date.now() - started)})`,
+        `${name}: no region has reported it yet`,
+      );
       // The server waited `wait` seconds already unless it answered at once; avoid a hot loop.
       if (Date.now() - started < 1000) await new Promise((resolve) => setTimeout(resolve, 1000));
       continue;
@@ -94,7 +101,7 @@ export async function waitCommand(
     if (last.status === 'deleted' && (!digest || last.digest === digest)) {
       return finish(EXIT.deleted, `✗ ${imageName(last)} was deleted`);
     }
-    report(progressLine(last, Date.now() - started));
+    report(progressLine(last, Date.now() - started), progressLine(last));
   }
   if (!last)
     return finish(
