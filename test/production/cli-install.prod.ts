@@ -1,4 +1,5 @@
-// `npm pack` then `npm install -g <tgz>` into an empty prefix, as on a clean machine; the installed acr-gate gates a tag.
+// `npm run test:production` (CI): `npm pack`, then `npm install -g <tgz>` into an empty prefix as on a
+// clean machine; the installed acr-gate gates a tag against the running app. ~1 min, so not in npm test.
 import { execFile, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -77,6 +78,8 @@ beforeAll(async () => {
       prefix,
       '--prefer-offline',
       '--omit=optional',
+      // Nothing the CLI needs has an install script; Core Tools' would try to download.
+      '--ignore-scripts',
       '--no-audit',
       '--no-fund',
       tarball,
