@@ -26,10 +26,10 @@ const HOST_SETTINGS = [
 ];
 
 /**
- * Set by infra/ ahead of the app: READ_TOKENS is being added to the settings by issue 12 on
- * another branch. Excused only while the app does not read it; delete the entry once it does.
+ * Set by infra/ ahead of the app, excused only while the app does not read it. Empty: READ_TOKENS
+ * (issue 12) is now in the settings schema.
  */
-const AWAITED_BY_APP = new Set(['READ_TOKENS']);
+const AWAITED_BY_APP = new Set<string>();
 
 const appReads = Object.keys(SETTINGS_SCHEMA.shape);
 /** A setting is required when the schema refuses it absent. */
