@@ -27,12 +27,17 @@ const { version } = JSON.parse(fs.readFileSync(path.join(appRoot, 'package.json'
   version: string;
 };
 
-/** npm's own settings only: none of the npm_* variables of the `npm test` that runs this. */
-const npmEnv = (): NodeJS.ProcessEnv => ({
-  PATH: process.env.PATH,
-  HOME: process.env.HOME,
-  ...(process.env.npm_config_cache ? { npm_config_cache: process.env.npm_config_cache } : {}),
-});
+/**
+ * None of the npm_* variables of the `npm run` around us; but the machine's trust and proxy
+ * settings, as a clean machine has its own: dependencies missing from the cache come from the
+ * registry (the tarball has no lockfile).
+ */
+const npmEnv = (): NodeJS.ProcessEnv =>
+  Object.fromEntries(
+    Object.entries(process.env).filter(([name]) =>
+      /^(PATH|HOME|NODE_EXTRA_CA_CERTS|SSL_CERT_FILE|SSL_CERT_DIR|(HTTPS?|NO)_PROXY)$/i.test(name),
+    ),
+  );
 
 function acrGate(
   args: string[],
