@@ -10,7 +10,7 @@ import { checkOutboundUrl } from '../approvals/outbound-url';
 import type { OutboundGuard } from '../net/outbound-guard';
 import { regionNameSchema } from '../replication/names';
 import { instantFromDate } from '../replication/timestamp';
-import type { Authenticate } from './auth';
+import { READ_ROLES, type Authenticate } from './auth';
 import { handle, json, parseOr400, readJsonBody } from './handle';
 import { HttpProblem } from './problem';
 
@@ -77,7 +77,7 @@ function readHeaders(request: HttpRequest): z.output<typeof checkHeadersSchema> 
 export function makeAzurePipelinesCheckHandler(deps: AzurePipelinesDeps): HttpHandler {
   return handle(async (request, context) => {
     // The read routes' roles; on Azure the function key too.
-    deps.authenticate(request, ['webhook', 'admin']);
+    deps.authenticate(request, READ_ROLES);
     const headers = readHeaders(request);
     const planUrl = checkOutboundUrl(headers.PlanUrl, deps.allowedHosts);
     const refused = planUrl.ok

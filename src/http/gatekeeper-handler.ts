@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { checkImages, type CheckImagesDeps } from '../app/check-images';
 import { StoreUnavailableError } from '../app/ports';
 import { regionNameSchema } from '../replication/names';
-import type { Authenticate } from './auth';
+import { READ_ROLES, type Authenticate } from './auth';
 import { handle, json, parseOr400, readJsonBody } from './handle';
 import { HttpProblem } from './problem';
 
@@ -58,7 +58,7 @@ function withQueryToken(request: HttpRequest): HttpRequest {
 
 export function makeGatekeeperHandler(deps: GatekeeperDeps): HttpHandler {
   return handle(async (request, context) => {
-    deps.authenticate(withQueryToken(request), ['webhook', 'admin']);
+    deps.authenticate(withQueryToken(request), READ_ROLES);
     const { region } = parseOr400(gatekeeperParams, request.params, 'path', 'path');
     const body = parseOr400(
       providerRequestSchema,

@@ -569,7 +569,7 @@ const SECURITY: Record<Access, Record<string, string[]>[]> = {
   read: [{ bearerAuth: ['read'] }, { bearerAuth: ['admin'] }],
   admin: [{ bearerAuth: ['admin'], functionKey: [] }],
   check: [
-    { bearerAuth: ['webhook'], functionKey: [] },
+    { bearerAuth: ['read'], functionKey: [] },
     { bearerAuth: ['admin'], functionKey: [] },
   ],
   signature: [{ githubSignature: [] }],
@@ -580,9 +580,9 @@ const SECURITY: Record<Access, Record<string, string[]>[]> = {
     { queryToken: ['admin'] },
   ],
   readQuery: [
-    { bearerAuth: ['webhook'] },
+    { bearerAuth: ['read'] },
     { bearerAuth: ['admin'] },
-    { queryToken: ['webhook'] },
+    { queryToken: ['read'] },
     { queryToken: ['admin'] },
   ],
 };
@@ -603,7 +603,7 @@ function errorResponses(op: Operation): Record<number, ResponseSpec> {
     });
   }
   if (op.access === 'admin') errors[403] = problem('a webhook or read token on an admin route');
-  if (op.access === 'read' || op.access === 'dashboard') {
+  if (['read', 'dashboard', 'readQuery', 'check'].includes(op.access)) {
     errors[403] = problem('a webhook token on a read route');
   }
   if (['webhook', 'eventgrid', 'handshake'].includes(op.access)) {

@@ -4,7 +4,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startEmbeddedCosmos, type EmbeddedCosmos } from '../../dev/embedded-cosmos';
-import { ADMIN_TOKEN, appRoot, REGIONS, WEBHOOK_TOKEN } from '../support/app-host';
+import { ADMIN_TOKEN, appRoot, READ_TOKEN, REGIONS, WEBHOOK_TOKEN } from '../support/app-host';
 import { freshDatabase } from '../support/cosmos';
 import { aDigest, aPushEvent } from '../support/fixtures';
 import { startReceiver, type Receiver } from '../support/receiver';
@@ -45,6 +45,7 @@ async function startAppProcess(database: string): Promise<AppProcess> {
       REPLICATION_REGIONS: REGIONS.join(','),
       WEBHOOK_TOKENS: WEBHOOK_TOKEN,
       ADMIN_TOKENS: ADMIN_TOKEN,
+      READ_TOKENS: READ_TOKEN,
       AZURE_PIPELINES_HOSTS: '127.0.0.1',
       DELIVERY_RETRY_SCHEDULE: '50ms,50ms,50ms',
     },
@@ -85,7 +86,8 @@ const post = (
   fetch(`${app.url}${route}`, {
     method: 'POST',
     headers: {
-      authorization: `Bearer ${WEBHOOK_TOKEN}`,
+      // Arrivals take the webhook token; the check reads, so it takes a read token.
+      authorization: `Bearer ${route.startsWith('/api/webhooks/') ? WEBHOOK_TOKEN : READ_TOKEN}`,
       'content-type': 'application/json',
       ...headers,
     },

@@ -5,6 +5,7 @@ import {
   ADMIN_TOKEN,
   REGIONS,
   startApp,
+  READ_TOKEN,
   WEBHOOK_TOKEN,
   type RunningApp,
 } from '../support/app-host';
@@ -86,7 +87,7 @@ const checkHeaders = (stand: Receiver): CheckIds => ({
   AuthToken: `eyJ0eXAiOiJKV1Qi.${randomBytes(24).toString('base64url')}`,
 });
 
-const check = (headers: Partial<CheckIds>, body: unknown, token: string | null = WEBHOOK_TOKEN) =>
+const check = (headers: Partial<CheckIds>, body: unknown, token: string | null = READ_TOKEN) =>
   app.call('/api/azure-pipelines/checks', {
     method: 'POST',
     token,

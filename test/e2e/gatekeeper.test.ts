@@ -5,6 +5,7 @@ import {
   ADMIN_TOKEN,
   REGIONS,
   startApp,
+  READ_TOKEN,
   WEBHOOK_TOKEN,
   type RunningApp,
 } from '../support/app-host';
@@ -48,7 +49,7 @@ async function ask(
   keys: unknown,
   options: { token?: string | null; body?: string; contentType?: string } = {},
 ) {
-  const token = options.token === undefined ? WEBHOOK_TOKEN : options.token;
+  const token = options.token === undefined ? READ_TOKEN : options.token;
   const query = token === null ? '' : `?token=${encodeURIComponent(token)}`;
   const response = await app.call(`/api/gatekeeper/${region}${query}`, {
     method: 'POST',
@@ -257,6 +258,8 @@ describe('POST /api/gatekeeper/{region}', () => {
     const key = [`${REGISTRY}/${REPO}:1.2`];
     expect((await ask('westus', key, { token: ADMIN_TOKEN })).status).toBe(200);
     expect((await ask('westus', key, { token: null })).status).toBe(401);
+    // A webhook token delivers arrivals only.
+    expect((await ask('westus', key, { token: WEBHOOK_TOKEN })).status).toBe(403);
     expect((await ask('westus', key, { token: 'not-a-token-at-all' })).status).toBe(401);
     const viaHeader = await app.call('/api/gatekeeper/westus', {
       method: 'POST',

@@ -240,7 +240,7 @@ describe('every route, as the document describes it', () => {
     expect((await call('GET', `/api/replications/${REGISTRY}?pageSize=5`)).status).toBe(200);
 
     // The Gatekeeper provider: the token in the URL, as Gatekeeper sends it.
-    const provider = (keys: unknown, token: string | null = WEBHOOK_TOKEN, region = 'westus') =>
+    const provider = (keys: unknown, token: string | null = READ_TOKEN, region = 'westus') =>
       call('POST', `/api/gatekeeper/${region}${token === null ? '' : `?token=${token}`}`, {
         token: null,
         body: {
@@ -252,14 +252,14 @@ describe('every route, as the document describes it', () => {
     expect((await provider([`${REGISTRY}/${repository}:1.0`, 'nginx', 'Bad:Ref'])).status).toBe(
       200,
     );
-    expect((await provider([], WEBHOOK_TOKEN, 'Bad Region')).status).toBe(400);
+    expect((await provider([], READ_TOKEN, 'Bad Region')).status).toBe(400);
     expect((await provider([], null)).status).toBe(401);
     expect((await provider(Array.from({ length: 1001 }, (_, i) => `x.io/a:${i}`))).status).toBe(
       413,
     );
     expect(
       (
-        await call('POST', `/api/gatekeeper/westus?token=${WEBHOOK_TOKEN}`, {
+        await call('POST', `/api/gatekeeper/westus?token=${READ_TOKEN}`, {
           token: null,
           raw: 'x',
           contentType: 'text/plain',

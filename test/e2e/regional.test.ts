@@ -1,13 +1,7 @@
 // Regional rollouts end to end: a status scoped to some regions, the CLI's --regions, and one acrgate.tag.arrived per region.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { aDigest, aPushEvent } from '../support/fixtures';
-import {
-  ADMIN_TOKEN,
-  REGIONS,
-  startApp,
-  WEBHOOK_TOKEN,
-  type RunningApp,
-} from '../support/app-host';
+import { ADMIN_TOKEN, REGIONS, startApp, READ_TOKEN, type RunningApp } from '../support/app-host';
 import { startReceiver, type Receiver } from '../support/receiver';
 import { runCli } from '../support/run-cli';
 
@@ -120,7 +114,7 @@ describe('GET /api/replications/{registry}/{reference}?regions=', () => {
 
 describe('acr-gate wait|status --regions', () => {
   it('exits 0 when the image is in the named region, while the others are still missing', async () => {
-    const env = { ACR_GATE_URL: `${app.url}/api`, ACR_GATE_TOKEN: WEBHOOK_TOKEN };
+    const env = { ACR_GATE_URL: `${app.url}/api`, ACR_GATE_TOKEN: READ_TOKEN };
     const digest = aDigest();
     await push('team/cli-regional', '1.0', digest, 'westeurope');
     const image = `${REGISTRY}/team/cli-regional:1.0`;

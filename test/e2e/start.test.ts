@@ -52,6 +52,7 @@ describe('start-up with invalid settings', () => {
         GITHUB_API_URL: 'http://api.github.com',
       },
       /invalid setting GITHUB_API_URL: http:\/\/ is only for a loopback/,
+    ],
     [{ READ_TOKENS: 'short' }, /invalid setting READ_TOKENS: each token must be at least 16/],
     [
       { READ_TOKENS: 'a-read-token-long-enough,a-webhook-token-long-enough' },

@@ -1155,13 +1155,21 @@ const inputArb = fc.array(
 );
 
 const TOKEN = 'model-webhook-token-0123456789';
+/** Reads take a read token: a webhook token only delivers arrivals. */
+const READ = 'model-read-token-0123456789ab';
 const context = () => new InvocationContext({ invocationId: 'model', functionName: 'model' });
 const call = async (
   handler: ReturnType<typeof makeStatusHandler>,
   init: ConstructorParameters<typeof HttpRequest>[0],
 ): Promise<HttpResponseInit> =>
   handler(
-    new HttpRequest({ ...init, headers: { authorization: `Bearer ${TOKEN}`, ...init.headers } }),
+    new HttpRequest({
+      ...init,
+      headers: {
+        authorization: `Bearer ${String(init.url).includes('/webhooks/') ? TOKEN : READ}`,
+        ...init.headers,
+      },
+    }),
     context(),
   );
 
@@ -1171,7 +1179,7 @@ async function runHostile(inputs: typeof inputArb extends fc.Arbitrary<infer I> 
   const notifier = makeChangeNotifier();
   const deps = {
     ...instance,
-    authenticate: makeAuthenticator({ webhook: [TOKEN], admin: [] }),
+    authenticate: makeAuthenticator({ webhook: [TOKEN], read: [READ], admin: [] }),
     maxBodyBytes: 65_536,
     countQuarantineAsArrival: false,
     notifier,
