@@ -105,6 +105,7 @@ describe('npm run bundle', () => {
         REPLICATION_REGIONS: 'westus,eastus',
         WEBHOOK_TOKENS: 'webhook-token-0123456789',
         ADMIN_TOKENS: 'admin-token-0123456789ab',
+        READ_TOKENS: 'read-token-0123456789abcd',
         RECONCILE_SUBSCRIPTION_ID: '00000000-0000-0000-0000-000000000000',
         RECONCILE_RESOURCE_GROUP: 'rg',
         RECONCILE_REGISTRY: 'contoso',
