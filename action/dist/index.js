@@ -39386,9 +39386,14 @@ var instantTextSchema = external_exports.string().regex(/^\d{4}-\d{2}-\d{2}T\d{2
 var regionStatusSchema = external_exports.object({
   region: external_exports.string(),
   required: external_exports.boolean().meta({ description: "false for a region shown but not required" }),
-  status: external_exports.enum(["arrived", "pending", "stale", "deleted"]),
+  status: external_exports.enum(["arrived", "reported", "pending", "stale", "deleted"]).meta({
+    description: "reported: the webhook came and VERIFY_REGIONS=true, the regional endpoint has not confirmed it yet"
+  }),
   digest: external_exports.string().optional(),
-  arrivedAt: instantTextSchema.optional()
+  arrivedAt: instantTextSchema.optional(),
+  missing: external_exports.array(external_exports.string()).optional().meta({
+    description: "manifests of a multi-platform image (index and children) the region still lacks or has not confirmed"
+  })
 });
 var statusBodySchema = external_exports.object({
   registry: external_exports.string(),
@@ -39404,7 +39409,24 @@ var statusBodySchema = external_exports.object({
   eventId: external_exports.string().nullable(),
   scope: external_exports.array(external_exports.string()).optional().meta({
     description: "with `?regions=`: the regions the status is computed over (then also `requiredRegions`)"
-  })
+  }),
+  reason: external_exports.string().optional().meta({ description: "why the round cannot complete on webhooks alone (an unreadable index)" })
+});
+var verifyReportSchema = external_exports.object({
+  registry: external_exports.string(),
+  repository: external_exports.string(),
+  tag: external_exports.string().nullable(),
+  digest: external_exports.string(),
+  manifests: external_exports.array(external_exports.string()).meta({ description: "the target and every child manifest a pull needs" }),
+  regions: external_exports.array(
+    external_exports.object({
+      region: external_exports.string(),
+      confirmed: external_exports.boolean(),
+      endpoint: external_exports.string(),
+      detail: external_exports.string().optional()
+    })
+  ),
+  reason: external_exports.string().optional()
 });
 var statusListSchema = external_exports.object({
   registry: external_exports.string(),
@@ -39469,7 +39491,9 @@ var stalledEventSchema = external_exports.object({
     pushedAt: instantTextSchema,
     missingRegions: external_exports.array(external_exports.string()),
     arrivedRegions: external_exports.array(external_exports.string()),
-    stalledAfterMs: external_exports.number()
+    stalledAfterMs: external_exports.number(),
+    missingManifests: external_exports.record(external_exports.string(), external_exports.array(external_exports.string())).optional(),
+    reason: external_exports.string().optional()
   })
 });
 var arrivedEventSchema = external_exports.object({
@@ -39567,7 +39591,7 @@ var providerResponseSchema = external_exports.object({
             tag: external_exports.string().nullable(),
             digest: external_exports.string().nullable(),
             region: external_exports.string(),
-            status: external_exports.enum(["arrived", "pending", "stale", "deleted", "unknown"]),
+            status: external_exports.enum(["arrived", "reported", "pending", "stale", "deleted", "unknown"]),
             arrivedAt: instantTextSchema.optional()
           }),
           external_exports.object({ tracked: external_exports.literal(false), registry: external_exports.string(), message: external_exports.string() })
@@ -39607,6 +39631,8 @@ var EXIT = {
   notFound: 4,
   /** The manifest was deleted. */
   deleted: 5,
+  /** `verify`: some region's own endpoint does not (yet) serve the whole image. */
+  unconfirmed: 6,
   /** Bad arguments or settings (sysexits EX_USAGE). */
   usage: 64,
   /** The service could not be reached or kept failing (EX_UNAVAILABLE). */
@@ -39719,6 +39745,16 @@ function makeApiClient(options) {
         status: parsed.data,
         waited: waited === "settled" || waited === "timeout" ? waited : null
       };
+    },
+    /** Checks every required region at its own endpoint now; undefined when nothing is known of it. */
+    async verify(registry2, reference) {
+      const path = `/verify/${encodeURIComponent(registry2)}/${reference.split("/").map(encodeURIComponent).join("/")}`;
+      const response = await request(path, { method: "POST" });
+      if (response.status === 404) return void 0;
+      if (!response.ok) return failed(response);
+      const parsed = verifyReportSchema.safeParse(await response.json());
+      if (!parsed.success) throw new CliError(`unexpected verify answer from ${base}`, EXIT.error);
+      return parsed.data;
     },
     async putRegions(registry2, regions) {
       const response = await request(`/registries/${encodeURIComponent(registry2)}`, {
