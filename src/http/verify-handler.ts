@@ -4,7 +4,7 @@ import { verifyNow, type ImageDeps, type Update } from '../app/follow-image';
 import { resolveReference } from '../app/read-status';
 import { getRequiredRegions, type RegionsDeps } from '../app/required-regions';
 import { updateTag } from '../app/update-tag';
-import type { Authenticate } from './auth';
+import { READ_ROLES, type Authenticate } from './auth';
 import { handle, json, parseOr400 } from './handle';
 import { HttpProblem } from './problem';
 import { statusParams } from './replication-handlers';
@@ -16,7 +16,7 @@ export interface VerifyDeps extends RegionsDeps {
 
 export function makeVerifyHandler(deps: VerifyDeps): HttpHandler {
   return handle(async (request) => {
-    deps.authenticate(request, ['webhook', 'admin']);
+    deps.authenticate(request, READ_ROLES);
     const { registry, reference } = parseOr400(statusParams, request.params, 'path', 'path');
     const images = deps.images;
     if (!images) throw new HttpProblem({ status: 503, title: 'Verification unavailable' });

@@ -21,6 +21,7 @@ const REGIONS = ['westus', 'eastus', 'canadacentral', 'westeurope'];
 const REGISTRY = 'contoso.azurecr.io';
 const WEBHOOK_TOKEN = 'e2e-multi-webhook-token-0123';
 const ADMIN_TOKEN = 'e2e-multi-admin-token-0123456';
+const READ_TOKEN = 'e2e-multi-read-token-01234567';
 
 interface Spawned {
   child: ChildProcess;
@@ -40,6 +41,7 @@ async function spawnApp(env: Record<string, string>): Promise<Spawned> {
       REPLICATION_REGIONS: REGIONS.join(','),
       WEBHOOK_TOKENS: WEBHOOK_TOKEN,
       ADMIN_TOKENS: ADMIN_TOKEN,
+      READ_TOKENS: READ_TOKEN,
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -99,14 +101,14 @@ describe.skipIf(!available)('a multi-platform push through the running app', () 
   const status = async (tag: string) =>
     (await (
       await fetch(`${app.url}/api/replications/${REGISTRY}/multi/app:${tag}`, {
-        headers: { authorization: `Bearer ${WEBHOOK_TOKEN}` },
+        headers: { authorization: `Bearer ${READ_TOKEN}` },
       })
     ).json()) as {
       status: string;
       regions: { region: string; status: string; missing?: string[] }[];
     };
   const cli = (...args: string[]) =>
-    runCli(args, { ACR_GATE_URL: `${app.url}/api`, ACR_GATE_TOKEN: WEBHOOK_TOKEN });
+    runCli(args, { ACR_GATE_URL: `${app.url}/api`, ACR_GATE_TOKEN: READ_TOKEN });
 
   const pushEverywhere = async (image: BuiltIndex, tag: string, regions: string[]) => {
     await pushIndex(fleet.certificate.ca, fleet.url('home'), 'multi/app', tag, image);
