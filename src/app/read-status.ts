@@ -12,7 +12,7 @@ import type { Instant } from '../replication/timestamp';
 import type { Store, TagListQuery, TagRecord } from './ports';
 import { getRequiredRegions } from './required-regions';
 
-/** The status body of DESIGN.md, which the CLI and pipelines rely on. */
+/** The status body (docs/design.md), which the CLI and pipelines rely on. */
 export interface StatusBody {
   registry: string;
   repository: string;

@@ -35,7 +35,7 @@ export const regionStatusSchema = z.object({
 });
 
 /**
- * The status body of one tag (DESIGN.md). Unknown fields are dropped, not refused, when a client
+ * The status body of one tag (docs/api.md, docs/design.md). Unknown fields are dropped, not refused, when a client
  * parses it, so a newer server can add fields; the OpenAPI document still lists exactly these.
  */
 export const statusBodySchema = z.object({

@@ -88,7 +88,7 @@ export async function ensureContainer(
       return container;
     } catch (error) {
       // Entra ID data-plane roles may not create databases or containers (403): then they must
-      // exist already (see README, "Deploy to Azure"), and reading the container proves it.
+      // exist already (see docs/deploy-azure.md), and reading the container proves it.
       if (statusOf(error) === 403) {
         const container = client.database(settings.database).container(settings.container);
         await container.read();

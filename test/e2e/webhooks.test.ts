@@ -86,7 +86,7 @@ describe('POST /api/webhooks/acr/{region}', () => {
     }
   });
 
-  it('answers 202 with the status body of DESIGN.md', async () => {
+  it('answers 202 with the documented status body', async () => {
     const digest = aDigest();
     const response = await hook(
       'westus',
