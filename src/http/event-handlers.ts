@@ -14,7 +14,7 @@ export interface EventDeps extends PublishDeps {
   authenticate: Authenticate;
 }
 
-export const feedQuery = z.object({
+export const feedQuerySchema = z.object({
   after: z
     .string()
     .max(500)
@@ -29,7 +29,7 @@ export const feedQuery = z.object({
     .optional(),
   limit: z.coerce.number().int().min(1).max(100).default(50),
 });
-export const idParams = z.object({
+export const eventIdParamsSchema = z.object({
   id: z.string().regex(/^[0-9a-f-]{36}$/, 'must be an event id'),
 });
 
@@ -41,7 +41,7 @@ export function makeEventFeedHandler(deps: EventDeps): HttpHandler {
   return handle(async (request) => {
     deps.authenticate(request, READ_ROLES);
     const query = parseOr400(
-      feedQuery,
+      feedQuerySchema,
       Object.fromEntries(request.query.entries()),
       'query',
       'query',
@@ -58,7 +58,7 @@ export function makeEventFeedHandler(deps: EventDeps): HttpHandler {
 export function makeGetEventHandler(deps: EventDeps): HttpHandler {
   return handle(async (request) => {
     deps.authenticate(request, READ_ROLES);
-    const { id } = parseOr400(idParams, request.params, 'path', 'path');
+    const { id } = parseOr400(eventIdParamsSchema, request.params, 'path', 'path');
     const found = await getEvent(deps, id);
     if (!found) throw notFound(id);
     return json(200, {
@@ -76,7 +76,7 @@ export function makeRedeliverHandler(
 ): HttpHandler {
   return handle(async (request, context) => {
     deps.authenticate(request, ['admin']);
-    const { id } = parseOr400(idParams, request.params, 'path', 'path');
+    const { id } = parseOr400(eventIdParamsSchema, request.params, 'path', 'path');
     const pending = await redeliver(deps, id);
     if (!pending) throw notFound(id);
     context.log(`redelivery of ${id} requested: ${pending.length} delivery(ies)`);

@@ -18,8 +18,8 @@ export const MAX_PROVIDER_KEYS = 1000;
 /** Its own limit, above MAX_BODY_BYTES: 1,000 keys of up to 1,024 characters fit. */
 export const MAX_PROVIDER_BODY_BYTES = 1_200_000;
 
-export const gatekeeperParams = z.object({ region: regionNameSchema });
-export const gatekeeperQuery = z.object({
+export const gatekeeperParamsSchema = z.object({ region: regionNameSchema });
+export const gatekeeperQuerySchema = z.object({
   token: z
     .string()
     .max(512)
@@ -59,7 +59,7 @@ function withQueryToken(request: HttpRequest): HttpRequest {
 export function makeGatekeeperHandler(deps: GatekeeperDeps): HttpHandler {
   return handle(async (request, context) => {
     deps.authenticate(withQueryToken(request), READ_ROLES);
-    const { region } = parseOr400(gatekeeperParams, request.params, 'path', 'path');
+    const { region } = parseOr400(gatekeeperParamsSchema, request.params, 'path', 'path');
     const body = parseOr400(
       providerRequestSchema,
       await readJsonBody(request, MAX_PROVIDER_BODY_BYTES),

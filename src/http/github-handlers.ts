@@ -25,7 +25,7 @@ export interface GithubDeps {
 
 // #region the environment → image mapping
 
-export const environmentParams = z.object({
+export const environmentParamsSchema = z.object({
   owner: z.string().regex(/^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$/, 'must be a GitHub owner name'),
   repo: z.string().regex(/^[A-Za-z0-9._-]{1,100}$/, 'must be a GitHub repository name'),
   environment: z.string().min(1).max(255),
@@ -75,7 +75,7 @@ export const environmentMappingSchema = z.object({
 export function makePutGithubEnvironmentHandler(deps: GithubDeps): HttpHandler {
   return handle(async (request) => {
     deps.authenticate(request, ['admin']);
-    const params = parseOr400(environmentParams, request.params, 'path', 'path');
+    const params = parseOr400(environmentParamsSchema, request.params, 'path', 'path');
     const body = parseOr400(
       environmentBodySchema,
       await readJsonBody(request, deps.maxBodyBytes),

@@ -3,84 +3,54 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { HttpHandler } from '@azure/functions';
 import { z } from 'zod';
-import { acrEventSchema } from '../replication/acr-event';
-import { cloudEventSchema, eventGridEventSchema } from '../replication/event-grid-event';
-import { checkAnswerSchema, checkBodySchema } from './azure-pipelines-handler';
-import { dashboardParamsSchema, dashboardQuerySchema } from './dashboard-handler';
-import { feedQuery, idParams as eventIdParams } from './event-handlers';
-import { gatekeeperParams, gatekeeperQuery, providerRequestSchema } from './gatekeeper-handler';
-import {
-  environmentBodySchema,
-  environmentMappingSchema,
-  environmentParams,
-  protectionRuleAnswerSchema,
-  protectionRuleEventSchema,
-} from './github-handlers';
+import { cloudEventSchema } from '../replication/event-grid-event';
+import { checkAnswerSchema } from './azure-pipelines-handler';
+import { environmentMappingSchema, protectionRuleAnswerSchema } from './github-handlers';
 import { handle, json } from './handle';
-import { params as registryParams, regionsBodySchema } from './registry-handlers';
-import { listParams, listQuery, statusParams, statusQuery } from './replication-handlers';
 import * as bodies from './response-schemas';
-import { newSubscriptionSchema, idParams as subscriptionIdParams } from './subscription-handlers';
-import { paramsSchema as webhookParams } from './webhook-handler';
+import { ROUTES, type Access, type OperationDoc, type ResponseSpec } from './routes';
 
 type JsonSchema = Record<string, unknown>;
-type Access =
-  | 'none'
-  | 'webhook'
-  | 'eventgrid'
-  | 'handshake'
-  | 'read'
-  | 'admin'
-  | 'dashboard'
-  | 'readQuery'
-  | 'check'
-  | 'signature';
 
-interface ResponseSpec {
-  description: string;
-  /** A component name (JSON), or the body's media type when it is not JSON. */
-  body?: { component: string } | { mediaType: 'text/html' };
-  headers?: Record<string, string>;
-}
-
-interface Operation {
+/** One documented operation: a route declaration, or the second path of one (`{registry?}`). */
+interface Operation extends OperationDoc {
   method: 'get' | 'post' | 'put' | 'delete' | 'options';
   path: string;
-  /** The function's name in functions/routes.ts (the dashboard's two paths are one function). */
   operationId: string;
   tag: string;
-  summary: string;
-  description?: string;
   access: Access;
-  /** Whether the operation reads or writes the store (so may answer 500 and 503). */
   store: boolean;
-  params?: z.ZodObject;
-  query?: z.ZodObject;
-  paramNotes?: Record<string, string>;
-  headerParams?: { name: string; description: string; required: boolean }[];
-  body?: { component: string; mediaTypes?: string[] };
-  responses: Record<number, ResponseSpec>;
 }
+
+/** The operations of src/http/routes.ts: `{*reference}` is `{reference}`, `{registry?}` two paths. */
+const ops: Operation[] = ROUTES.flatMap(({ withSegment, ...route }) => {
+  const segments = route.route.split('/');
+  const last = segments.at(-1) ?? '';
+  const plain = (s: string) => s.replace(/^\{\*?([^?}]+)\??\}$/, '{$1}');
+  const base: Operation = {
+    ...route,
+    method: route.methods[0].toLowerCase() as Operation['method'],
+    path: `/${segments.map(plain).join('/')}`,
+    operationId: route.name,
+  };
+  if (!last.endsWith('?}')) return [base];
+  if (!withSegment) throw new Error(`${route.name}: an optional segment needs withSegment`);
+  const { operationId, ...rest } = withSegment;
+  return [
+    { ...base, path: `/${segments.slice(0, -1).map(plain).join('/')}` },
+    { ...base, ...rest, operationId },
+  ];
+});
 
 // #region components: one schema per request and response body, in the dialect OpenAPI 3.1 uses
 
-const eventGridDeliverySchema = z.union([
-  z.array(z.union([eventGridEventSchema, cloudEventSchema])).min(1),
-  cloudEventSchema,
-]);
-
 /** Request bodies are described as they may be sent (`io: 'input'`: defaults are optional). */
 const requestComponents: Record<string, z.ZodType> = {
-  AcrWebhookEvent: acrEventSchema,
-  RegionsBody: regionsBodySchema,
-  NewSubscription: newSubscriptionSchema,
-  EventGridDelivery: eventGridDeliverySchema,
+  ...Object.fromEntries(
+    ROUTES.flatMap((r) => (r.body ? [[r.body.component, r.body.schema] as const] : [])),
+  ),
   IncomingCloudEvent: cloudEventSchema,
   IncomingCloudEventBatch: z.array(cloudEventSchema).min(1),
-  ProviderRequest: providerRequestSchema,
-  AzurePipelinesCheck: checkBodySchema,
-  GithubEnvironment: environmentBodySchema,
-  DeploymentProtectionRuleEvent: protectionRuleEventSchema,
 };
 
 const eventGridAnswerSchema = z.union([
@@ -133,6 +103,7 @@ const responseComponents: Record<string, z.ZodType> = {
 };
 
 const TARGET = 'draft-2020-12' as const;
+const PROBLEM = 'application/problem+json';
 const componentRef = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 
 /** The document root declares the dialect; a component carries no `$schema` or fragment `$id` of its own. */
@@ -156,404 +127,6 @@ function componentsOf(schemas: Record<string, z.ZodType>, io: 'input' | 'output'
 
 const inline = (schema: z.ZodType): JsonSchema =>
   bare(z.toJSONSchema(schema, { io: 'input', target: TARGET }));
-
-// #endregion
-
-// #region operations: every route of functions/routes.ts
-
-const PROBLEM = 'application/problem+json';
-const HTML = 'text/html';
-
-const ops: Operation[] = [
-  {
-    method: 'post',
-    path: '/webhooks/acr/{region}',
-    operationId: 'acrWebhook',
-    tag: 'webhooks',
-    summary: 'ACR regional webhook: one arrival in one replica region',
-    description:
-      'Register one ACR webhook per replica region, each with its own region in the URL. Stored before it is acknowledged: a 503 means nothing is acknowledged (the write may still have landed: sending again is harmless).',
-    access: 'webhook',
-    store: true,
-    params: webhookParams,
-    body: { component: 'AcrWebhookEvent' },
-    responses: {
-      200: { description: 'a ping', body: { component: 'Pong' } },
-      202: {
-        description: "the tag's status after a push, the tags a delete touched, or `ignored`",
-        body: { component: 'WebhookAnswer' },
-      },
-    },
-  },
-  {
-    method: 'post',
-    path: '/webhooks/eventgrid',
-    operationId: 'eventGridWebhook',
-    tag: 'webhooks',
-    summary:
-      'ACR ImagePushed/ImageDeleted delivered by Event Grid (either schema), with the validation handshake',
-    description:
-      'The region comes from `data.location`. The webhook token may come as `?token=` (an Event Grid subscription URL) instead of the header.',
-    access: 'eventgrid',
-    store: true,
-    body: {
-      component: 'EventGridDelivery',
-      mediaTypes: [
-        'application/json',
-        'application/cloudevents+json',
-        'application/cloudevents-batch+json',
-      ],
-    },
-    responses: {
-      200: {
-        description: 'the validation code, or what became of each event',
-        body: { component: 'EventGridAnswer' },
-      },
-    },
-  },
-  {
-    method: 'options',
-    path: '/webhooks/eventgrid',
-    operationId: 'eventGridHandshake',
-    tag: 'webhooks',
-    summary: 'CloudEvents abuse-protection handshake (WebHook-Request-Origin)',
-    access: 'handshake',
-    store: false,
-    headerParams: [
-      { name: 'webhook-request-origin', description: 'the sender host', required: true },
-    ],
-    responses: {
-      400: { description: 'no or an invalid WebHook-Request-Origin header' },
-      200: {
-        description: 'delivery allowed',
-        headers: {
-          'webhook-allowed-origin': 'the origin that asked',
-          'webhook-allowed-rate': '`*`',
-        },
-      },
-    },
-  },
-  {
-    method: 'get',
-    path: '/replications/{registry}/{reference}',
-    operationId: 'replicationStatus',
-    tag: 'replications',
-    summary: 'Status of one tag or digest; `wait` long-polls until it is replicated',
-    access: 'read',
-    store: true,
-    params: statusParams,
-    query: statusQuery,
-    paramNotes: {
-      reference:
-        '`repository:tag` or `repository@sha256:…`. A catch-all route segment: the slashes of the repository are sent as they are, not percent-encoded.',
-      wait: 'seconds to wait for the tag to be replicated (or deleted) before answering. An instance holds at most MAX_WAITERS such long-polls; beyond, 503 with Retry-After',
-      digest: 'wait for this digest; 409 at once if the tag has moved past it',
-      regions:
-        'comma-separated regions, e.g. `eastus,westeurope`: the status (and `wait`) is computed over these only, and the body echoes them as `scope`; regions the registry does not have are a 400 naming them',
-    },
-    responses: {
-      200: {
-        description: 'the status (after a long-poll: settled or timed out, see the header)',
-        body: { component: 'StatusBody' },
-        headers: { 'x-acr-gate-wait': '`settled` or `timeout`' },
-      },
-      404: { description: 'no arrival of it has been recorded' },
-      409: {
-        description:
-          'the tag now points at another digest: a problem whose `digest` is the current one and whose `status` is the status body',
-        body: { component: 'DigestMoved' },
-      },
-    },
-  },
-  {
-    method: 'post',
-    path: '/verify/{registry}/{reference}',
-    operationId: 'verifyImage',
-    tag: 'replications',
-    summary:
-      'Checks every required region at its own endpoint now (the target and each child a pull needs); keeps the confirmations when VERIFY_REGIONS=true',
-    access: 'read',
-    store: true,
-    params: statusParams,
-    paramNotes: {
-      reference: '`repository:tag` or `repository@sha256:…`, as for the status',
-    },
-    responses: {
-      200: { description: 'one row per region', body: { component: 'VerifyReport' } },
-      404: { description: 'no arrival of it has been recorded' },
-    },
-  },
-  {
-    method: 'get',
-    path: '/replications/{registry}',
-    operationId: 'replicationList',
-    tag: 'replications',
-    summary: "A registry's tags, most recently updated first, paged",
-    access: 'read',
-    store: true,
-    params: listParams,
-    query: listQuery,
-    responses: { 200: { description: 'one page', body: { component: 'StatusList' } } },
-  },
-  {
-    method: 'get',
-    path: '/registries/{registry}',
-    operationId: 'getRegistry',
-    tag: 'registries',
-    summary: "The registry's required regions",
-    access: 'admin',
-    store: true,
-    params: registryParams,
-    responses: { 200: { description: 'the regions', body: { component: 'RequiredRegions' } } },
-  },
-  {
-    method: 'put',
-    path: '/registries/{registry}',
-    operationId: 'putRegistry',
-    tag: 'registries',
-    summary: "Sets the registry's required regions and re-evaluates its open rounds",
-    access: 'admin',
-    store: true,
-    params: registryParams,
-    body: { component: 'RegionsBody' },
-    responses: { 200: { description: 'stored', body: { component: 'RegionsUpdated' } } },
-  },
-  {
-    method: 'get',
-    path: '/events',
-    operationId: 'eventFeed',
-    tag: 'events',
-    summary:
-      'Emitted events in the order they were recorded, after a cursor; an event enters the feed FEED_SETTLE_MS after it is recorded',
-    access: 'read',
-    store: true,
-    query: feedQuery,
-    paramNotes: { after: 'the `cursor` of the previous page' },
-    responses: { 200: { description: 'a page of the feed', body: { component: 'EventFeed' } } },
-  },
-  {
-    method: 'get',
-    path: '/events/{id}',
-    operationId: 'getEvent',
-    tag: 'events',
-    summary: "One event with each subscription's delivery state and attempts",
-    access: 'read',
-    store: true,
-    params: eventIdParams,
-    responses: {
-      200: { description: 'the event', body: { component: 'EventWithDeliveries' } },
-      404: { description: 'no such event' },
-    },
-  },
-  {
-    method: 'post',
-    path: '/events/{id}/redeliver',
-    operationId: 'redeliverEvent',
-    tag: 'events',
-    summary: 'Starts every delivery of the event over (dead-lettered ones too)',
-    access: 'admin',
-    store: true,
-    params: eventIdParams,
-    responses: {
-      202: { description: 'deliveries restarted', body: { component: 'RedeliveryStarted' } },
-      404: { description: 'no such event' },
-    },
-  },
-  {
-    method: 'post',
-    path: '/subscriptions',
-    operationId: 'createSubscription',
-    tag: 'subscriptions',
-    summary: 'Where events go; the secret is shown this once',
-    access: 'admin',
-    store: true,
-    body: { component: 'NewSubscription' },
-    responses: {
-      201: {
-        description: 'created',
-        body: { component: 'SubscriptionCreated' },
-        headers: { location: 'the new subscription' },
-      },
-    },
-  },
-  {
-    method: 'get',
-    path: '/subscriptions',
-    operationId: 'listSubscriptions',
-    tag: 'subscriptions',
-    summary: 'Every subscription (secrets and header values never shown)',
-    access: 'admin',
-    store: true,
-    responses: { 200: { description: 'the list', body: { component: 'SubscriptionList' } } },
-  },
-  {
-    method: 'get',
-    path: '/subscriptions/{id}',
-    operationId: 'getSubscription',
-    tag: 'subscriptions',
-    summary: 'One subscription',
-    access: 'admin',
-    store: true,
-    params: subscriptionIdParams,
-    responses: {
-      200: { description: 'the subscription', body: { component: 'SubscriptionView' } },
-      404: { description: 'no such subscription' },
-    },
-  },
-  {
-    method: 'delete',
-    path: '/subscriptions/{id}',
-    operationId: 'deleteSubscription',
-    tag: 'subscriptions',
-    summary: 'Deletes a subscription',
-    access: 'admin',
-    store: true,
-    params: subscriptionIdParams,
-    responses: {
-      204: { description: 'deleted' },
-      404: { description: 'no such subscription' },
-    },
-  },
-  {
-    method: 'get',
-    path: '/dashboard',
-    operationId: 'dashboard',
-    tag: 'dashboard',
-    summary: 'The dashboard: registries with recent events',
-    description:
-      'HTML for people. A browser cannot send the header, so the read token may come as `?token=`; it then lands in browser history and in the URL logs of any proxy in front (the local host logs paths without the query).',
-    access: 'dashboard',
-    store: true,
-    query: dashboardQuerySchema,
-    responses: {
-      200: { description: 'the page', body: { mediaType: HTML } },
-      303: { description: 'to the dashboard of `?registry=`', headers: { location: 'the page' } },
-    },
-  },
-  {
-    method: 'get',
-    path: '/dashboard/{registry}',
-    operationId: 'dashboardRegistry',
-    tag: 'dashboard',
-    summary:
-      "One registry's recent tags × regions, lag per region, stalled rounds and recent events with their deliveries",
-    description:
-      'Refreshes itself every 10 s; sends a Content-Security-Policy without scripts. Subscription URLs are shown to admin tokens only.',
-    access: 'dashboard',
-    store: true,
-    params: dashboardParamsSchema.required(),
-    query: dashboardQuerySchema.pick({ token: true }),
-    responses: { 200: { description: 'the page', body: { mediaType: HTML } } },
-  },
-  {
-    method: 'post',
-    path: '/gatekeeper/{region}',
-    operationId: 'gatekeeperProvider',
-    tag: 'admission',
-    summary: 'OPA Gatekeeper external data provider: is each image in this region?',
-    description:
-      "Takes a Gatekeeper `ProviderRequest` whose `keys` are image references as written in pod specs (`host/repo:tag`, `host/repo@sha256:…`, bare `host/repo` = `:latest`) and answers a `ProviderResponse` with one item per distinct key: `error` is empty when the image, at the tag's current digest or the given digest, is in the region. Images of registries the gate does not track get an empty error and `value.tracked: false`. A malformed reference is an error on its item, never a failed request. `systemError` only when the store cannot be reached. Gatekeeper sends no headers: the read token may come as `?token=`. Body limit: 1,200,000 bytes, not MAX_BODY_BYTES.",
-    access: 'readQuery',
-    store: true,
-    params: gatekeeperParams,
-    query: gatekeeperQuery,
-    body: { component: 'ProviderRequest' },
-    responses: {
-      200: { description: 'one item per distinct key', body: { component: 'ProviderResponse' } },
-      413: { description: 'more than 1,000 keys, or a body over 1,200,000 bytes' },
-    },
-  },
-  {
-    method: 'post',
-    path: '/azure-pipelines/checks',
-    operationId: 'azurePipelinesCheck',
-    tag: 'approvals',
-    summary: 'An Azure Pipelines "Invoke Azure Function" check in Callback mode',
-    description:
-      'Stored, then answered at once; TaskCompleted is POSTed to PlanUrl when the image is in the regions (succeeded), deleted or past its timeout (failed). PlanUrl must be https on AZURE_PIPELINES_HOSTS. See docs/azure-pipelines.md.',
-    access: 'check',
-    store: true,
-    headerParams: [
-      { name: 'PlanUrl', description: '$(system.CollectionUri)', required: true },
-      { name: 'ProjectId', description: '$(system.TeamProjectId)', required: true },
-      { name: 'HubName', description: '$(system.HostType)', required: true },
-      { name: 'PlanId', description: '$(system.PlanId)', required: true },
-      { name: 'JobId', description: '$(system.JobId)', required: true },
-      { name: 'TimelineId', description: '$(system.TimelineId)', required: true },
-      { name: 'TaskInstanceId', description: '$(system.TaskInstanceId)', required: true },
-      {
-        name: 'AuthToken',
-        description: '$(system.AccessToken): kept until the answer, never shown',
-        required: true,
-      },
-    ],
-    body: { component: 'AzurePipelinesCheck' },
-    responses: {
-      200: { description: 'stored; the answer follows', body: { component: 'CheckAccepted' } },
-    },
-  },
-  {
-    method: 'post',
-    path: '/github/deployment-protection-rule',
-    operationId: 'githubDeploymentProtectionRule',
-    tag: 'approvals',
-    summary: "The GitHub App's deployment_protection_rule webhook",
-    description:
-      'Verified by X-Hub-Signature-256 (GITHUB_WEBHOOK_SECRET). The deployment is approved through its deployment_callback_url once the mapped image is replicated. See docs/github-deployment-protection.md.',
-    access: 'signature',
-    store: true,
-    headerParams: [
-      { name: 'x-github-event', description: '`deployment_protection_rule`', required: true },
-    ],
-    body: { component: 'DeploymentProtectionRuleEvent' },
-    responses: {
-      200: {
-        description: 'nothing to wait on: another event, or no image mapped to the environment',
-        body: { component: 'ProtectionRuleAnswer' },
-      },
-      202: {
-        description: 'stored; the approval follows',
-        body: { component: 'ProtectionRuleAnswer' },
-      },
-      404: { description: 'the GitHub App is not configured' },
-    },
-  },
-  {
-    method: 'put',
-    path: '/github/environments/{owner}/{repo}/{environment}',
-    operationId: 'putGithubEnvironment',
-    tag: 'approvals',
-    summary: "Which image a repository's environment deploys (a template over {sha} and {ref})",
-    access: 'admin',
-    store: true,
-    params: environmentParams,
-    body: { component: 'GithubEnvironment' },
-    responses: { 200: { description: 'stored', body: { component: 'GithubEnvironmentMapping' } } },
-  },
-  {
-    method: 'get',
-    path: '/health',
-    operationId: 'health',
-    tag: 'meta',
-    summary: 'Liveness and store reachability',
-    access: 'none',
-    store: false,
-    responses: {
-      200: { description: 'healthy', body: { component: 'Health' } },
-      503: { description: 'the store is unreachable', body: { component: 'Health' } },
-    },
-  },
-  {
-    method: 'get',
-    path: '/openapi.json',
-    operationId: 'openApi',
-    tag: 'meta',
-    summary: 'This document',
-    access: 'none',
-    store: false,
-    responses: { 200: { description: 'OpenAPI 3.1', body: { component: 'OpenApiDocument' } } },
-  },
-];
 
 // #endregion
 

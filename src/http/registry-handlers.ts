@@ -11,7 +11,7 @@ export interface RegistryDeps extends RegionsDeps {
   maxBodyBytes: number;
 }
 
-export const params = z.object({ registry: registrySchema });
+export const registryParamsSchema = z.object({ registry: registrySchema });
 export const regionsBodySchema = z.strictObject({
   regions: z.array(regionNameSchema).min(1, 'must name at least one region').max(100),
 });
@@ -19,7 +19,7 @@ export const regionsBodySchema = z.strictObject({
 export function makeGetRegistryHandler(deps: RegistryDeps): HttpHandler {
   return handle(async (request) => {
     deps.authenticate(request, ['admin']);
-    const { registry } = parseOr400(params, request.params, 'path', 'path');
+    const { registry } = parseOr400(registryParamsSchema, request.params, 'path', 'path');
     return json(200, await getRequiredRegions(deps, registry));
   });
 }
@@ -27,7 +27,7 @@ export function makeGetRegistryHandler(deps: RegistryDeps): HttpHandler {
 export function makePutRegistryHandler(deps: RegistryDeps): HttpHandler {
   return handle(async (request, context) => {
     deps.authenticate(request, ['admin']);
-    const { registry } = parseOr400(params, request.params, 'path', 'path');
+    const { registry } = parseOr400(registryParamsSchema, request.params, 'path', 'path');
     const body = parseOr400(
       regionsBodySchema,
       await readJsonBody(request, deps.maxBodyBytes),

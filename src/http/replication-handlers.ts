@@ -40,7 +40,10 @@ export const referenceSchema = z
     return z.NEVER;
   });
 
-export const statusParams = z.object({ registry: registrySchema, reference: referenceSchema });
+export const statusParamsSchema = z.object({
+  registry: registrySchema,
+  reference: referenceSchema,
+});
 /** `eastus,westeurope`: a comma-separated list of region names. */
 export const regionListSchema = z
   .string()
@@ -48,13 +51,13 @@ export const regionListSchema = z
   .transform((text) => text.split(',').map((r) => r.trim()))
   .pipe(z.array(regionNameSchema).min(1).max(50));
 
-export const statusQuery = z.object({
+export const statusQuerySchema = z.object({
   wait: z.coerce.number().min(0).max(MAX_WAIT_SECONDS).optional(),
   digest: digestSchema.optional(),
   regions: regionListSchema.optional(),
 });
-export const listParams = z.object({ registry: registrySchema });
-export const listQuery = z.object({
+export const listParamsSchema = z.object({ registry: registrySchema });
+export const listQuerySchema = z.object({
   repository: repositorySchema.optional(),
   status: z.enum(['replicating', 'replicated', 'deleted']).optional(),
   continuationToken: z.string().max(4096).optional(),
@@ -73,8 +76,8 @@ const describe = (registry: string, reference: Reference): string =>
 export function makeStatusHandler(deps: StatusDeps): HttpHandler {
   return handle(async (request, context) => {
     deps.authenticate(request, READ_ROLES);
-    const { registry, reference } = parseOr400(statusParams, request.params, 'path', 'path');
-    const query = parseOr400(statusQuery, queryObject(request.query), 'query', 'query');
+    const { registry, reference } = parseOr400(statusParamsSchema, request.params, 'path', 'path');
+    const query = parseOr400(statusQuerySchema, queryObject(request.query), 'query', 'query');
     let scope: string[] | undefined;
     if (query.regions !== undefined) {
       const checked = await checkScope(deps, registry, query.regions);
@@ -132,8 +135,8 @@ export function makeStatusHandler(deps: StatusDeps): HttpHandler {
 export function makeListHandler(deps: ReadDeps): HttpHandler {
   return handle(async (request) => {
     deps.authenticate(request, READ_ROLES);
-    const { registry } = parseOr400(listParams, request.params, 'path', 'path');
-    const query = parseOr400(listQuery, queryObject(request.query), 'query', 'query');
+    const { registry } = parseOr400(listParamsSchema, request.params, 'path', 'path');
+    const query = parseOr400(listQuerySchema, queryObject(request.query), 'query', 'query');
     const page = await listStatuses(deps, {
       registry,
       pageSize: query.pageSize,

@@ -92,7 +92,9 @@ export const newSubscriptionSchema = z.strictObject({
     .default([]),
 });
 
-export const idParams = z.object({ id: z.uuid({ message: 'must be a subscription id' }) });
+export const subscriptionIdParamsSchema = z.object({
+  id: z.uuid({ message: 'must be a subscription id' }),
+});
 
 export function makeCreateSubscriptionHandler(deps: SubscriptionDeps): HttpHandler {
   return handle(async (request, context) => {
@@ -150,7 +152,7 @@ export function makeListSubscriptionsHandler(deps: SubscriptionDeps): HttpHandle
 export function makeGetSubscriptionHandler(deps: SubscriptionDeps): HttpHandler {
   return handle(async (request) => {
     deps.authenticate(request, ['admin']);
-    const { id } = parseOr400(idParams, request.params, 'path', 'path');
+    const { id } = parseOr400(subscriptionIdParamsSchema, request.params, 'path', 'path');
     const subscription = await deps.store.subscriptions.get(id);
     if (!subscription)
       throw new HttpProblem({ status: 404, title: 'Not Found', detail: `no subscription ${id}` });
@@ -161,7 +163,7 @@ export function makeGetSubscriptionHandler(deps: SubscriptionDeps): HttpHandler 
 export function makeDeleteSubscriptionHandler(deps: SubscriptionDeps): HttpHandler {
   return handle(async (request) => {
     deps.authenticate(request, ['admin']);
-    const { id } = parseOr400(idParams, request.params, 'path', 'path');
+    const { id } = parseOr400(subscriptionIdParamsSchema, request.params, 'path', 'path');
     if (!(await deps.store.subscriptions.delete(id))) {
       throw new HttpProblem({ status: 404, title: 'Not Found', detail: `no subscription ${id}` });
     }

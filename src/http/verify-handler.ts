@@ -7,7 +7,7 @@ import { updateTag } from '../app/update-tag';
 import { READ_ROLES, type Authenticate } from './auth';
 import { handle, json, parseOr400 } from './handle';
 import { HttpProblem } from './problem';
-import { statusParams } from './replication-handlers';
+import { statusParamsSchema } from './replication-handlers';
 
 export interface VerifyDeps extends RegionsDeps {
   authenticate: Authenticate;
@@ -17,7 +17,7 @@ export interface VerifyDeps extends RegionsDeps {
 export function makeVerifyHandler(deps: VerifyDeps): HttpHandler {
   return handle(async (request) => {
     deps.authenticate(request, READ_ROLES);
-    const { registry, reference } = parseOr400(statusParams, request.params, 'path', 'path');
+    const { registry, reference } = parseOr400(statusParamsSchema, request.params, 'path', 'path');
     const images = deps.images;
     if (!images) throw new HttpProblem({ status: 503, title: 'Verification unavailable' });
     const { regions } = await getRequiredRegions(deps, registry);

@@ -15,12 +15,12 @@ export interface WebhookDeps extends RegionsDeps {
   countQuarantineAsArrival: boolean;
 }
 
-export const paramsSchema = z.object({ region: regionNameSchema });
+export const acrWebhookParamsSchema = z.object({ region: regionNameSchema });
 
 export function makeAcrWebhookHandler(deps: WebhookDeps): HttpHandler {
   return handle(async (request, context) => {
     deps.authenticate(request, ['webhook']);
-    const { region } = parseOr400(paramsSchema, request.params, 'path', 'path');
+    const { region } = parseOr400(acrWebhookParamsSchema, request.params, 'path', 'path');
     const body = await readJsonBody(request, deps.maxBodyBytes);
     const ignored = ignoredAction(body, { countQuarantine: deps.countQuarantineAsArrival });
     if (ignored) {

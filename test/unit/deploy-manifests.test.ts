@@ -25,7 +25,7 @@ function load(dir: string): { file: string; doc: Record<string, unknown> }[] {
 const ofKind = (docs: ReturnType<typeof load>, kind: string) =>
   docs.filter((d) => d.doc.kind === kind).map((d) => d.doc);
 
-/** The gate's route for a provider URL, as the OpenAPI operations (checked against functions/routes.ts) list it. */
+/** The gate's route for a provider URL, as the OpenAPI operations (generated from src/http/routes.ts) list it. */
 function routeOf(url: string): { region: string } {
   const { pathname } = new URL(url.replace('<gate-host>', 'gate.example.net'));
   const op = OPERATIONS.find((o) => o.operationId === 'gatekeeperProvider');
