@@ -34,6 +34,7 @@ import { makeHealthHandler } from './http/health-handler';
 import { makeOpenApiHandler } from './http/openapi';
 import { makeGetRegistryHandler, makePutRegistryHandler } from './http/registry-handlers';
 import { makeListHandler, makeStatusHandler } from './http/replication-handlers';
+import type { RouteName } from './http/routes';
 import {
   makeCreateSubscriptionHandler,
   makeDeleteSubscriptionHandler,
@@ -263,7 +264,7 @@ export function buildHandlers(settings: Settings = loadSettings()) {
       app: github,
     }),
     putGithubEnvironment: makePutGithubEnvironmentHandler({ ...approvalRoutes, app: github }),
-  } satisfies Record<string, HttpHandler>;
+  } satisfies Record<RouteName, HttpHandler>; // one handler per route of src/http/routes.ts, no more
   const timers = {
     deliverEvents: makeDeliverEventsTimer(deliverer),
     sweepRounds: makeSweepRoundsTimer(core),

@@ -8,7 +8,13 @@ import { checkAnswerSchema } from './azure-pipelines-handler';
 import { environmentMappingSchema, protectionRuleAnswerSchema } from './github-handlers';
 import { handle, json } from './handle';
 import * as bodies from './response-schemas';
-import { ROUTES, type Access, type OperationDoc, type ResponseSpec } from './routes';
+import {
+  ROUTES,
+  type Access,
+  type OperationDoc,
+  type ResponseSpec,
+  type RouteDeclaration,
+} from './routes';
 
 type JsonSchema = Record<string, unknown>;
 
@@ -22,8 +28,10 @@ interface Operation extends OperationDoc {
   store: boolean;
 }
 
+const declarations: readonly RouteDeclaration[] = ROUTES;
+
 /** The operations of src/http/routes.ts: `{*reference}` is `{reference}`, `{registry?}` two paths. */
-const ops: Operation[] = ROUTES.flatMap(({ withSegment, ...route }) => {
+const ops: Operation[] = declarations.flatMap(({ withSegment, ...route }) => {
   const segments = route.route.split('/');
   const last = segments.at(-1) ?? '';
   const plain = (s: string) => s.replace(/^\{\*?([^?}]+)\??\}$/, '{$1}');
@@ -47,7 +55,7 @@ const ops: Operation[] = ROUTES.flatMap(({ withSegment, ...route }) => {
 /** Request bodies are described as they may be sent (`io: 'input'`: defaults are optional). */
 const requestComponents: Record<string, z.ZodType> = {
   ...Object.fromEntries(
-    ROUTES.flatMap((r) => (r.body ? [[r.body.component, r.body.schema] as const] : [])),
+    declarations.flatMap((r) => (r.body ? [[r.body.component, r.body.schema] as const] : [])),
   ),
   IncomingCloudEvent: cloudEventSchema,
   IncomingCloudEventBatch: z.array(cloudEventSchema).min(1),

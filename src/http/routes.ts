@@ -56,9 +56,9 @@ export interface OperationDoc {
   params?: z.ZodObject;
   query?: z.ZodObject;
   paramNotes?: Record<string, string>;
-  headerParams?: { name: string; description: string; required: boolean }[];
+  headerParams?: readonly { name: string; description: string; required: boolean }[];
   /** The request body: its component name and the schema the handler validates it with. */
-  body?: { component: string; schema: z.ZodType; mediaTypes?: string[] };
+  body?: { component: string; schema: z.ZodType; mediaTypes?: readonly string[] };
   responses: Record<number, ResponseSpec>;
 }
 
@@ -67,7 +67,7 @@ export interface RouteDeclaration extends OperationDoc {
   name: string;
   /** The Functions route template, under /api. */
   route: string;
-  methods: [HttpMethod];
+  methods: readonly [HttpMethod];
   /** `function`: the function key is required on Azure (the local host does not check it). */
   authLevel: 'anonymous' | 'function';
   tag: string;
@@ -86,7 +86,7 @@ const eventGridDeliverySchema = z.union([
 
 const HTML = 'text/html';
 
-export const ROUTES: readonly RouteDeclaration[] = [
+export const ROUTES = [
   // ACR sends the bearer token configured on the webhook; the app checks it (WEBHOOK_TOKENS).
   {
     name: 'acrWebhook',
@@ -500,4 +500,7 @@ export const ROUTES: readonly RouteDeclaration[] = [
     body: { component: 'GithubEnvironment', schema: environmentBodySchema },
     responses: { 200: { description: 'stored', body: { component: 'GithubEnvironmentMapping' } } },
   },
-];
+] as const satisfies readonly RouteDeclaration[];
+
+/** The name of a declared route: buildHandlers() has a handler for each, and only for these. */
+export type RouteName = (typeof ROUTES)[number]['name'];
