@@ -1,8 +1,9 @@
 // Recovers arrivals ACR failed to deliver (it never retries): replays each regional webhook's recent events, idempotently.
 import { acrEventSchema, toIntent, type Intent } from '../replication/acr-event';
 import { regionNameSchema } from '../replication/names';
-import { recordArrival, type ArrivalOutcome } from './record-arrival';
+import { changedState, recordArrival } from './record-arrival';
 import type { RegionsDeps } from './required-regions';
+import { isRecord } from '../util/values';
 
 /** One of our regional webhooks, as the registry lists it. */
 export interface RegionalWebhook {
@@ -63,18 +64,11 @@ export interface ReconcileReport {
   failures: ReconcileFailure[];
 }
 
-/** True when recording the arrival wrote something: it was not known before. */
-export const changedState = (outcome: ArrivalOutcome): boolean =>
-  outcome.kind === 'push' ? outcome.result.written : outcome.results.some((r) => r.written);
-
 /** Replays straight into the store, as the timer does. */
 export const makeStoreReplay =
   (deps: RegionsDeps) =>
   async ({ intent, region, payload }: Replay): Promise<ReplayOutcome> =>
     changedState(await recordArrival(deps, intent, region, payload)) ? 'recorded' : 'unchanged';
-
-const isRecord = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
 
 const messageOf = (error: unknown): string =>
   (error instanceof Error ? error.message : String(error)).slice(0, 300);

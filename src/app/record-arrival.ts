@@ -17,6 +17,10 @@ import { updateTag, type UpdateResult } from './update-tag';
 export type ArrivalOutcome =
   { kind: 'push'; result: UpdateResult } | { kind: 'delete'; results: UpdateResult[] };
 
+/** True when recording the arrival wrote something: it was not known before. */
+export const changedState = (outcome: ArrivalOutcome): boolean =>
+  outcome.kind === 'push' ? outcome.result.written : outcome.results.some((r) => r.written);
+
 /** Records one regional webhook (see applyArrival) and reports it to telemetry. */
 export async function recordArrival(
   deps: RegionsDeps,
@@ -25,9 +29,12 @@ export async function recordArrival(
   payload?: Record<string, unknown>,
 ): Promise<ArrivalOutcome> {
   const outcome = await applyArrival(deps, intent, region, payload);
-  const written =
-    outcome.kind === 'push' ? outcome.result.written : outcome.results.some((r) => r.written);
-  deps.telemetry?.arrival({ registry: intent.registry, region, kind: outcome.kind, written });
+  deps.telemetry?.arrival({
+    registry: intent.registry,
+    region,
+    kind: outcome.kind,
+    written: changedState(outcome),
+  });
   return outcome;
 }
 

@@ -23,6 +23,7 @@ import type { TagRecord } from './ports';
 import { StoreUnavailableError } from './ports';
 import { publishOutbox, type PublishDeps } from './publish-events';
 import { reportTagWrite, type Telemetry } from './telemetry';
+import { sameSet } from '../util/values';
 
 export interface UpdateDeps extends PublishDeps {
   telemetry?: Telemetry;
@@ -41,9 +42,6 @@ export interface UpdateOptions {
    */
   confirmRegions?: () => Promise<readonly string[]>;
 }
-
-const sameSet = (a: readonly string[], b: readonly string[]): boolean =>
-  [...new Set(a)].sort().join() === [...new Set(b)].sort().join();
 
 export interface UpdateResult {
   record: TagRecord;

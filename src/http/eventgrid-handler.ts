@@ -1,7 +1,6 @@
 // POST/OPTIONS /api/webhooks/eventgrid: ACR arrivals delivered (and retried) by Azure Event Grid, either schema.
 import { HttpRequest, type HttpHandler, type HttpResponseInit } from '@azure/functions';
-import { recordArrival } from '../app/record-arrival';
-import { changedState } from '../app/reconcile-webhooks';
+import { changedState, recordArrival } from '../app/record-arrival';
 import type { RegionsDeps } from '../app/required-regions';
 import { acrEventSchema, toIntent, type Intent } from '../replication/acr-event';
 import {
@@ -18,6 +17,7 @@ import { regionNameSchema } from '../replication/names';
 import type { Authenticate } from './auth';
 import { handle, json, readJsonBody } from './handle';
 import { fieldErrors, HttpProblem, type FieldError } from './problem';
+import { isRecord } from '../util/values';
 
 export interface EventGridDeps extends RegionsDeps {
   authenticate: Authenticate;
@@ -70,9 +70,6 @@ export interface EventResult {
   region?: string;
   reason?: string;
 }
-
-const isRecord = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** What one delivered event asks for, or the field errors that make it invalid. */
 function plan(event: DeliveredEvent, at: string): Planned | FieldError[] {

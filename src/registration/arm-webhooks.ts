@@ -7,6 +7,7 @@ import {
 import { DefaultAzureCredential, type TokenCredential } from '@azure/identity';
 import { randomUUID } from 'node:crypto';
 import { regionNameSchema } from '../replication/names';
+import { isRecord, sameSet } from '../util/values';
 
 export type WebhookActionName = 'push' | 'delete' | 'quarantine' | 'chart_push' | 'chart_delete';
 
@@ -274,12 +275,6 @@ export async function discoverRegions(
 const headerValue = (headers: Record<string, string> | undefined, name: string) =>
   Object.entries(headers ?? {}).find(([key]) => key.toLowerCase() === name.toLowerCase())?.[1];
 
-const sameSet = (a: readonly string[], b: readonly string[]) => {
-  const left = new Set(a.map((x) => x.toLowerCase()));
-  const right = new Set(b.map((x) => x.toLowerCase()));
-  return left.size === right.size && [...left].every((x) => right.has(x));
-};
-
 /**
  * Creates or corrects one webhook per region (default: the discovered replica regions).
  * Idempotent: a webhook that already matches is only read, never written. A webhook in the wrong
@@ -346,7 +341,7 @@ export async function applyWebhooks(
     // only returned by getCallbackConfig.
     const callback = await client.webhooks.getCallbackConfig(rg, registry, planned.name);
     const matches =
-      sameSet(current.actions ?? [], planned.actions) &&
+      sameSet(current.actions ?? [], planned.actions, (x) => x.toLowerCase()) &&
       (current.scope ?? '') === (planned.scope ?? '') &&
       (current.status ?? '').toLowerCase() === 'enabled' &&
       callback.serviceUri === planned.serviceUri &&
@@ -418,9 +413,6 @@ export interface WebhookEvent {
   responseStatus: number | null;
 }
 
-const isObject = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
-
 /** The spec says an object; should a body come back as JSON text, it is read the same. */
 function bodyOf(content: unknown): unknown {
   if (typeof content !== 'string') return content;
@@ -452,11 +444,11 @@ export async function listWebhookEvents(
         try {
           const page: unknown = JSON.parse(text);
           const items =
-            isObject(page) && Array.isArray(page.value) ? (page.value as unknown[]) : [];
+            isRecord(page) && Array.isArray(page.value) ? (page.value as unknown[]) : [];
           for (const item of items) {
-            if (isObject(item) && typeof item.id === 'string') {
+            if (isRecord(item) && typeof item.id === 'string') {
               const message = item.eventRequestMessage;
-              raw.set(item.id, isObject(message) ? bodyOf(message.content) : undefined);
+              raw.set(item.id, isRecord(message) ? bodyOf(message.content) : undefined);
             }
           }
         } catch {

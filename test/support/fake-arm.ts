@@ -2,6 +2,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
+import { isRecord } from '../../src/util/values';
 
 export interface FakeReplica {
   location: string;
@@ -94,9 +95,6 @@ class ArmError extends Error {
     super(message);
   }
 }
-
-const isRecord = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
 
 const stringMap = (value: unknown): Record<string, string> | undefined =>
   isRecord(value)
