@@ -3,7 +3,7 @@ import { nextAttemptDelay } from '../events/delivery-request';
 import type { AttemptResult } from '../events/types';
 import type { Reference } from '../replication/names';
 import type { Instant } from '../replication/timestamp';
-import { instantFromDate } from '../replication/timestamp';
+import { plusMillis } from '../replication/timestamp';
 import type { ApprovalKind, ApprovalRecord, Clock, Store, StoredApproval } from './ports';
 import { StoreUnavailableError } from './ports';
 import { resolveReference } from './read-status';
@@ -57,9 +57,6 @@ export interface ResumeReport {
 
 /** Most attempts kept per approval. */
 const MAX_ATTEMPTS_KEPT = 20;
-
-const plus = (at: Instant, ms: number): Instant =>
-  instantFromDate(new Date(Date.parse(at.slice(0, 23) + 'Z') + ms));
 
 export const describeImage = (registry: string, reference: Reference): string =>
   reference.kind === 'tag'
@@ -204,7 +201,7 @@ export function makeApprovals(deps: ApprovalDeps) {
             updatedAt: now,
           }
         : delay !== null
-          ? { ...record, attempts, nextAttemptAt: plus(now, delay), updatedAt: now }
+          ? { ...record, attempts, nextAttemptAt: plusMillis(now, delay), updatedAt: now }
           : {
               ...record,
               attempts,
@@ -244,7 +241,7 @@ export function makeApprovals(deps: ApprovalDeps) {
       const claimed = await claim(stored, {
         state: 'answering',
         decision: { ...verdict.decision, at: now },
-        nextAttemptAt: plus(now, deps.leaseMs),
+        nextAttemptAt: plusMillis(now, deps.leaseMs),
         updatedAt: now,
       });
       return claimed ? send(claimed) : 'skipped';
@@ -252,7 +249,7 @@ export function makeApprovals(deps: ApprovalDeps) {
     if (record.state === 'answering') {
       if (record.nextAttemptAt !== null && record.nextAttemptAt > now) return 'skipped';
       const claimed = await claim(stored, {
-        nextAttemptAt: plus(now, deps.leaseMs),
+        nextAttemptAt: plusMillis(now, deps.leaseMs),
         updatedAt: now,
       });
       return claimed ? send(claimed) : 'skipped';

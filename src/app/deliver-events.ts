@@ -12,8 +12,7 @@ import type {
   StoredEvent,
   Subscription,
 } from '../events/types';
-import type { Instant } from '../replication/timestamp';
-import { instantFromDate } from '../replication/timestamp';
+import { plusMillis } from '../replication/timestamp';
 import type { Clock, DeliveryRecord, Store, StoredDelivery } from './ports';
 import { StoreUnavailableError } from './ports';
 import type { Telemetry } from './telemetry';
@@ -48,9 +47,6 @@ export interface DeliveryReport {
 
 /** Most attempts kept per delivery; older ones are dropped from the log. */
 const MAX_ATTEMPTS_KEPT = 50;
-
-const plus = (at: Instant, ms: number): Instant =>
-  instantFromDate(new Date(Date.parse(at.slice(0, 23) + 'Z') + ms));
 
 export function makeDeliverer(deps: DeliveryDeps) {
   const random = deps.random ?? Math.random;
@@ -102,7 +98,7 @@ export function makeDeliverer(deps: DeliveryDeps) {
       return;
     }
     const claim = await deps.store.deliveries.save(
-      { ...record, nextAttemptAt: plus(now, leaseMs), updatedAt: now },
+      { ...record, nextAttemptAt: plusMillis(now, leaseMs), updatedAt: now },
       due.etag,
     );
     if (!claim.ok) {
@@ -110,7 +106,7 @@ export function makeDeliverer(deps: DeliveryDeps) {
       return;
     }
     const claimed: StoredDelivery = {
-      record: { ...record, nextAttemptAt: plus(now, leaseMs) },
+      record: { ...record, nextAttemptAt: plusMillis(now, leaseMs) },
       etag: claim.etag,
     };
 
@@ -187,7 +183,7 @@ export function makeDeliverer(deps: DeliveryDeps) {
             attempts,
             attemptsInRound,
             state: 'pending',
-            nextAttemptAt: plus(at, delay),
+            nextAttemptAt: plusMillis(at, delay),
             updatedAt: at,
           };
     });

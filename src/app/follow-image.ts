@@ -9,8 +9,7 @@ import {
   type TagKey,
   type TagState,
 } from '../replication/tag-state';
-import type { Instant } from '../replication/timestamp';
-import { instantFromDate } from '../replication/timestamp';
+import { plusMillis } from '../replication/timestamp';
 import type { ManifestReader } from '../registry/manifest-reader';
 import type { Clock, Store } from './ports';
 
@@ -53,9 +52,6 @@ export const regionalEndpoint = (s: ImageSettings, registry: string, region: str
 /** 30 s, 1 min, 2 min, … up to 15 min between attempts. */
 export const retryDelayMs = (attempts: number): number =>
   Math.min(30_000 * 2 ** Math.max(0, attempts - 1), 15 * 60_000);
-
-const plus = (at: Instant, ms: number): Instant =>
-  instantFromDate(new Date(Date.parse(at.slice(0, 23) + 'Z') + ms));
 
 /** The media type ACR's push webhook gave for a digest of the tag. */
 function mediaTypeOf(state: TagState, digest: string): string | undefined {
@@ -110,7 +106,7 @@ export async function refreshImage(deps: FollowDeps, state: TagState): Promise<T
       };
     } else if (image.reason === undefined) {
       // Not read yet: the arrival reads it right after this write (or the sweep, soon).
-      image = { ...image, retryAt: plus(deps.clock.now(), retryDelayMs(1)) };
+      image = { ...image, retryAt: plusMillis(deps.clock.now(), retryDelayMs(1)) };
     }
   }
   if (image.children !== undefined && image.children.length > 0 && !image.verify) {
@@ -144,7 +140,7 @@ function withReadFailure(
       reason: `the index could not be read: ${reason}`,
       attempts,
       ...(trust ? { trustIndex: true } : {}),
-      retryAt: plus(deps.clock.now(), retryDelayMs(attempts)),
+      retryAt: plusMillis(deps.clock.now(), retryDelayMs(attempts)),
     },
   };
 }
@@ -315,7 +311,9 @@ export async function confirmRegions(
       .some((r) => confirmed[r] === undefined);
     return {
       ...fresh,
-      image: pending ? { ...rest, retryAt: plus(now, retryDelayMs(Math.max(1, attempts))) } : rest,
+      image: pending
+        ? { ...rest, retryAt: plusMillis(now, retryDelayMs(Math.max(1, attempts))) }
+        : rest,
     };
   });
 }

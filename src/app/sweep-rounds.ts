@@ -1,6 +1,5 @@
 // The periodic sweep: publishes outboxes a failed write left behind, and reports rounds that stall.
-import type { Instant } from '../replication/timestamp';
-import { instantFromDate } from '../replication/timestamp';
+import { minusMillis } from '../replication/timestamp';
 import { applyDelete, keyOf, roundKey, type TagKey } from '../replication/tag-state';
 import { StoredItemMalformedError } from './ports';
 import { getRequiredRegions, type RegionsDeps } from './required-regions';
@@ -29,9 +28,6 @@ export interface SweepReport {
  * the PUT re-evaluated: the next sweep re-evaluates those rounds with the current regions.
  */
 export const REGION_CHANGE_WINDOW_MS = 10 * 60_000;
-
-const minus = (at: Instant, ms: number): Instant =>
-  instantFromDate(new Date(Date.parse(at.slice(0, 23) + 'Z') - ms));
 
 export async function sweepRounds(deps: SweepDeps, limit = 100): Promise<SweepReport> {
   const report: SweepReport = {
@@ -62,7 +58,7 @@ export async function sweepRounds(deps: SweepDeps, limit = 100): Promise<SweepRe
   }
   const now = deps.clock.now();
   for (const registry of await deps.store.registries.listChangedSince(
-    minus(now, REGION_CHANGE_WINDOW_MS),
+    minusMillis(now, REGION_CHANGE_WINDOW_MS),
   )) {
     const { regions } = await getRequiredRegions(deps, registry, { fresh: true });
     for await (const key of deps.store.tags.listOpen(registry)) {
@@ -76,7 +72,7 @@ export async function sweepRounds(deps: SweepDeps, limit = 100): Promise<SweepRe
   // A delete racing the first push of its digest to a tag: the delete found no tag yet, the push
   // read no delete yet. Applying recent deletes again to every tag with the digest settles it.
   for (const deletion of await deps.store.deletions.listChangedSince(
-    minus(now, REGION_CHANGE_WINDOW_MS),
+    minusMillis(now, REGION_CHANGE_WINDOW_MS),
   )) {
     const { regions } = await getRequiredRegions(deps, deletion.registry);
     const tags = await deps.store.tags.findByDigest(
@@ -111,7 +107,7 @@ export async function sweepRounds(deps: SweepDeps, limit = 100): Promise<SweepRe
     limit,
   );
   for (const key of await deps.store.tags.listStallCandidates(
-    minus(now, deps.stallAfterMs),
+    minusMillis(now, deps.stallAfterMs),
     limit,
   )) {
     await isolated(key, async () => {

@@ -3,7 +3,7 @@ import type { Clock, DeliveryRecord, Store } from '../app/ports';
 import { listStatuses } from '../app/read-status';
 import { getRequiredRegions } from '../app/required-regions';
 import type { StoredEvent, Subscription } from '../events/types';
-import { instantFromDate, type Instant } from '../replication/timestamp';
+import { minusMillis, type Instant } from '../replication/timestamp';
 import { fromCursor } from '../store/event-repository';
 import type {
   DashboardLinks,
@@ -49,10 +49,7 @@ export async function recentEvents(
 ): Promise<RecentEvents> {
   const windows: (number | undefined)[] = [...WINDOWS_MS, undefined];
   for (const windowMs of windows) {
-    let after: string | undefined =
-      windowMs === undefined
-        ? undefined
-        : instantFromDate(new Date(Date.parse(`${now.slice(0, 23)}Z`) - windowMs));
+    let after: string | undefined = windowMs === undefined ? undefined : minusMillis(now, windowMs);
     let kept: StoredEvent[] = [];
     let exhausted = false;
     for (let page = 0; page < MAX_PAGES && !exhausted; page++) {

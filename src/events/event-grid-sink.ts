@@ -1,7 +1,7 @@
 // Optional sink: publishes gate events to an Azure Event Grid topic in the CloudEvents schema.
 import type { EventGridPublisherClient } from '@azure/eventgrid';
 import { performance } from 'node:perf_hooks';
-import { instantFromDate, toInstant } from '../replication/timestamp';
+import { instantFromDate, instantToDate, toInstant } from '../replication/timestamp';
 import { parseRetryAfter } from './delivery-request';
 import { toExcerpt } from './send-delivery';
 import type { AttemptResult, GateEvent } from './types';
@@ -27,7 +27,7 @@ function asRestError(error: unknown): RestErrorLike | undefined {
 /** Event Grid takes a Date: sub-millisecond digits of our instants are lost on this path. */
 function toDate(time: string): Date {
   const instant = toInstant(time);
-  return new Date(instant === undefined ? time : `${instant.slice(0, 23)}Z`);
+  return instant === undefined ? new Date(time) : instantToDate(instant);
 }
 
 /**

@@ -9,7 +9,7 @@ import { imageSchema, timeoutSchema } from '../approvals/image';
 import { checkOutboundUrl } from '../approvals/outbound-url';
 import type { OutboundGuard } from '../net/outbound-guard';
 import { regionNameSchema } from '../replication/names';
-import { instantFromDate } from '../replication/timestamp';
+import { plusMillis } from '../replication/timestamp';
 import { READ_ROLES, type Authenticate } from './auth';
 import { handle, json, parseOr400, readJsonBody } from './handle';
 import { HttpProblem } from './problem';
@@ -114,9 +114,7 @@ export function makeAzurePipelinesCheckHandler(deps: AzurePipelinesDeps): HttpHa
       .update(`${headers.PlanId}|${headers.JobId}|${headers.TaskInstanceId}`)
       .digest('hex')
       .slice(0, 32)}`;
-    const deadline = instantFromDate(
-      new Date(Date.parse(now.slice(0, 23) + 'Z') + (body.timeout ?? deps.defaultTimeoutMs)),
-    );
+    const deadline = plusMillis(now, body.timeout ?? deps.defaultTimeoutMs);
     const record: ApprovalRecord = {
       id,
       kind: 'azure-pipelines',

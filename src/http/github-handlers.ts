@@ -7,7 +7,7 @@ import type { ApprovalRecord, Clock, Store } from '../app/ports';
 import { verifySignature, type GithubAppSettings } from '../approvals/github';
 import { parseImage } from '../approvals/image';
 import { regionNameSchema } from '../replication/names';
-import { instantFromDate } from '../replication/timestamp';
+import { plusMillis } from '../replication/timestamp';
 import type { Authenticate } from './auth';
 import { handle, json, parseOr400, readJsonBody } from './handle';
 import { HttpProblem } from './problem';
@@ -228,9 +228,7 @@ export function makeGithubProtectionRuleHandler(deps: GithubDeps): HttpHandler {
       regions: mapping.regions,
       state: 'waiting',
       decision: null,
-      deadline: instantFromDate(
-        new Date(Date.parse(now.slice(0, 23) + 'Z') + deps.defaultTimeoutMs),
-      ),
+      deadline: plusMillis(now, deps.defaultTimeoutMs),
       nextAttemptAt: null,
       attempts: [],
       reports: 0,

@@ -32,14 +32,29 @@ export function instantFromDate(date: Date): Instant {
   return `${date.toISOString().slice(0, 23)}000000Z` as Instant;
 }
 
+/** To a JavaScript Date, for APIs that take one: sub-millisecond digits are dropped. */
+export function instantToDate(at: Instant): Date {
+  return new Date(instantMillis(at));
+}
+
+/** Milliseconds since the epoch (millisecond precision). */
+export function instantMillis(at: Instant): number {
+  return Date.parse(at.slice(0, 23) + 'Z');
+}
+
+/** An instant `ms` later (millisecond precision). */
+export function plusMillis(at: Instant, ms: number): Instant {
+  return instantFromDate(new Date(instantMillis(at) + ms));
+}
+
 /** An instant `ms` earlier (millisecond precision). */
 export function minusMillis(at: Instant, ms: number): Instant {
-  return instantFromDate(new Date(Date.parse(at.slice(0, 23) + 'Z') - ms));
+  return plusMillis(at, -ms);
 }
 
 /** Milliseconds between two instants (sub-millisecond digits only matter for ordering). */
 export function millisBetween(from: Instant, to: Instant): number {
-  return Date.parse(to.slice(0, 23) + 'Z') - Date.parse(from.slice(0, 23) + 'Z');
+  return instantMillis(to) - instantMillis(from);
 }
 
 export const instantSchema = z.string().transform((text, ctx): Instant => {

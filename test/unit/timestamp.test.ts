@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { instantFromDate, millisBetween, toInstant } from '../../src/replication/timestamp';
+import {
+  instantFromDate,
+  instantMillis,
+  instantToDate,
+  millisBetween,
+  minusMillis,
+  plusMillis,
+  toInstant,
+  type Instant,
+} from '../../src/replication/timestamp';
 
 describe('ACR timestamps', () => {
   it('keeps all nine fractional digits', () => {
@@ -35,5 +44,19 @@ describe('ACR timestamps', () => {
     const from = instantFromDate(new Date('2026-03-14T09:00:00.000Z'));
     const to = instantFromDate(new Date('2026-03-14T09:00:01.250Z'));
     expect(millisBetween(from, to)).toBe(1250);
+  });
+});
+
+describe('instant arithmetic', () => {
+  const at = toInstant('2026-03-14T09:00:00.123456789Z') as Instant;
+
+  it('adds and subtracts milliseconds across a day boundary', () => {
+    expect(plusMillis(at, 15 * 3_600_000)).toBe('2026-03-15T00:00:00.123000000Z');
+    expect(minusMillis(at, 9 * 3_600_000 + 124)).toBe('2026-03-13T23:59:59.999000000Z');
+  });
+
+  it('reads an instant as epoch milliseconds and as a Date', () => {
+    expect(instantMillis(at)).toBe(Date.UTC(2026, 2, 14, 9, 0, 0, 123));
+    expect(instantToDate(at).toISOString()).toBe('2026-03-14T09:00:00.123Z');
   });
 });
