@@ -12,7 +12,7 @@ import type {
   StoredEvent,
   Subscription,
 } from '../events/types';
-import { plusMillis } from '../replication/timestamp';
+import { instantToDate, plusMillis } from '../replication/timestamp';
 import type { Clock, DeliveryRecord, Store, StoredDelivery } from './ports';
 import { StoreUnavailableError } from './ports';
 import type { Telemetry } from './telemetry';
@@ -63,7 +63,7 @@ export function makeDeliverer(deps: DeliveryDeps) {
     // webhook-id is the event id: a receiver de-duplicates redeliveries on it.
     const request = toDeliveryRequest(subscription, stored, {
       webhookId: stored.event.id,
-      at: new Date(),
+      at: instantToDate(deps.clock.now()),
     });
     return deps.send(request, { timeoutMs: deps.timeoutMs });
   }

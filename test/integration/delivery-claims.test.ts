@@ -68,4 +68,46 @@ describe('delivery claims', () => {
     expect(ids).toHaveLength(10);
     expect(new Set(ids).size).toBe(10);
   });
+
+  it('stamps each attempt with the injected clock, not the wall clock', async () => {
+    const settings = cosmosSettings(cosmos.endpoint, cosmos.key, freshDatabase());
+    const clock = { now: () => toInstant('2031-05-06T07:08:09.123Z') as Instant };
+    const deps = { ...anInstance(settings, ['westus']), clock };
+    await createSubscription(deps, {
+      url: `${receiver.url}/clock`,
+      format: 'cloudevents',
+      filter: {},
+      headers: {},
+      types: [],
+    });
+    const state = applyPush(
+      emptyTagState({ registry: 'contoso.azurecr.io', repository: 'clock', tag: 'v1' }),
+      {
+        region: 'westus',
+        digest: `sha256:${'c'.repeat(64)}`,
+        timestamp: toInstant('2026-03-14T09:00:00Z') as Instant,
+      },
+    );
+    const record = {
+      state,
+      evaluation: evaluate(state, ['westus']),
+      outbox: [toReplicatedEvent(state, evaluate(state, ['westus']))],
+      updatedAt: clock.now(),
+    };
+    const saved = await deps.store.tags.save(record, 'absent');
+    if (!saved.ok) throw new Error('setup failed');
+    await publishOutbox(deps, { record, etag: saved.etag });
+
+    const deliverer = makeDeliverer({
+      ...deps,
+      retryScheduleMs: [1000],
+      timeoutMs: 2000,
+      send: sendDelivery,
+    });
+    expect((await deliverer.deliverDue()).delivered).toBe(1);
+    const got = receiver.received.filter((r) => r.path === '/hook/clock');
+    expect(got).toHaveLength(1);
+    // Standard Webhooks: seconds since the epoch of the clock's 2031-05-06T07:08:09Z.
+    expect(got[0]?.headers['webhook-timestamp']).toBe(String(Date.UTC(2031, 4, 6, 7, 8, 9) / 1000));
+  });
 });
