@@ -39823,6 +39823,28 @@ function parseReference(text) {
   return { ok: true, reference: { kind: "tag", repository: repository.data, tag: tag.data } };
 }
 
+// src/util/duration.ts
+var UNIT_MS = { ms: 1, s: 1e3, m: 6e4, h: 36e5 };
+function parseDuration(text, syntax) {
+  const number4 = syntax.fractions ? String.raw`\d+(?:\.\d+)?` : String.raw`\d+`;
+  if (new RegExp(`^${number4}$`).test(text)) return Number(text) * syntax.bareUnitMs;
+  const parts = [...text.matchAll(new RegExp(`(${number4})(ms|h|m|s)`, "g"))];
+  if (parts.length === 0 || parts.map((p) => p[0]).join("") !== text) return void 0;
+  return parts.reduce(
+    (total, [, n, u]) => total + Number(n) * UNIT_MS[u],
+    0
+  );
+}
+function formatDuration(ms2, options = {}) {
+  if (ms2 < 1e3) return `${Math.round(ms2)}ms`;
+  const s = ms2 / 1e3;
+  if (s < 60) return `${s.toFixed(1)}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m${String(Math.floor(s % 60)).padStart(2, "0")}s`;
+  if (options.days && m >= 48 * 60) return `${Math.floor(m / 1440)}d`;
+  return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, "0")}m`;
+}
+
 // src/cli/image-reference.ts
 function parseImageReference(text) {
   const usage = (why) => new CliError(
@@ -39845,24 +39867,14 @@ function parseImageReference(text) {
     reference: rest
   };
 }
-function parseDuration(text) {
-  const plain = /^\d+(\.\d+)?$/.exec(text);
-  if (plain) return Number(text) * 1e3;
-  const parts = [...text.matchAll(/(\d+(?:\.\d+)?)(ms|h|m|s)/g)];
-  if (parts.length === 0 || parts.map((p) => p[0]).join("") !== text) {
+function parseDuration2(text) {
+  const ms2 = parseDuration(text, { bareUnitMs: 1e3, fractions: true });
+  if (ms2 === void 0) {
     throw new CliError(`invalid duration "${text}" (e.g. 90s, 15m, 1h30m)`, EXIT.usage);
   }
-  const unit = { ms: 1, s: 1e3, m: 6e4, h: 36e5 };
-  return parts.reduce((total, [, n, u]) => total + Number(n) * unit[u], 0);
+  return ms2;
 }
-function formatDuration(ms2) {
-  if (ms2 < 1e3) return `${Math.round(ms2)}ms`;
-  const s = ms2 / 1e3;
-  if (s < 60) return `${s.toFixed(1)}s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m}m${String(Math.floor(s % 60)).padStart(2, "0")}s`;
-  return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, "0")}m`;
-}
+var formatDuration2 = (ms2) => formatDuration(ms2);
 
 // src/cli/render.ts
 var shortDigest = (digest) => digest ? digest.replace(/^(sha256:[0-9a-f]{12})[0-9a-f]+$/, "$1\u2026") : "-";
@@ -39876,7 +39888,7 @@ function progressLine(s, elapsedMs) {
   const required2 = s.regions.filter((r) => r.required !== false);
   const arrived = required2.filter((r) => r.status === "arrived");
   const waiting = required2.filter((r) => r.status !== "arrived").map((r) => `${r.region}${r.status === "stale" ? " (stale)" : ""}`);
-  return `${imageName(s)} ${s.status}: ${arrived.length}/${required2.length} regions` + (waiting.length > 0 ? `, waiting for ${waiting.join(", ")}` : "") + (elapsedMs === void 0 ? "" : ` (${formatDuration(elapsedMs)})`);
+  return `${imageName(s)} ${s.status}: ${arrived.length}/${required2.length} regions` + (waiting.length > 0 ? `, waiting for ${waiting.join(", ")}` : "") + (elapsedMs === void 0 ? "" : ` (${formatDuration2(elapsedMs)})`);
 }
 function regionRows(s) {
   const pushed = ms(s.pushedAt);
@@ -39887,7 +39899,7 @@ function regionRows(s) {
       r.status,
       shortDigest(r.digest),
       r.arrivedAt ?? "-",
-      at !== null && pushed !== null ? `+${formatDuration(at - pushed)}` : "-"
+      at !== null && pushed !== null ? `+${formatDuration2(at - pushed)}` : "-"
     ];
   });
 }
@@ -39949,7 +39961,7 @@ async function waitCommand(api, image, options) {
     }
     if (answer.kind === "not-found") {
       report(
-        `${name}: no region has reported it yet (${formatDuration(Date.now() - started)})`,
+        `${name}: no region has reported it yet (${formatDuration2(Date.now() - started)})`,
         `${name}: no region has reported it yet`
       );
       if (Date.now() - started < 1e3) await new Promise((resolve) => setTimeout(resolve, 1e3));
@@ -39959,7 +39971,7 @@ async function waitCommand(api, image, options) {
     if (last.status === "replicated" && (!digest || last.digest === digest)) {
       return finish(
         EXIT.ok,
-        scoped ? `\u2713 ${imageName(last)} is in ${last.requiredRegions.join(", ")} after ${formatDuration(Date.now() - started)}` : `\u2713 ${imageName(last)} is in all ${last.requiredRegions.length} regions (${last.requiredRegions.join(", ")}) after ${formatDuration(Date.now() - started)}`
+        scoped ? `\u2713 ${imageName(last)} is in ${last.requiredRegions.join(", ")} after ${formatDuration2(Date.now() - started)}` : `\u2713 ${imageName(last)} is in all ${last.requiredRegions.length} regions (${last.requiredRegions.join(", ")}) after ${formatDuration2(Date.now() - started)}`
       );
     }
     if (last.status === "deleted" && (!digest || last.digest === digest)) {
@@ -39970,11 +39982,11 @@ async function waitCommand(api, image, options) {
   if (!last)
     return finish(
       EXIT.notFound,
-      `\u2717 no region reported ${name} within ${formatDuration(options.timeoutMs)}`
+      `\u2717 no region reported ${name} within ${formatDuration2(options.timeoutMs)}`
     );
   return finish(
     EXIT.timeout,
-    `\u2717 timed out after ${formatDuration(options.timeoutMs)}: ${progressLine(last, Date.now() - started)}`
+    `\u2717 timed out after ${formatDuration2(options.timeoutMs)}: ${progressLine(last, Date.now() - started)}`
   );
 }
 
@@ -40005,7 +40017,7 @@ function readInputs() {
   const token = getInput("token") || process.env.ACR_GATE_TOKEN || void 0;
   if (token) setSecret(token);
   const timeoutText = getInput("timeout") || "15m";
-  const timeoutMs = named("timeout", () => parseDuration(timeoutText));
+  const timeoutMs = named("timeout", () => parseDuration2(timeoutText));
   if (timeoutMs <= 0)
     throw new CliError(`timeout: "${timeoutText}" must be more than zero`, EXIT.usage);
   const regionsText = getInput("regions");
@@ -40025,7 +40037,7 @@ var missingOf = (s) => s.missingRegions.length > 0 ? s.missingRegions : s.region
 async function writeSummary(name, status, last, durationMs) {
   if (!process.env.GITHUB_STEP_SUMMARY) return;
   const summary2 = summary.addHeading("ACR replication gate", 3).addRaw(`<code>${escape(last ? imageName(last) : name)}</code>: <b>${status}</b>`, true).addRaw(
-    `digest <code>${escape(last?.digest ?? "-")}</code>, pushed ${last?.pushedAt ?? "-"}, replicated ${last?.replicatedAt ?? "-"}, waited ${formatDuration(durationMs)}`,
+    `digest <code>${escape(last?.digest ?? "-")}</code>, pushed ${last?.pushedAt ?? "-"}, replicated ${last?.replicatedAt ?? "-"}, waited ${formatDuration2(durationMs)}`,
     true
   );
   if (last && last.regions.length > 0) {
@@ -40073,13 +40085,13 @@ async function runAction() {
     const missingText = missing.length > 0 ? `; missing ${missing.join(", ")}` : "";
     if (code === EXIT.timeout) {
       setFailed(
-        `${name} is not in every region after ${formatDuration(inputs.timeoutMs)}${missingText}`
+        `${name} is not in every region after ${formatDuration2(inputs.timeoutMs)}${missingText}`
       );
     } else if (code === EXIT.deleted) {
       setFailed(`${name} was deleted${missingText}`);
     } else if (code === EXIT.notFound) {
       setFailed(
-        `no region reported ${name} within ${formatDuration(inputs.timeoutMs)}; missing every region`
+        `no region reported ${name} within ${formatDuration2(inputs.timeoutMs)}; missing every region`
       );
     } else {
       setFailed(lastLine.replace(/^✗ /, "") || `${name}: exit ${code}`);

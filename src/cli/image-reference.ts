@@ -1,5 +1,9 @@
 // Parses `registry/repository:tag` and `registry/repository@sha256:…` as a pipeline writes them.
 import { parseReference, registrySchema } from '../replication/names';
+import {
+  formatDuration as formatDurationText,
+  parseDuration as parseDurationText,
+} from '../util/duration';
 import { CliError, EXIT } from './exit-codes';
 
 export interface ImageReference {
@@ -36,21 +40,11 @@ export function parseImageReference(text: string): ImageReference {
 
 /** `90s`, `15m`, `1h30m`, or plain seconds. */
 export function parseDuration(text: string): number {
-  const plain = /^\d+(\.\d+)?$/.exec(text);
-  if (plain) return Number(text) * 1000;
-  const parts = [...text.matchAll(/(\d+(?:\.\d+)?)(ms|h|m|s)/g)];
-  if (parts.length === 0 || parts.map((p) => p[0]).join('') !== text) {
+  const ms = parseDurationText(text, { bareUnitMs: 1000, fractions: true });
+  if (ms === undefined) {
     throw new CliError(`invalid duration "${text}" (e.g. 90s, 15m, 1h30m)`, EXIT.usage);
   }
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
-  return parts.reduce((total, [, n, u]) => total + Number(n) * unit[u as keyof typeof unit], 0);
+  return ms;
 }
 
-export function formatDuration(ms: number): string {
-  if (ms < 1000) return `${Math.round(ms)}ms`;
-  const s = ms / 1000;
-  if (s < 60) return `${s.toFixed(1)}s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m}m${String(Math.floor(s % 60)).padStart(2, '0')}s`;
-  return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`;
-}
+export const formatDuration = (ms: number): string => formatDurationText(ms);

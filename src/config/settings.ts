@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { runsInAzure } from '../net/outbound-guard';
 import { regionNameSchema, registrySchema } from '../replication/names';
+import { parseDuration } from '../util/duration';
 
 const csv = (value: string | undefined): string[] =>
   (value ?? '')
@@ -18,14 +19,12 @@ const positiveInt = (fallback: number, max: number) =>
 
 /** `90s`, `15m`, `1h30m` or plain milliseconds. */
 const durationMs = z.string().transform((text, ctx) => {
-  if (/^\d+$/.test(text)) return Number(text);
-  const parts = [...text.matchAll(/(\d+)(ms|h|m|s)/g)];
-  if (parts.length === 0 || parts.map((p) => p[0]).join('') !== text) {
+  const ms = parseDuration(text, { bareUnitMs: 1, fractions: false });
+  if (ms === undefined) {
     ctx.addIssue({ code: 'custom', message: 'must be a duration such as 90s, 15m or 1h30m' });
     return z.NEVER;
   }
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
-  return parts.reduce((sum, [, n, u]) => sum + Number(n) * unit[u as keyof typeof unit], 0);
+  return ms;
 });
 
 const flag = (fallback: 'true' | 'false') =>

@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import type { DeliveryState } from '../app/ports';
 import type { StatusBody } from '../app/read-status';
 import type { RegionStatus } from '../replication/tag-state';
+import { formatDuration } from '../util/duration';
 
 // #region escaping: every value reaches the page through escapeHtml, by construction
 
@@ -163,15 +164,7 @@ export function stalledRounds(
     .sort((a, b) => b.openMs - a.openMs);
 }
 
-export function formatMillis(ms: number): string {
-  if (ms < 1000) return `${Math.round(ms)}ms`;
-  const s = ms / 1000;
-  if (s < 60) return `${s.toFixed(1)}s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m}m${String(Math.floor(s % 60)).padStart(2, '0')}s`;
-  if (m < 48 * 60) return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`;
-  return `${Math.floor(m / 1440)}d`;
-}
+export const formatMillis = (ms: number): string => formatDuration(ms, { days: true });
 
 // #endregion
 
