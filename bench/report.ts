@@ -71,17 +71,343 @@ const KIND_LABEL: Record<Kind, string> = {
   stale: 'stale (older digest after a re-push)',
 };
 
+/** One line of the figures table before its ratio is taken. */
+type Row = [
+  figure: string,
+  value: number | null,
+  unit: string,
+  baselineName: string,
+  baseline: number | null,
+];
+
+/** Rows that share a unit and a baseline name: `(figure, value, baseline)`. */
+const against =
+  (unit: string, baselineName: string) =>
+  (figure: string, value: number | null, baseline: number | null): Row => [
+    figure,
+    value,
+    unit,
+    baselineName,
+    baseline,
+  ];
+
+function storeCostRows(s: StoreCostResult): Row[] {
+  const average = 'round trips/webhook, 4-region round average';
+  const charge = (k: Kind) => s.sequential.app[k].charge;
+  const c = s.contended;
+  const at = `${c.workload.regions.length} regions at once`;
+  const vsNaive = against('RT', 'naive read + upsert');
+  return [
+    ...KINDS.map((kind) =>
+      against('RT', 'floor: 1 upsert/arrival')(
+        `round trips/webhook: ${KIND_LABEL[kind]}`,
+        s.sequential.app[kind].roundTrips,
+        s.sequential.floor[kind].roundTrips,
+      ),
+    ),
+    [average, s.roundAverage.app, 'RT', 'issue target', 1.25],
+    [average, s.roundAverage.app, 'RT', 'floor', s.roundAverage.floor],
+    vsNaive(average, s.roundAverage.app, s.roundAverage.naive),
+    [
+      'writes by a duplicate',
+      s.sequential.app.duplicate.writes,
+      'writes',
+      'floor',
+      s.sequential.floor.duplicate.writes,
+    ],
+    [
+      'request charge/webhook, round average (embedded: 1 per request)',
+      (charge('first') + 2 * charge('later') + charge('completing')) / 4,
+      'RU',
+      'floor',
+      s.sequential.floor.first.charge,
+    ],
+    // Documented RU per operation (bench/request-units.ts), on the stored sizes of this run.
+    [
+      'RU/round on a real account (estimated: documented RU per counted operation)',
+      s.ruPerRound.app,
+      'RU',
+      'floor',
+      s.ruPerRound.floor,
+    ],
+    [
+      'USD/month, 1,000 pushes/day to 4 regions, serverless at $0.25/M RU (requests only)',
+      monthlyUsd(1000, s.ruPerRound.app),
+      'USD',
+      'floor',
+      monthlyUsd(1000, s.ruPerRound.floor),
+    ],
+    vsNaive(`round trips/webhook, ${at}`, c.app.roundTripsPerWebhook, c.naive.roundTripsPerWebhook),
+    [
+      `round trips/webhook, ${at}`,
+      c.app.roundTripsPerWebhook,
+      'RT',
+      'floor',
+      c.floor.roundTripsPerWebhook,
+    ],
+    [
+      `lost region updates, ${at} (of ${c.app.webhooks})`,
+      c.app.lostUpdates,
+      'lost',
+      'naive read + upsert',
+      c.naive.lostUpdates,
+    ],
+    [
+      `completions, ${at} (${c.workload.tags} tags)`,
+      c.app.eventItems,
+      'events',
+      'naive read + upsert',
+      c.naive.emitted,
+    ],
+  ];
+}
+
+function ingestRows(i: IngestResult): Row[] {
+  const base = 'bare server, 1 upsert';
+  const ms = against('ms', base);
+  return [
+    [
+      `webhooks/s (${i.connections} connections, ${i.durationSeconds} s)`,
+      i.app.requestsPerSecond,
+      '/s',
+      base,
+      i.baseline.requestsPerSecond,
+    ],
+    ms('latency p50', i.app.latencyP50Ms, i.baseline.latencyP50Ms),
+    ms('latency p99', i.app.latencyP99Ms, i.baseline.latencyP99Ms),
+    [
+      'round trips/webhook under load',
+      i.app.roundTripsPerWebhook,
+      'RT',
+      base,
+      i.baseline.roundTripsPerWebhook,
+    ],
+    [
+      'non-2xx answers + errors',
+      i.app.non2xx + i.app.errors,
+      '',
+      base,
+      i.baseline.non2xx + i.baseline.errors,
+    ],
+  ];
+}
+
+function gateRows(g: GateResult): Row[] {
+  // Measured from the completing webhook's 202; negative when the long-poll answered first.
+  const vsPoller = against('ms', `poll every 10 s (${g.poller.pollers} pollers)`);
+  const { p50, p99 } = g.poller.latency;
+  return [
+    vsPoller(
+      `long-poll ?wait=30, same instance, p50 (${g.rounds} rounds)`,
+      g.sameInstance.p50,
+      p50,
+    ),
+    vsPoller('long-poll ?wait=30, same instance, p99', g.sameInstance.p99, p99),
+    vsPoller('long-poll ?wait=30, other instance, p50', g.otherInstance.p50, p50),
+    vsPoller('long-poll ?wait=30, other instance, p99', g.otherInstance.p99, p99),
+    vsPoller(
+      'long-poll, same instance, p50 from the webhook being sent',
+      g.sameInstanceFromSend.p50,
+      p50,
+    ),
+  ];
+}
+
+function callbackRows(c: CallbackResult): Row[] {
+  const apiResponse = `ApiResponse mode, evaluated every ${c.apiResponse.intervalMs / 60_000} min`;
+  return [
+    [
+      `Callback mode, webhook to TaskCompleted, p50 (${c.callback.n} rounds)`,
+      c.callback.p50,
+      'ms',
+      `${apiResponse}, expected`,
+      c.apiResponse.expectedMs,
+    ],
+    [
+      'Callback mode, webhook to TaskCompleted, p99',
+      c.callback.p99,
+      'ms',
+      `${apiResponse}, worst`,
+      c.apiResponse.worstMs,
+    ],
+  ];
+}
+
+function contentionRows(k: ContentionResult, r: BenchResults): Row[] {
+  const at = `${k.workload.regions.length} regions x ${k.workload.tags} tags`;
+  const four = r.storeCost?.contended.app;
+  const vsFour = against('', '4 regions at once');
+  const naive = 'naive read + upsert';
+  return [
+    vsFour(`retries/webhook mean, ${at}`, k.retriesMean, four?.retriesMean ?? null),
+    vsFour(`retries/webhook max, ${at}`, k.retriesMax, four?.retriesMax ?? null),
+    [
+      `round trips/webhook, ${at}`,
+      k.roundTripsPerWebhook,
+      'RT',
+      naive,
+      k.naive.roundTripsPerWebhook,
+    ],
+    ['event items (exactly one per tag expected)', k.eventItems, 'events', 'tags', k.workload.tags],
+    ['lost region updates', k.lostUpdates, 'lost', naive, k.naive.lostUpdates],
+    ['gave up after 12 attempts (would be 503)', k.gaveUp, '', naive, 0],
+  ];
+}
+
+function growthRows(gr: GrowthResult): Row[] {
+  const first = gr.points[0];
+  if (!first) return [];
+  const at = (tags: number) => `at ${tags.toLocaleString('en-US')} tags`;
+  const vsFirst = against('ms', at(first.tags));
+  const vsPointRead = against('ms', 'SDK point read');
+  return gr.points.flatMap((p): Row[] => {
+    const n = at(p.tags);
+    return [
+      against('RT', at(first.tags))(
+        `round trips/webhook, first and later arrivals, ${n}`,
+        p.arrivalRoundTrips,
+        first.arrivalRoundTrips,
+      ),
+      vsFirst(`arrival webhook p50, ${n}`, p.arrivalLatency.p50, first.arrivalLatency.p50),
+      vsPointRead(`status read p50, ${n}`, p.statusRead.p50, p.pointRead.p50),
+      vsPointRead(`status read p99, ${n}`, p.statusRead.p99, p.pointRead.p99),
+      ...(p.completingLatency && first.completingLatency
+        ? [
+            vsFirst(
+              `completing webhook p50 (${num(p.completingRoundTrips)} RT), ${n}`,
+              p.completingLatency.p50,
+              first.completingLatency.p50,
+            ),
+          ]
+        : []),
+      ...(p.listRegistry && first.listRegistry
+        ? [
+            vsFirst(
+              `list page p50, registry-wide (${p.listRegistry.items} items, ${(p.listRegistry.bytes / 1024).toFixed(0)} KB, ${p.listRegistry.roundTrips} RT), ${n}`,
+              p.listRegistry.latency.p50,
+              first.listRegistry.latency.p50,
+            ),
+          ]
+        : []),
+      ...(p.listRepository && first.listRepository
+        ? [
+            vsFirst(
+              `list page p50, one repository (${p.listRepository.items} items, ${p.listRepository.roundTrips} RT), ${n}`,
+              p.listRepository.latency.p50,
+              first.listRepository.latency.p50,
+            ),
+          ]
+        : []),
+    ];
+  });
+}
+
+function footprintRows(f: FootprintResult): Row[] {
+  const vsBare = (unit: string) => against(unit, 'bare server');
+  const ms = vsBare('ms');
+  const mib = vsBare('MiB');
+  const base = f.baseline.median;
+  const rows: Row[] = [
+    ms(
+      `cold start: fork to first webhook answered (median of ${f.app.samples.length})`,
+      f.app.median.spawnToFirstResponseMs,
+      base.spawnToFirstResponseMs,
+    ),
+    ms('cold start: process start to listening', f.app.median.listeningMs, base.listeningMs),
+    ms('cold start: first webhook', f.app.median.firstRequestMs, base.firstRequestMs),
+  ];
+  if (f.bundled) {
+    const bundled = f.bundled.median;
+    rows.push(
+      ms(
+        `cold start, bundled (dist-bundle/): fork to first webhook answered (median of ${f.bundled.samples.length})`,
+        bundled.spawnToFirstResponseMs,
+        base.spawnToFirstResponseMs,
+      ),
+      ms('cold start, bundled: process start to listening', bundled.listeningMs, base.listeningMs),
+      ms('cold start, bundled: first webhook', bundled.firstRequestMs, base.firstRequestMs),
+      [
+        'cold start, bundled beside unbundled: fork to first webhook answered',
+        bundled.spawnToFirstResponseMs,
+        'ms',
+        'unbundled app',
+        f.app.median.spawnToFirstResponseMs,
+      ],
+    );
+  }
+  if (f.afterIngest) {
+    const { app, baseline } = f.afterIngest;
+    rows.push(
+      mib('RSS after the ingest run', app.rssMb, baseline.rssMb),
+      mib('heap used after the ingest run', app.heapUsedMb, baseline.heapUsedMb),
+    );
+  }
+  return rows;
+}
+
+function admissionRows(adm: AdmissionResult): Row[] {
+  // Issue 11's target: p99 under 100 ms for 100 keys (Gatekeeper's budget is 1-2 s).
+  const vsTarget = against('ms', 'target p99');
+  const vsAll = against('ms', 'all regions ?wait=30');
+  return [
+    ...adm.provider.flatMap(({ keys, latency }) => {
+      const label = `Gatekeeper provider, ${keys} key${keys === 1 ? '' : 's'}`;
+      return [
+        vsTarget(`${label}, p50 (${adm.requests} requests)`, latency.p50, 100),
+        vsTarget(`${label}, p99`, latency.p99, 100),
+      ];
+    }),
+    vsAll(
+      `per-region ?wait=30&regions=, p50 (${adm.waitRounds} rounds)`,
+      adm.scopedWait.p50,
+      adm.allRegionsWait.p50,
+    ),
+    vsAll('per-region ?wait=30&regions=, p99', adm.scopedWait.p99, adm.allRegionsWait.p99),
+  ];
+}
+
+function indexRoundRows(x: IndexRoundResult): Row[] {
+  const vsSingle = against('', 'single-manifest round');
+  return [
+    vsSingle(
+      'Cosmos round trips per webhook',
+      x.index.roundTripsPerWebhook,
+      x.single.roundTripsPerWebhook,
+    ),
+    vsSingle(
+      'Cosmos round trips per round',
+      x.index.roundTripsPerRound,
+      x.singleRoundTripsPerRound,
+    ),
+    vsSingle('registry reads per round', x.index.registryReadsPerRound, 0),
+  ];
+}
+
+function cliStartRows(cli: CliStartResult): Row[] {
+  const figure = `acr-gate --version, p50 of ${cli.runs}`;
+  return [
+    [figure, cli.cli.p50, 'ms', 'node -e 0', cli.bareNode.p50],
+    [figure, cli.cli.p50, 'ms', 'with the ARM + identity SDKs loaded', cli.cliWithArmSdk.p50],
+  ];
+}
+
+/** The table, section by section, in the order it is printed; a measurement not run adds no rows. */
+const SECTIONS: [section: string, rows: (r: BenchResults) => Row[]][] = [
+  ['1 store cost', (r) => (r.storeCost ? storeCostRows(r.storeCost) : [])],
+  ['2 ingest', (r) => (r.ingest ? ingestRows(r.ingest) : [])],
+  ['3 gate', (r) => (r.gate ? gateRows(r.gate) : [])],
+  ['7 azure pipelines check', (r) => (r.callback ? callbackRows(r.callback) : [])],
+  ['4 contention', (r) => (r.contention ? contentionRows(r.contention, r) : [])],
+  ['5 growth', (r) => (r.growth ? growthRows(r.growth) : [])],
+  ['6 footprint', (r) => (r.footprint ? footprintRows(r.footprint) : [])],
+  ['8 admission', (r) => (r.admission ? admissionRows(r.admission) : [])],
+  ['9 index round', (r) => (r.indexRound ? indexRoundRows(r.indexRound) : [])],
+  ['10 CLI start', (r) => (r.cliStart ? cliStartRows(r.cliStart) : [])],
+];
+
 export function buildFigures(r: BenchResults): Figure[] {
-  const rows: Figure[] = [];
-  const add = (
-    section: string,
-    figure: string,
-    value: number | null,
-    unit: string,
-    baselineName: string,
-    baseline: number | null,
-  ) =>
-    rows.push({
+  return SECTIONS.flatMap(([section, rows]) =>
+    rows(r).map(([figure, value, unit, baselineName, baseline]) => ({
       section,
       figure,
       value,
@@ -89,475 +415,8 @@ export function buildFigures(r: BenchResults): Figure[] {
       baselineName,
       baseline,
       ratio: ratio(value, baseline),
-    });
-
-  const s = r.storeCost;
-  if (s) {
-    const sec = '1 store cost';
-    for (const kind of KINDS) {
-      add(
-        sec,
-        `round trips/webhook: ${KIND_LABEL[kind]}`,
-        s.sequential.app[kind].roundTrips,
-        'RT',
-        'floor: 1 upsert/arrival',
-        s.sequential.floor[kind].roundTrips,
-      );
-    }
-    add(
-      sec,
-      'round trips/webhook, 4-region round average',
-      s.roundAverage.app,
-      'RT',
-      'issue target',
-      1.25,
-    );
-    add(
-      sec,
-      'round trips/webhook, 4-region round average',
-      s.roundAverage.app,
-      'RT',
-      'floor',
-      s.roundAverage.floor,
-    );
-    add(
-      sec,
-      'round trips/webhook, 4-region round average',
-      s.roundAverage.app,
-      'RT',
-      'naive read + upsert',
-      s.roundAverage.naive,
-    );
-    add(
-      sec,
-      'writes by a duplicate',
-      s.sequential.app.duplicate.writes,
-      'writes',
-      'floor',
-      s.sequential.floor.duplicate.writes,
-    );
-    const charge = (k: Kind) => s.sequential.app[k].charge;
-    add(
-      sec,
-      'request charge/webhook, round average (embedded: 1 per request)',
-      (charge('first') + 2 * charge('later') + charge('completing')) / 4,
-      'RU',
-      'floor',
-      s.sequential.floor.first.charge,
-    );
-    // Documented RU per operation (bench/request-units.ts), on the stored sizes of this run.
-    add(
-      sec,
-      'RU/round on a real account (estimated: documented RU per counted operation)',
-      s.ruPerRound.app,
-      'RU',
-      'floor',
-      s.ruPerRound.floor,
-    );
-    add(
-      sec,
-      'USD/month, 1,000 pushes/day to 4 regions, serverless at $0.25/M RU (requests only)',
-      monthlyUsd(1000, s.ruPerRound.app),
-      'USD',
-      'floor',
-      monthlyUsd(1000, s.ruPerRound.floor),
-    );
-    const c = s.contended;
-    const at = `${c.workload.regions.length} regions at once`;
-    add(
-      sec,
-      `round trips/webhook, ${at}`,
-      c.app.roundTripsPerWebhook,
-      'RT',
-      'naive read + upsert',
-      c.naive.roundTripsPerWebhook,
-    );
-    add(
-      sec,
-      `round trips/webhook, ${at}`,
-      c.app.roundTripsPerWebhook,
-      'RT',
-      'floor',
-      c.floor.roundTripsPerWebhook,
-    );
-    add(
-      sec,
-      `lost region updates, ${at} (of ${c.app.webhooks})`,
-      c.app.lostUpdates,
-      'lost',
-      'naive read + upsert',
-      c.naive.lostUpdates,
-    );
-    add(
-      sec,
-      `completions, ${at} (${c.workload.tags} tags)`,
-      c.app.eventItems,
-      'events',
-      'naive read + upsert',
-      c.naive.emitted,
-    );
-  }
-
-  const i = r.ingest;
-  if (i) {
-    const sec = '2 ingest';
-    const base = 'bare server, 1 upsert';
-    add(
-      sec,
-      `webhooks/s (${i.connections} connections, ${i.durationSeconds} s)`,
-      i.app.requestsPerSecond,
-      '/s',
-      base,
-      i.baseline.requestsPerSecond,
-    );
-    add(sec, 'latency p50', i.app.latencyP50Ms, 'ms', base, i.baseline.latencyP50Ms);
-    add(sec, 'latency p99', i.app.latencyP99Ms, 'ms', base, i.baseline.latencyP99Ms);
-    add(
-      sec,
-      'round trips/webhook under load',
-      i.app.roundTripsPerWebhook,
-      'RT',
-      base,
-      i.baseline.roundTripsPerWebhook,
-    );
-    add(
-      sec,
-      'non-2xx answers + errors',
-      i.app.non2xx + i.app.errors,
-      '',
-      base,
-      i.baseline.non2xx + i.baseline.errors,
-    );
-  }
-
-  const g = r.gate;
-  if (g) {
-    const sec = '3 gate';
-    const poller = `poll every 10 s (${g.poller.pollers} pollers)`;
-    // Measured from the completing webhook's 202; negative when the long-poll answered first.
-    add(
-      sec,
-      `long-poll ?wait=30, same instance, p50 (${g.rounds} rounds)`,
-      g.sameInstance.p50,
-      'ms',
-      poller,
-      g.poller.latency.p50,
-    );
-    add(
-      sec,
-      'long-poll ?wait=30, same instance, p99',
-      g.sameInstance.p99,
-      'ms',
-      poller,
-      g.poller.latency.p99,
-    );
-    add(
-      sec,
-      'long-poll ?wait=30, other instance, p50',
-      g.otherInstance.p50,
-      'ms',
-      poller,
-      g.poller.latency.p50,
-    );
-    add(
-      sec,
-      'long-poll ?wait=30, other instance, p99',
-      g.otherInstance.p99,
-      'ms',
-      poller,
-      g.poller.latency.p99,
-    );
-    add(
-      sec,
-      'long-poll, same instance, p50 from the webhook being sent',
-      g.sameInstanceFromSend.p50,
-      'ms',
-      poller,
-      g.poller.latency.p50,
-    );
-  }
-
-  const c = r.callback;
-  if (c) {
-    const sec = '7 azure pipelines check';
-    const apiResponse = `ApiResponse mode, evaluated every ${c.apiResponse.intervalMs / 60_000} min`;
-    add(
-      sec,
-      `Callback mode, webhook to TaskCompleted, p50 (${c.callback.n} rounds)`,
-      c.callback.p50,
-      'ms',
-      `${apiResponse}, expected`,
-      c.apiResponse.expectedMs,
-    );
-    add(
-      sec,
-      'Callback mode, webhook to TaskCompleted, p99',
-      c.callback.p99,
-      'ms',
-      `${apiResponse}, worst`,
-      c.apiResponse.worstMs,
-    );
-  }
-
-  const k = r.contention;
-  if (k) {
-    const sec = '4 contention';
-    const at = `${k.workload.regions.length} regions x ${k.workload.tags} tags`;
-    const four = r.storeCost?.contended.app;
-    add(
-      sec,
-      `retries/webhook mean, ${at}`,
-      k.retriesMean,
-      '',
-      '4 regions at once',
-      four?.retriesMean ?? null,
-    );
-    add(
-      sec,
-      `retries/webhook max, ${at}`,
-      k.retriesMax,
-      '',
-      '4 regions at once',
-      four?.retriesMax ?? null,
-    );
-    add(
-      sec,
-      `round trips/webhook, ${at}`,
-      k.roundTripsPerWebhook,
-      'RT',
-      'naive read + upsert',
-      k.naive.roundTripsPerWebhook,
-    );
-    add(
-      sec,
-      'event items (exactly one per tag expected)',
-      k.eventItems,
-      'events',
-      'tags',
-      k.workload.tags,
-    );
-    add(
-      sec,
-      'lost region updates',
-      k.lostUpdates,
-      'lost',
-      'naive read + upsert',
-      k.naive.lostUpdates,
-    );
-    add(sec, 'gave up after 12 attempts (would be 503)', k.gaveUp, '', 'naive read + upsert', 0);
-  }
-
-  const gr = r.growth;
-  const first = gr?.points[0];
-  if (gr && first) {
-    const sec = '5 growth';
-    const at1 = `at ${first.tags.toLocaleString('en-US')} tags`;
-    for (const p of gr.points) {
-      const n = `at ${p.tags.toLocaleString('en-US')} tags`;
-      add(
-        sec,
-        `round trips/webhook, first and later arrivals, ${n}`,
-        p.arrivalRoundTrips,
-        'RT',
-        at1,
-        first.arrivalRoundTrips,
-      );
-      add(
-        sec,
-        `arrival webhook p50, ${n}`,
-        p.arrivalLatency.p50,
-        'ms',
-        at1,
-        first.arrivalLatency.p50,
-      );
-      add(sec, `status read p50, ${n}`, p.statusRead.p50, 'ms', 'SDK point read', p.pointRead.p50);
-      add(sec, `status read p99, ${n}`, p.statusRead.p99, 'ms', 'SDK point read', p.pointRead.p99);
-      if (p.completingLatency && first.completingLatency) {
-        add(
-          sec,
-          `completing webhook p50 (${num(p.completingRoundTrips)} RT), ${n}`,
-          p.completingLatency.p50,
-          'ms',
-          at1,
-          first.completingLatency.p50,
-        );
-      }
-      if (p.listRegistry && first.listRegistry) {
-        add(
-          sec,
-          `list page p50, registry-wide (${p.listRegistry.items} items, ${(p.listRegistry.bytes / 1024).toFixed(0)} KB, ${p.listRegistry.roundTrips} RT), ${n}`,
-          p.listRegistry.latency.p50,
-          'ms',
-          at1,
-          first.listRegistry.latency.p50,
-        );
-      }
-      if (p.listRepository && first.listRepository) {
-        add(
-          sec,
-          `list page p50, one repository (${p.listRepository.items} items, ${p.listRepository.roundTrips} RT), ${n}`,
-          p.listRepository.latency.p50,
-          'ms',
-          at1,
-          first.listRepository.latency.p50,
-        );
-      }
-    }
-  }
-
-  const f = r.footprint;
-  if (f) {
-    const sec = '6 footprint';
-    const base = 'bare server';
-    add(
-      sec,
-      `cold start: fork to first webhook answered (median of ${f.app.samples.length})`,
-      f.app.median.spawnToFirstResponseMs,
-      'ms',
-      base,
-      f.baseline.median.spawnToFirstResponseMs,
-    );
-    add(
-      sec,
-      'cold start: process start to listening',
-      f.app.median.listeningMs,
-      'ms',
-      base,
-      f.baseline.median.listeningMs,
-    );
-    add(
-      sec,
-      'cold start: first webhook',
-      f.app.median.firstRequestMs,
-      'ms',
-      base,
-      f.baseline.median.firstRequestMs,
-    );
-    if (f.bundled) {
-      add(
-        sec,
-        `cold start, bundled (dist-bundle/): fork to first webhook answered (median of ${f.bundled.samples.length})`,
-        f.bundled.median.spawnToFirstResponseMs,
-        'ms',
-        base,
-        f.baseline.median.spawnToFirstResponseMs,
-      );
-      add(
-        sec,
-        'cold start, bundled: process start to listening',
-        f.bundled.median.listeningMs,
-        'ms',
-        base,
-        f.baseline.median.listeningMs,
-      );
-      add(
-        sec,
-        'cold start, bundled: first webhook',
-        f.bundled.median.firstRequestMs,
-        'ms',
-        base,
-        f.baseline.median.firstRequestMs,
-      );
-      add(
-        sec,
-        'cold start, bundled beside unbundled: fork to first webhook answered',
-        f.bundled.median.spawnToFirstResponseMs,
-        'ms',
-        'unbundled app',
-        f.app.median.spawnToFirstResponseMs,
-      );
-    }
-    if (f.afterIngest) {
-      add(
-        sec,
-        'RSS after the ingest run',
-        f.afterIngest.app.rssMb,
-        'MiB',
-        base,
-        f.afterIngest.baseline.rssMb,
-      );
-      add(
-        sec,
-        'heap used after the ingest run',
-        f.afterIngest.app.heapUsedMb,
-        'MiB',
-        base,
-        f.afterIngest.baseline.heapUsedMb,
-      );
-    }
-  }
-  const adm = r.admission;
-  if (adm) {
-    const sec = '8 admission';
-    // Issue 11's target: p99 under 100 ms for 100 keys (Gatekeeper's budget is 1-2 s).
-    for (const { keys, latency } of adm.provider) {
-      const label = `Gatekeeper provider, ${keys} key${keys === 1 ? '' : 's'}`;
-      add(sec, `${label}, p50 (${adm.requests} requests)`, latency.p50, 'ms', 'target p99', 100);
-      add(sec, `${label}, p99`, latency.p99, 'ms', 'target p99', 100);
-    }
-    const all = 'all regions ?wait=30';
-    add(
-      sec,
-      `per-region ?wait=30&regions=, p50 (${adm.waitRounds} rounds)`,
-      adm.scopedWait.p50,
-      'ms',
-      all,
-      adm.allRegionsWait.p50,
-    );
-    add(
-      sec,
-      'per-region ?wait=30&regions=, p99',
-      adm.scopedWait.p99,
-      'ms',
-      all,
-      adm.allRegionsWait.p99,
-    );
-  }
-
-  const x = r.indexRound;
-  if (x) {
-    const sec = '9 index round';
-    const single = 'single-manifest round';
-    add(
-      sec,
-      'Cosmos round trips per webhook',
-      x.index.roundTripsPerWebhook,
-      '',
-      single,
-      x.single.roundTripsPerWebhook,
-    );
-    add(
-      sec,
-      'Cosmos round trips per round',
-      x.index.roundTripsPerRound,
-      '',
-      single,
-      x.singleRoundTripsPerRound,
-    );
-    add(sec, 'registry reads per round', x.index.registryReadsPerRound, '', single, 0);
-  }
-
-  const cli = r.cliStart;
-  if (cli) {
-    const sec = '10 CLI start';
-    add(
-      sec,
-      `acr-gate --version, p50 of ${cli.runs}`,
-      cli.cli.p50,
-      'ms',
-      'node -e 0',
-      cli.bareNode.p50,
-    );
-    add(
-      sec,
-      `acr-gate --version, p50 of ${cli.runs}`,
-      cli.cli.p50,
-      'ms',
-      'with the ARM + identity SDKs loaded',
-      cli.cliWithArmSdk.p50,
-    );
-  }
-  return rows;
+    })),
+  );
 }
 
 const num = (value: number | null, unit = ''): string => {
