@@ -4,10 +4,9 @@ import type {
   ApprovalRecord,
   ApprovalRepository,
   GithubEnvironmentRepository,
-  SaveResult,
   StoredApproval,
 } from '../app/ports';
-import { guard, isConflict, parse, statusOf } from './cosmos-errors';
+import { guard, parse, replaceIfMatch, statusOf } from './cosmos-errors';
 import { approvalDocumentSchema, githubEnvironmentDocumentSchema } from './documents';
 import {
   approvalId,
@@ -90,19 +89,7 @@ export function makeApprovalRepository(container: () => Promise<Container>): App
         return resources.map(fromDocument);
       }),
     save: (record, etag) =>
-      guard('write', async (): Promise<SaveResult> => {
-        const c = await container();
-        const doc = toDocument(record);
-        try {
-          const response = await c.item(doc.id, doc.pk).replace(doc, {
-            accessCondition: { type: 'IfMatch', condition: etag },
-          });
-          return { ok: true, etag: response.etag };
-        } catch (error) {
-          if (isConflict(error)) return { ok: false, reason: 'conflict' };
-          throw error;
-        }
-      }),
+      guard('write', async () => replaceIfMatch(await container(), toDocument(record), etag)),
   };
 }
 

@@ -1,7 +1,8 @@
 // Maps @azure/cosmos failures to values the use cases understand.
-import { ErrorResponse } from '@azure/cosmos';
+import { ErrorResponse, type Container } from '@azure/cosmos';
 import type { z } from 'zod';
 import {
+  type SaveResult,
   InvalidContinuationTokenError,
   StoreUnavailableError,
   StoredItemMalformedError,
@@ -89,3 +90,20 @@ export const isConflict = (error: unknown): boolean => {
   const status = statusOf(error);
   return status === 409 || status === 412;
 };
+
+/** Replaces a document only if it is still at `etag`; someone else's write in between is a conflict. */
+export async function replaceIfMatch(
+  container: Container,
+  doc: { id: string; pk: string },
+  etag: string,
+): Promise<SaveResult> {
+  try {
+    const response = await container.item(doc.id, doc.pk).replace(doc, {
+      accessCondition: { type: 'IfMatch', condition: etag },
+    });
+    return { ok: true, etag: response.etag };
+  } catch (error) {
+    if (isConflict(error)) return { ok: false, reason: 'conflict' };
+    throw error;
+  }
+}

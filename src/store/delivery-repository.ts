@@ -1,7 +1,7 @@
 // Deliveries: one item per (event, subscription), claimed and updated with ETag conditions.
 import type { Container } from '@azure/cosmos';
-import type { DeliveryRecord, DeliveryRepository, SaveResult, StoredDelivery } from '../app/ports';
-import { createIdempotent, guard, isConflict, parse, readEach } from './cosmos-errors';
+import type { DeliveryRecord, DeliveryRepository, StoredDelivery } from '../app/ports';
+import { createIdempotent, guard, parse, readEach, replaceIfMatch } from './cosmos-errors';
 import { deliveryDocumentSchema } from './documents';
 import { deliveryId, deliveryPartition } from './ids';
 
@@ -57,18 +57,6 @@ export function makeDeliveryRepository(container: () => Promise<Container>): Del
         return readEach(resources, fromDocument);
       }),
     save: (record, etag) =>
-      guard('write', async (): Promise<SaveResult> => {
-        const c = await container();
-        const doc = toDocument(record);
-        try {
-          const response = await c.item(doc.id, doc.pk).replace(doc, {
-            accessCondition: { type: 'IfMatch', condition: etag },
-          });
-          return { ok: true, etag: response.etag };
-        } catch (error) {
-          if (isConflict(error)) return { ok: false, reason: 'conflict' };
-          throw error;
-        }
-      }),
+      guard('write', async () => replaceIfMatch(await container(), toDocument(record), etag)),
   };
 }
