@@ -3,8 +3,7 @@ import { performance } from 'node:perf_hooks';
 import type { BenchEnv } from './support/bench-env';
 import type { Child } from './support/child-rpc';
 import { sleep, summarize, type Summary } from './support/stats';
-import { FOUR_REGIONS, WEBHOOK_TOKEN, acrTime, digestOf } from './support/workload';
-import { aPushEvent } from '../test/support/fixtures';
+import { FOUR_REGIONS, WEBHOOK_HEADERS, WEBHOOK_TOKEN, postPush } from './support/workload';
 
 export interface AdmissionResult {
   /** Sequential requests per batch size, each key a tag present in the region. */
@@ -21,28 +20,10 @@ export interface AdmissionResult {
 const REGISTRY = 'admission.azurecr.io';
 const REPOSITORY = 'admission/app';
 const REGION = FOUR_REGIONS[3] ?? 'westus';
-const headers = {
-  authorization: `Bearer ${WEBHOOK_TOKEN}`,
-  'content-type': 'application/json',
-  'user-agent': 'AzureContainerRegistry/1.0',
-};
+const headers = WEBHOOK_HEADERS;
 
-async function push(baseUrl: string, tag: string, region: number): Promise<void> {
-  const body = aPushEvent({
-    registry: REGISTRY,
-    repository: REPOSITORY,
-    tag,
-    digest: digestOf(tag),
-    timestamp: acrTime(Date.UTC(2026, 2, 14, 9, 0, region)),
-  });
-  const response = await fetch(`${baseUrl}/api/webhooks/acr/${FOUR_REGIONS[region]}`, {
-    method: 'POST',
-    headers,
-    body: JSON.stringify(body),
-  });
-  await response.arrayBuffer();
-  if (response.status !== 202) throw new Error(`webhook answered ${response.status}`);
-}
+const push = (baseUrl: string, tag: string, region: number): Promise<void> =>
+  postPush(baseUrl, { registry: REGISTRY, repository: REPOSITORY, tag }, region);
 
 /** As Gatekeeper calls it: no headers but the content type, the token in the URL. */
 async function ask(baseUrl: string, keys: string[]): Promise<boolean> {

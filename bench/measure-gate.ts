@@ -3,8 +3,7 @@ import { performance } from 'node:perf_hooks';
 import type { BenchEnv } from './support/bench-env';
 import type { Child } from './support/child-rpc';
 import { sleep, summarize, type Summary } from './support/stats';
-import { FOUR_REGIONS, READ_TOKEN, WEBHOOK_TOKEN, acrTime, digestOf } from './support/workload';
-import { aPushEvent } from '../test/support/fixtures';
+import { READ_TOKEN, postPush } from './support/workload';
 
 export interface GateResult {
   rounds: number;
@@ -26,28 +25,9 @@ export interface GateResult {
 
 const REGISTRY = 'gate.azurecr.io';
 const REPOSITORY = 'gate/app';
-const headers = {
-  authorization: `Bearer ${WEBHOOK_TOKEN}`,
-  'content-type': 'application/json',
-  'user-agent': 'AzureContainerRegistry/1.0',
-};
 
-async function push(baseUrl: string, tag: string, region: number): Promise<void> {
-  const body = aPushEvent({
-    registry: REGISTRY,
-    repository: REPOSITORY,
-    tag,
-    digest: digestOf(tag),
-    timestamp: acrTime(Date.UTC(2026, 2, 14, 9, 0, region)),
-  });
-  const response = await fetch(`${baseUrl}/api/webhooks/acr/${FOUR_REGIONS[region]}`, {
-    method: 'POST',
-    headers,
-    body: JSON.stringify(body),
-  });
-  await response.arrayBuffer();
-  if (response.status !== 202) throw new Error(`webhook answered ${response.status}`);
-}
+const push = (baseUrl: string, tag: string, region: number): Promise<void> =>
+  postPush(baseUrl, { registry: REGISTRY, repository: REPOSITORY, tag }, region);
 
 /** GET the status (optionally long-polling); resolves with when the answer arrived. */
 async function status(

@@ -6,15 +6,7 @@ import { measured, prepareDatabase, settingsFor, type BenchEnv } from './support
 import type { Child } from './support/child-rpc';
 import { totalRequests } from './support/counting-proxy';
 import { mean, summarize, type Summary } from './support/stats';
-import {
-  FOUR_REGIONS,
-  READ_TOKEN,
-  WEBHOOK_TOKEN,
-  aContainer,
-  acrTime,
-  digestOf,
-} from './support/workload';
-import { aPushEvent } from '../test/support/fixtures';
+import { READ_TOKEN, aContainer, acrTime, postPush } from './support/workload';
 
 export const GROWTH_DATABASE = 'bench-growth';
 const REGISTRY = 'growth.azurecr.io';
@@ -67,11 +59,6 @@ export interface GrowthResult {
   shortfall: string | null;
 }
 
-const headers = {
-  authorization: `Bearer ${WEBHOOK_TOKEN}`,
-  'content-type': 'application/json',
-  'user-agent': 'AzureContainerRegistry/1.0',
-};
 const repositoryOf = (i: number): string => `growth/svc-${i % REPOSITORIES}`;
 
 async function timedGet(url: string): Promise<{ ms: number; status: number; text: string }> {
@@ -81,22 +68,8 @@ async function timedGet(url: string): Promise<{ ms: number; status: number; text
   return { ms: performance.now() - started, status: response.status, text };
 }
 
-async function postWebhook(baseUrl: string, tag: string, repository: string, region: number) {
-  const body = aPushEvent({
-    registry: REGISTRY,
-    repository,
-    tag,
-    digest: digestOf(tag),
-    timestamp: acrTime(Date.UTC(2026, 2, 14, 9, 0, region)),
-  });
-  const response = await fetch(`${baseUrl}/api/webhooks/acr/${FOUR_REGIONS[region]}`, {
-    method: 'POST',
-    headers,
-    body: JSON.stringify(body),
-  });
-  await response.arrayBuffer();
-  if (response.status !== 202) throw new Error(`webhook answered ${response.status}`);
-}
+const postWebhook = (baseUrl: string, tag: string, repository: string, region: number) =>
+  postPush(baseUrl, { registry: REGISTRY, repository, tag }, region);
 
 export async function measureGrowth(env: BenchEnv, app: Child): Promise<GrowthResult> {
   const url = String(app.info.url);

@@ -48,6 +48,33 @@ export const digestOf = (name: string): string =>
 /** ACR's nine-digit timestamps, from milliseconds. */
 export const acrTime = (ms: number): string => instantFromDate(new Date(ms));
 
+/** The headers ACR sends with a webhook, carrying the token the bench app is set up with. */
+export const WEBHOOK_HEADERS = {
+  authorization: `Bearer ${WEBHOOK_TOKEN}`,
+  'content-type': 'application/json',
+  'user-agent': 'AzureContainerRegistry/1.0',
+};
+
+/** POSTs ACR's push webhook for the tag from FOUR_REGIONS[region], `region` seconds into the round. */
+export async function postPush(
+  baseUrl: string,
+  image: { registry: string; repository: string; tag: string },
+  region: number,
+): Promise<void> {
+  const body = aPushEvent({
+    ...image,
+    digest: digestOf(image.tag),
+    timestamp: acrTime(Date.UTC(2026, 2, 14, 9, 0, region)),
+  });
+  const response = await fetch(`${baseUrl}/api/webhooks/acr/${FOUR_REGIONS[region]}`, {
+    method: 'POST',
+    headers: WEBHOOK_HEADERS,
+    body: JSON.stringify(body),
+  });
+  await response.arrayBuffer();
+  if (response.status !== 202) throw new Error(`webhook answered ${response.status}`);
+}
+
 export interface ArrivalSpec {
   registry: string;
   repository: string;
