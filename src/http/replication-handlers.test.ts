@@ -151,9 +151,7 @@ describe('GET /api/replications/{registry}', () => {
       await call(handler, list('?continuationToken=%7B%22a%22%3A1%7D')),
       400,
     );
-    expect(token.errors).toEqual([
-      { field: 'query.continuationToken', detail: expect.any(String) },
-    ]);
+    expect(token.errors).toEqual([expect.objectContaining({ field: 'query.continuationToken' })]);
     const size = expectProblem(await call(handler, list('?pageSize=0')), 400);
     expect(size.errors).toEqual([expect.objectContaining({ field: 'query.pageSize' })]);
   });

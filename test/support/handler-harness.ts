@@ -50,7 +50,8 @@ export interface Call {
   /** Path and query, as the host would pass them. */
   url: string;
   params?: Record<string, string>;
-  token?: keyof typeof TOKENS | string;
+  /** A role's token by name (`read`), or any other string as the token itself. */
+  token?: string;
   headers?: Record<string, string>;
   /** JSON-encoded with content-type application/json unless `rawBody` is given. */
   json?: unknown;
@@ -88,7 +89,7 @@ export async function call(handler: HttpHandler, c: Call): Promise<Answer> {
   const response: HttpResponseInit = await handler(request, context);
   return {
     status: response.status ?? 200,
-    headers: new Headers(response.headers as Record<string, string> | undefined),
+    headers: new Headers(response.headers),
     body: (response.jsonBody ?? {}) as Record<string, unknown>,
     logs,
   };
