@@ -1,6 +1,6 @@
 // The registry handlers called directly over the in-memory store.
 import { describe, expect, it } from 'vitest';
-import { aPushEvent } from '../../test/support/fixtures';
+import { aDigest, aPushEvent } from '../../test/support/fixtures';
 import {
   call,
   expectProblem,
@@ -9,6 +9,7 @@ import {
   type Call,
 } from '../../test/support/handler-harness';
 import { makeGetRegistryHandler, makePutRegistryHandler } from './registry-handlers';
+import { makeStatusHandler } from './replication-handlers';
 import { makeAcrWebhookHandler } from './webhook-handler';
 
 const get = (token = 'admin'): Call => ({
@@ -72,5 +73,56 @@ describe('/api/registries/{registry}', () => {
       401,
     );
     expect(await deps.store.registries.getRegions(REGISTRY)).toBeUndefined();
+  });
+});
+
+describe('/api/registries/{registry} (moved down from test/e2e/webhooks.test.ts)', () => {
+  const REGIONS = ['westus', 'eastus', 'canadacentral', 'westeurope'];
+
+  it('falls back to REPLICATION_REGIONS, and refuses webhook and read tokens', async () => {
+    // Settings hand the handlers REPLICATION_REGIONS sorted.
+    const deps = handlerDeps({ defaultRegions: [...REGIONS].sort() });
+    const handler = makeGetRegistryHandler(deps);
+    const forbidden = await call(handler, get('webhook'));
+    expect(forbidden.status).toBe(403);
+    // A read token reads, it does not configure.
+    expect((await call(handler, get('read'))).status).toBe(403);
+    const response = await call(handler, {
+      url: '/api/registries/other.azurecr.io',
+      params: { registry: 'other.azurecr.io' },
+      token: 'admin',
+    });
+    expect(response.body).toMatchObject({ regions: [...REGIONS].sort(), source: 'default' });
+  });
+
+  it('re-evaluates open rounds when the region set changes', async () => {
+    const deps = handlerDeps({ defaultRegions: REGIONS });
+    const registry = 'fabrikam.azurecr.io';
+    const digest = aDigest();
+    for (const region of ['westus', 'eastus', 'canadacentral']) {
+      await call(makeAcrWebhookHandler(deps), {
+        url: `/api/webhooks/acr/${region}`,
+        params: { region },
+        token: 'webhook',
+        json: aPushEvent({ registry, tag: 'waiting', digest }),
+      });
+    }
+    const read = () =>
+      call(makeStatusHandler(deps), {
+        url: `/api/replications/${registry}/public/products/web:waiting`,
+        params: { registry, reference: 'public/products/web:waiting' },
+        token: 'read',
+      });
+    expect((await read()).body.status).toBe('replicating');
+    const put = await call(makePutRegistryHandler(deps), {
+      method: 'PUT',
+      url: `/api/registries/${registry}`,
+      params: { registry },
+      token: 'admin',
+      json: { regions: ['westus', 'eastus', 'canadacentral'] },
+    });
+    expect(put.status).toBe(200);
+    expect(put.body).toMatchObject({ reevaluated: 1, completed: 1 });
+    expect((await read()).body).toMatchObject({ status: 'replicated' });
   });
 });

@@ -156,3 +156,57 @@ describe('GET /api/replications/{registry}', () => {
     expect(size.errors).toEqual([expect.objectContaining({ field: 'query.pageSize' })]);
   });
 });
+
+describe('GET /api/replications (moved down from test/e2e/webhooks.test.ts)', () => {
+  const REGIONS = ['westus', 'eastus', 'canadacentral', 'westeurope'];
+  const hook = (deps: Deps, region: string, options: Parameters<typeof aPushEvent>[0]) =>
+    push(deps, region, options);
+  const read = async (deps: Deps, reference: string) => {
+    const response = await call(makeStatusHandler(deps), status(reference));
+    return { response, body: response.body };
+  };
+
+  it('reads a tag of a repository with slashes, and by digest', async () => {
+    const deps = handlerDeps({ defaultRegions: REGIONS });
+    const digest = aDigest();
+    await hook(deps, 'eastus', { repository: 'team/app/api', tag: '2.0', digest });
+    const byTag = await read(deps, 'team/app/api:2.0');
+    expect(byTag.response.status).toBe(200);
+    expect(byTag.body).toMatchObject({ repository: 'team/app/api', tag: '2.0', digest });
+    const byDigest = await read(deps, `team/app/api@${digest}`);
+    expect(byDigest.body).toMatchObject({ repository: 'team/app/api', tag: '2.0', digest });
+  });
+
+  it('answers 404 problem+json for an unknown tag and 400 for a malformed reference', async () => {
+    const deps = handlerDeps({ defaultRegions: REGIONS });
+    const unknown = await read(deps, 'team/app/api:never-pushed');
+    expect(unknown.response.status).toBe(404);
+    expect(unknown.response.headers.get('content-type')).toBe('application/problem+json');
+    const malformed = await read(deps, 'team/app/api');
+    expect(malformed.response.status).toBe(400);
+    expect(malformed.body.detail).toMatch(/reference/);
+  });
+
+  it('lists tags in pages with continuation tokens', async () => {
+    const deps = handlerDeps({ defaultRegions: REGIONS });
+    for (let i = 0; i < 5; i++)
+      await hook(deps, 'westus', { repository: 'paged/repo', tag: `t${i}` });
+    const seen: string[] = [];
+    let token: string | null = null;
+    do {
+      const query = new URLSearchParams({ repository: 'paged/repo', pageSize: '2' });
+      if (token) query.set('continuationToken', token);
+      const response = await call(makeListHandler(deps), {
+        url: `/api/replications/${REGISTRY}?${query.toString()}`,
+        params: { registry: REGISTRY },
+        token: 'read',
+      });
+      expect(response.status).toBe(200);
+      const page = response.body as { items: { tag: string }[]; continuationToken: string | null };
+      expect(page.items.length).toBeLessThanOrEqual(2);
+      seen.push(...page.items.map((i) => i.tag));
+      token = page.continuationToken;
+    } while (token);
+    expect(seen.sort()).toEqual(['t0', 't1', 't2', 't3', 't4']);
+  });
+});

@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { aDeleteEvent, aDigest, aPushEvent } from '../../test/support/fixtures';
 import { call, expectProblem, handlerDeps, REGISTRY } from '../../test/support/handler-harness';
+import { makeStatusHandler } from './replication-handlers';
 import { makeAcrWebhookHandler } from './webhook-handler';
 
 const post = (region: string, json: unknown, token = 'webhook') => ({
@@ -107,5 +108,42 @@ describe('POST /api/webhooks/acr/{region}', () => {
     const answer = await call(makeAcrWebhookHandler(deps), post('westus', aPushEvent()));
     expectProblem(answer, 503);
     expect(answer.headers.get('retry-after')).toBe('5');
+  });
+});
+
+describe('POST /api/webhooks/acr/{region} (moved down from test/e2e/webhooks.test.ts)', () => {
+  const REGIONS = ['westus', 'eastus', 'canadacentral', 'westeurope'];
+  const hook = (deps: ReturnType<typeof handlerDeps>, region: string, json: unknown) =>
+    call(makeAcrWebhookHandler(deps), post(region, json));
+  const status = (deps: ReturnType<typeof handlerDeps>, reference: string) =>
+    call(makeStatusHandler(deps), {
+      url: `/api/replications/${REGISTRY}/${reference}`,
+      params: { registry: REGISTRY, reference },
+      token: 'read',
+    });
+
+  it('marks a deleted manifest in the region that reported it', async () => {
+    const deps = handlerDeps({ defaultRegions: REGIONS });
+    const digest = aDigest();
+    await hook(deps, 'westus', aPushEvent({ tag: 'doomed', digest }));
+    const response = await hook(
+      deps,
+      'westus',
+      aDeleteEvent({ digest, timestamp: '2026-03-14T12:00:00Z' }),
+    );
+    expect(response.status).toBe(202);
+    const { body } = await status(deps, 'public/products/web:doomed');
+    expect(body.status).toBe('deleted');
+  });
+
+  it('names the offending field of an invalid body in problem+json', async () => {
+    const body = aPushEvent();
+    (body.target as Record<string, unknown>).digest = 'md5:nope';
+    const response = await hook(handlerDeps({ defaultRegions: REGIONS }), 'westus', body);
+    expect(response.status).toBe(400);
+    expect(response.headers.get('content-type')).toBe('application/problem+json');
+    const problem = response.body as { detail: string; errors: { field: string }[] };
+    expect(problem.detail).toMatch(/^target\.digest: /);
+    expect(problem.errors[0]?.field).toBe('target.digest');
   });
 });
