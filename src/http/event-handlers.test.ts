@@ -101,3 +101,37 @@ describe('GET /api/events/{id} and POST /api/events/{id}/redeliver', () => {
     expect(bad.errors).toEqual([expect.objectContaining({ field: 'path.id' })]);
   });
 });
+
+describe('GET /api/events (moved down from test/e2e/events.test.ts)', () => {
+  it('pages through events in completion order with a cursor', async () => {
+    const deps = handlerDeps({ defaultRegions: ['westus'] });
+    const ids: string[] = [];
+    for (const tag of ['feed-1', 'feed-2', 'feed-3']) {
+      const answer = await call(makeAcrWebhookHandler(deps), {
+        url: '/api/webhooks/acr/westus',
+        params: { region: 'westus' },
+        token: 'webhook',
+        json: aPushEvent({ repository: 'feed/app', tag }),
+      });
+      ids.push(answer.body.eventId as string);
+    }
+    expect(ids.every((id) => typeof id === 'string')).toBe(true);
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    for (let page = 0; page < 50; page++) {
+      const query: string = cursor ? `?limit=2&after=${cursor}` : '?limit=2';
+      const body = (await call(makeEventFeedHandler(deps), feed(query))).body as FeedBody;
+      if (body.events.length === 0) break;
+      seen.push(...body.events.map((e) => e.id));
+      cursor = body.cursor;
+    }
+    const ours = seen.filter((id) => ids.includes(id));
+    expect(ours).toEqual(ids);
+    expect(new Set(seen).size).toBe(seen.length);
+  });
+
+  it('rejects a cursor it did not issue', async () => {
+    const response = await call(makeEventFeedHandler(handlerDeps()), feed('?after=not-a-cursor'));
+    expect(response.status).toBe(400);
+  });
+});

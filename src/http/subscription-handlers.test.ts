@@ -92,3 +92,27 @@ describe('/api/subscriptions', () => {
     expect(await deps.store.subscriptions.list()).toEqual([]);
   });
 });
+
+describe('POST /api/subscriptions (moved down from test/e2e/events.test.ts)', () => {
+  it('names the offending field of an invalid subscription', async () => {
+    const response = await call(
+      makeCreateSubscriptionHandler(handlerDeps()),
+      create({ url: 'ftp://example.com', format: 'cloudevents' }),
+    );
+    expect(response.status).toBe(400);
+    expect((response.body as { errors: { field: string }[] }).errors[0]?.field).toBe('url');
+  });
+
+  it('refuses a control character at creation, naming the header', async () => {
+    const handler = makeCreateSubscriptionHandler(handlerDeps());
+    for (const value of ['abc\u0000def', 'line\u000bbreak', 'caf\u0103']) {
+      const response = await call(
+        handler,
+        create({ url: 'https://hooks.example.net/x', headers: { 'X-Api-Key': value } }),
+      );
+      expect(response.status).toBe(400);
+      const problem = response.body as { errors: { field: string }[] };
+      expect(problem.errors[0]?.field).toBe('headers.X-Api-Key');
+    }
+  });
+});
