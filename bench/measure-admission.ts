@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import type { BenchEnv } from './support/bench-env';
 import type { Child } from './support/child-rpc';
 import { sleep, summarize, type Summary } from './support/stats';
-import { FOUR_REGIONS, WEBHOOK_HEADERS, WEBHOOK_TOKEN, postPush } from './support/workload';
+import { FOUR_REGIONS, READ_TOKEN, postPush } from './support/workload';
 
 export interface AdmissionResult {
   /** Sequential requests per batch size, each key a tag present in the region. */
@@ -20,7 +20,8 @@ export interface AdmissionResult {
 const REGISTRY = 'admission.azurecr.io';
 const REPOSITORY = 'admission/app';
 const REGION = FOUR_REGIONS[3] ?? 'westus';
-const headers = WEBHOOK_HEADERS;
+/** Reads take a read token: a webhook token only delivers arrivals. */
+const headers = { authorization: `Bearer ${READ_TOKEN}` };
 
 const push = (baseUrl: string, tag: string, region: number): Promise<void> =>
   postPush(baseUrl, { registry: REGISTRY, repository: REPOSITORY, tag }, region);
@@ -28,7 +29,7 @@ const push = (baseUrl: string, tag: string, region: number): Promise<void> =>
 /** As Gatekeeper calls it: no headers but the content type, the token in the URL. */
 async function ask(baseUrl: string, keys: string[]): Promise<boolean> {
   const response = await fetch(
-    `${baseUrl}/api/gatekeeper/${REGION}?token=${encodeURIComponent(WEBHOOK_TOKEN)}`,
+    `${baseUrl}/api/gatekeeper/${REGION}?token=${encodeURIComponent(READ_TOKEN)}`,
     {
       method: 'POST',
       headers: { 'content-type': 'application/json' },

@@ -10,7 +10,14 @@ import { aPushEvent } from '../test/support/fixtures';
 import { prepareDatabase, type BenchEnv } from './support/bench-env';
 import { startChild, type Child } from './support/child-rpc';
 import { summarize, type Summary } from './support/stats';
-import { ADMIN_TOKEN, FOUR_REGIONS, WEBHOOK_TOKEN, acrTime, digestOf } from './support/workload';
+import {
+  ADMIN_TOKEN,
+  FOUR_REGIONS,
+  READ_TOKEN,
+  WEBHOOK_TOKEN,
+  acrTime,
+  digestOf,
+} from './support/workload';
 
 export interface CallbackResult {
   rounds: number;
@@ -103,6 +110,8 @@ export async function measureCallback(
         method: 'POST',
         headers: {
           ...headers,
+          // The check reads: a read token (a webhook token only delivers arrivals).
+          authorization: `Bearer ${READ_TOKEN}`,
           PlanUrl: stand.url,
           ProjectId: randomUUID(),
           HubName: 'build',
@@ -120,7 +129,7 @@ export async function measureCallback(
       // What one ApiResponse-mode evaluation costs: a status read.
       const evaluated = performance.now();
       const status = await fetch(`${baseUrl}/api/replications/${REGISTRY}/${REPOSITORY}:${tag}`, {
-        headers,
+        headers: { authorization: `Bearer ${READ_TOKEN}` },
       });
       await status.arrayBuffer();
       evaluations.push(performance.now() - evaluated);
@@ -178,6 +187,7 @@ async function main(): Promise<void> {
       REPLICATION_REGIONS: FOUR_REGIONS.join(','),
       WEBHOOK_TOKENS: WEBHOOK_TOKEN,
       ADMIN_TOKENS: ADMIN_TOKEN,
+      READ_TOKENS: READ_TOKEN,
       AZURE_PIPELINES_HOSTS: '127.0.0.1',
     });
     children.push(app);

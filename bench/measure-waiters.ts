@@ -5,7 +5,7 @@ import { memoryOf, startApp, type MemoryFigures } from './measure-footprint';
 import { prepareDatabase, snapshot, type BenchEnv } from './support/bench-env';
 import { startChild, type Child } from './support/child-rpc';
 import { diffCounts, type Counts } from './support/counting-proxy';
-import { WEBHOOK_TOKEN } from './support/workload';
+import { READ_TOKEN } from './support/workload';
 
 export interface WaiterScenario {
   name: string;
@@ -53,7 +53,7 @@ async function scenario(
   const polls = clients.map((client, i) =>
     fetch(
       `${url}/api/replications/${REGISTRY}/bench/waiters:${name.replace(/\W/g, '')}-${i % tags}?wait=120`,
-      { headers: { authorization: `Bearer ${WEBHOOK_TOKEN}` }, signal: client.signal },
+      { headers: { authorization: `Bearer ${READ_TOKEN}` }, signal: client.signal },
     ).then(
       async (response) => {
         await response.arrayBuffer();
