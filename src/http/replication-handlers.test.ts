@@ -86,6 +86,26 @@ describe('GET /api/replications/{registry}/{*reference}', () => {
     expect(answer.body).toMatchObject({ status: 'replicated', digest });
   });
 
+  it('never answers replicated for a ?digest no region has reported yet (the tag is still at the old one)', async () => {
+    const deps = handlerDeps();
+    const [old, pushed] = [aDigest(), aDigest()];
+    await push(deps, 'westus', { repository: 'team/api', digest: old });
+    await push(deps, 'eastus', { repository: 'team/api', digest: old });
+    const answer = await call(makeStatusHandler(deps), status('team/api:1.2', `?digest=${pushed}`));
+    expect(answer.status).toBe(200);
+    expect(answer.headers.get('x-acr-gate-wait')).toBe('timeout');
+    expect(answer.body).toMatchObject({
+      digest: pushed,
+      status: 'replicating',
+      missingRegions: ['eastus', 'westus'],
+      replicatedAt: null,
+      regions: [
+        { region: 'eastus', status: 'stale', digest: old },
+        { region: 'westus', status: 'stale', digest: old },
+      ],
+    });
+  });
+
   it('answers 409 when the tag moved past the ?digest waited for', async () => {
     const deps = handlerDeps();
     const [old, now] = [aDigest(), aDigest()];

@@ -2,7 +2,7 @@
 import type { HttpHandler } from '@azure/functions';
 import { z } from 'zod';
 import { InvalidContinuationTokenError } from '../app/ports';
-import { listStatuses, type Reference } from '../app/read-status';
+import { listStatuses, type Reference, type StatusBody } from '../app/read-status';
 import { waitForReplication, type WaitDeps } from '../app/wait-for-replication';
 import { checkScope, type RegionsDeps } from '../app/required-regions';
 import {
@@ -126,7 +126,12 @@ export function makeStatusHandler(deps: StatusDeps): HttpHandler {
         detail: `no arrival of ${describe(registry, reference)} has been recorded`,
       });
     }
-    return json(200, outcome.status, {
+    const pinned = query.digest;
+    const body =
+      pinned !== undefined && outcome.status.digest !== pinned
+        ? notYetReported(outcome.status, pinned)
+        : outcome.status;
+    return json(200, body, {
       'x-acr-gate-wait': outcome.kind === 'timeout' ? 'timeout' : 'settled',
     });
   });
@@ -157,4 +162,27 @@ export function makeListHandler(deps: ReadDeps): HttpHandler {
     });
     return json(200, { registry, ...page });
   });
+}
+
+/**
+ * `?digest=` names a digest no region has reported yet (the tag still points at an older one):
+ * the answer is about the pinned digest, which is in no region, never the older digest's
+ * `replicated`, so a check on `status == 'replicated'` cannot pass on the previous image.
+ */
+export function notYetReported(current: StatusBody, pinned: string): StatusBody {
+  return {
+    ...current,
+    digest: pinned,
+    status: 'replicating',
+    regions: current.regions.map(({ region, required, digest }) =>
+      digest === undefined
+        ? { region, required, status: 'pending' as const }
+        : { region, required, status: 'stale' as const, digest },
+    ),
+    missingRegions: [...current.requiredRegions],
+    pushedAt: null,
+    replicatedAt: null,
+    eventId: null,
+    reason: `no region has reported ${pinned} yet; the tag still points at ${current.digest ?? 'no digest'}`,
+  };
 }

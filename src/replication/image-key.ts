@@ -47,7 +47,9 @@ export function parseImageKey(
   if (hasHost) {
     const parsed = registrySchema.safeParse(head);
     if (!parsed.success) return { ok: false, message: `registry ${first(parsed)}` };
-    registry = parsed.data;
+    // `host:443` is the same registry to the runtime (HTTPS's port): the gate must not see an
+    // untracked registry there, or writing the port would walk a pod past it.
+    registry = parsed.data.endsWith(':443') ? parsed.data.slice(0, -':443'.length) : parsed.data;
     rest = name.slice(slash + 1);
   }
   let tag: string | null = null;

@@ -14,6 +14,8 @@ describe('parseImageKey', () => {
     ['contoso.azurecr.io/web', 'contoso.azurecr.io', 'web', 'latest', null],
     ['Contoso.AzureCR.io/web:1.2', 'contoso.azurecr.io', 'web', '1.2', null],
     ['localhost:5000/web:dev', 'localhost:5000', 'web', 'dev', null],
+    // HTTPS's own port names the same registry: a pod cannot walk past the gate by writing it.
+    ['contoso.azurecr.io:443/web:1.2', 'contoso.azurecr.io', 'web', '1.2', null],
     ['localhost/web', 'localhost', 'web', 'latest', null],
     ['nginx', 'docker.io', 'library/nginx', 'latest', null],
     ['nginx:1.27', 'docker.io', 'library/nginx', '1.27', null],
