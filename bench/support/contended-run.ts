@@ -3,6 +3,7 @@ import type { Container } from '@azure/cosmos';
 import { recordArrival } from '../../src/app/record-arrival';
 import type { RegionsDeps } from '../../src/app/required-regions';
 import { StoreUnavailableError } from '../../src/app/ports';
+import { REPLICATED_EVENT_TYPE } from '../../src/events/event-types';
 import { EVENTS_PARTITION, tagId, tagPartition } from '../../src/store/ids';
 import { measured, settingsFor, type BenchEnv } from './bench-env';
 import { totalRequests, type Counts } from './counting-proxy';
@@ -239,12 +240,19 @@ export async function runFloorContended(
   };
 }
 
-/** Event items are what "exactly once" means here: one per (tag, digest), whoever wrote it. */
+/**
+ * "Replicated" event items are what "exactly once" means here: one per (tag, digest), whoever
+ * wrote it. Per-region `acrgate.tag.arrived` events (one per region) are not counted.
+ */
 async function countEvents(container: Container): Promise<number> {
   const { resources } = await container.items
-    .query<string>("SELECT VALUE c.id FROM c WHERE c.type = 'event'", {
-      partitionKey: EVENTS_PARTITION,
-    })
+    .query<string>(
+      {
+        query: "SELECT VALUE c.id FROM c WHERE c.type = 'event' AND c.event.type = @type",
+        parameters: [{ name: '@type', value: REPLICATED_EVENT_TYPE }],
+      },
+      { partitionKey: EVENTS_PARTITION },
+    )
     .fetchAll();
   return resources.length;
 }
