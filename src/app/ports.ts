@@ -283,6 +283,14 @@ export class StoredItemMalformedError extends Error {
   override readonly name = 'StoredItemMalformedError';
 }
 
+/**
+ * An arrival timestamped further ahead of this instance's clock than MAX_FUTURE_SKEW_MS. Stored,
+ * it would stay the tag's newest push for years and pin the tag: refused instead (a 400).
+ */
+export class ImplausibleTimestampError extends Error {
+  override readonly name = 'ImplausibleTimestampError';
+}
+
 /** A continuation token the store did not issue: the caller's mistake, not an outage. */
 export class InvalidContinuationTokenError extends Error {
   override readonly name = 'InvalidContinuationTokenError';

@@ -8,7 +8,8 @@ import {
   type TagKey,
   type TagState,
 } from '../replication/tag-state';
-import type { Instant } from '../replication/timestamp';
+import { millisBetween, type Instant } from '../replication/timestamp';
+import { ImplausibleTimestampError } from './ports';
 import type { RegionsDeps } from './required-regions';
 import { getRequiredRegions } from './required-regions';
 import { followArrival, followChild, refreshImage, type Update } from './follow-image';
@@ -21,13 +22,29 @@ export type ArrivalOutcome =
 export const changedState = (outcome: ArrivalOutcome): boolean =>
   outcome.kind === 'push' ? outcome.result.written : outcome.results.some((r) => r.written);
 
-/** Records one regional webhook (see applyArrival) and reports it to telemetry. */
+/**
+ * How far ahead of the receiving instance's clock an ACR timestamp may be. ACR stamps events on
+ * its own clock, and replays (Event Grid, reconciliation) come later, never earlier: an hour is far
+ * beyond any real skew, and a push stamped further ahead would stay the tag's newest for good.
+ */
+export const MAX_FUTURE_SKEW_MS = 60 * 60_000;
+
+/**
+ * Records one regional webhook (see applyArrival) and reports it to telemetry. A timestamp beyond
+ * MAX_FUTURE_SKEW_MS is refused (ImplausibleTimestampError) before anything is read or written.
+ */
 export async function recordArrival(
   deps: RegionsDeps,
   intent: Extract<Intent, { kind: 'push' | 'delete' }>,
   region: string,
   payload?: Record<string, unknown>,
 ): Promise<ArrivalOutcome> {
+  const now = deps.clock.now();
+  if (millisBetween(now, intent.timestamp) > MAX_FUTURE_SKEW_MS) {
+    throw new ImplausibleTimestampError(
+      `timestamp ${intent.timestamp} is more than ${MAX_FUTURE_SKEW_MS / 60_000} minutes ahead of this instance's clock (${now})`,
+    );
+  }
   const outcome = await applyArrival(deps, intent, region, payload);
   deps.telemetry?.arrival({
     registry: intent.registry,

@@ -6,7 +6,11 @@ import type {
   InvocationContext,
 } from '@azure/functions';
 import type { z } from 'zod';
-import { StoreUnavailableError, StoredItemMalformedError } from '../app/ports';
+import {
+  ImplausibleTimestampError,
+  StoreUnavailableError,
+  StoredItemMalformedError,
+} from '../app/ports';
 import { HttpProblem, invalid, toProblemResponse } from './problem';
 
 export function handle(
@@ -18,6 +22,17 @@ export function handle(
       return await run(request, context);
     } catch (error) {
       if (error instanceof HttpProblem) return toProblemResponse(error.problem, instance);
+      if (error instanceof ImplausibleTimestampError) {
+        return toProblemResponse(
+          {
+            status: 400,
+            title: 'Invalid ACR webhook payload',
+            detail: `timestamp: ${error.message}`,
+            errors: [{ field: 'timestamp', detail: error.message }],
+          },
+          instance,
+        );
+      }
       if (error instanceof StoreUnavailableError) {
         context.error(`store unavailable: ${error.message}`);
         return toProblemResponse(

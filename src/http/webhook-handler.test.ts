@@ -37,6 +37,22 @@ describe('POST /api/webhooks/acr/{region}', () => {
     expect(second.logs.join('\n')).toMatch(/recorded, replicated, event /);
   });
 
+  it('refuses a push stamped far ahead of the clock, which would pin the tag for good', async () => {
+    const deps = handlerDeps();
+    const handler = makeAcrWebhookHandler(deps);
+    const poisoned = aPushEvent({ digest: aDigest(), timestamp: '9999-12-31T23:59:59Z' });
+    const refused = expectProblem(await call(handler, post('westus', poisoned)), 400);
+    expect(refused.errors).toEqual([expect.objectContaining({ field: 'timestamp' })]);
+    const tag = { registry: REGISTRY, repository: 'public/products/web', tag: '1.2' };
+    expect(await deps.store.tags.get(tag)).toBeUndefined();
+    // A later real push of the tag is then free to complete.
+    const digest = aDigest();
+    const now = new Date().toISOString();
+    await call(handler, post('westus', aPushEvent({ digest, timestamp: now })));
+    const last = await call(handler, post('eastus', aPushEvent({ digest, timestamp: now })));
+    expect(last.body).toMatchObject({ status: 'replicated', digest });
+  });
+
   it('records a delete against every tag of the digest', async () => {
     const deps = handlerDeps({ defaultRegions: ['westus'] });
     const handler = makeAcrWebhookHandler(deps);
