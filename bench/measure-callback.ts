@@ -8,16 +8,10 @@ import { performance } from 'node:perf_hooks';
 import { randomUUID } from 'node:crypto';
 import { aPushEvent } from '../test/support/fixtures';
 import { prepareDatabase, type BenchEnv } from './support/bench-env';
+import { startApp } from './measure-footprint';
 import { startChild, type Child } from './support/child-rpc';
 import { summarize, type Summary } from './support/stats';
-import {
-  ADMIN_TOKEN,
-  FOUR_REGIONS,
-  READ_TOKEN,
-  WEBHOOK_TOKEN,
-  acrTime,
-  digestOf,
-} from './support/workload';
+import { FOUR_REGIONS, READ_TOKEN, WEBHOOK_TOKEN, acrTime, digestOf } from './support/workload';
 
 export interface CallbackResult {
   rounds: number;
@@ -180,16 +174,8 @@ async function main(): Promise<void> {
     };
     const database = 'bench-callback';
     await prepareDatabase(env, database);
-    const app = await startChild(path.join(__dirname, 'support/host-process.js'), {
-      COSMOS_ENDPOINT: env.endpoint,
-      COSMOS_KEY: env.key,
-      COSMOS_DATABASE: database,
-      REPLICATION_REGIONS: FOUR_REGIONS.join(','),
-      WEBHOOK_TOKENS: WEBHOOK_TOKEN,
-      ADMIN_TOKENS: ADMIN_TOKEN,
-      READ_TOKENS: READ_TOKEN,
-      AZURE_PIPELINES_HOSTS: '127.0.0.1',
-    });
+    // The same app settings as every bench instance (its loopback stand-in is on the allowlist).
+    const { child: app } = await startApp(env, database, 'callback');
     children.push(app);
     const result = await measureCallback(env, app);
     console.log(JSON.stringify(result, null, 2));

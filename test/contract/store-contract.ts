@@ -49,24 +49,29 @@ async function allEvents(store: Store) {
   return (await store.events.list(undefined, 1000)).items;
 }
 
+/** Five deliveries of one push of `digest` to team/app/api:latest from each of the four regions. */
+export function concurrentDeliveries(digest: string) {
+  return REGIONS.flatMap((region, i) =>
+    Array.from({ length: 5 }, () => ({
+      region,
+      intent: intentOf(
+        aPushEvent({
+          repository: 'team/app/api',
+          digest,
+          timestamp: `2026-03-14T09:00:0${i}.123456789Z`,
+        }),
+      ),
+    })),
+  );
+}
+
 export function storeContract(name: string, fresh: () => StoreUnderTest): void {
   describe(`${name}: recording arrivals`, () => {
     it('gives exactly one completion for 20 concurrent deliveries from separate clients', async () => {
       const underTest = fresh();
       const instances = Array.from({ length: 5 }, () => depsOf(underTest.instance(), REGIONS));
       const digest = aDigest();
-      const deliveries = REGIONS.flatMap((region, i) =>
-        Array.from({ length: 5 }, () => ({
-          region,
-          intent: intentOf(
-            aPushEvent({
-              repository: 'team/app/api',
-              digest,
-              timestamp: `2026-03-14T09:00:0${i}.123456789Z`,
-            }),
-          ),
-        })),
-      );
+      const deliveries = concurrentDeliveries(digest);
       const outcomes = await Promise.all(
         deliveries.map(({ region, intent }, i) =>
           recordArrival(instances[i % instances.length] as RegionsDeps, intent, region),

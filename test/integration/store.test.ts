@@ -13,6 +13,7 @@ import { startEmbeddedCosmos, type EmbeddedCosmos } from '../../dev/embedded-cos
 import { acrEventSchema, toIntent, type Intent } from '../../src/replication/acr-event';
 import { aDigest, aPushEvent } from '../support/fixtures';
 import { anInstance, cosmosSettings, freshDatabase } from '../support/cosmos';
+import { concurrentDeliveries } from '../contract/store-contract';
 
 const REGIONS = ['westus', 'eastus', 'canadacentral', 'westeurope'];
 let cosmos: EmbeddedCosmos;
@@ -56,18 +57,7 @@ describe('recording arrivals in Cosmos DB', () => {
     const { settings, instance } = setup();
     const instances = Array.from({ length: 5 }, instance);
     const digest = aDigest();
-    const deliveries = REGIONS.flatMap((region, i) =>
-      Array.from({ length: 5 }, () => ({
-        region,
-        intent: intentOf(
-          aPushEvent({
-            repository: 'team/app/api',
-            digest,
-            timestamp: `2026-03-14T09:00:0${i}.123456789Z`,
-          }),
-        ),
-      })),
-    );
+    const deliveries = concurrentDeliveries(digest);
     const outcomes = await Promise.all(
       deliveries.map(({ region, intent }, i) =>
         recordArrival(instances[i % instances.length] as RegionsDeps, intent, region),
