@@ -78,6 +78,7 @@ resource container 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/container
           { path: '/updatedAt/?' }
           { path: '/outboxSize/?' }
           { path: '/sortKey/?' }
+          { path: '/event/source/?' }
           { path: '/state/?' }
           { path: '/nextAttemptAt/?' }
           { path: '/createdAt/?' }

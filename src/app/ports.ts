@@ -66,8 +66,24 @@ export interface RegistryRepository {
   listChangedSince(since: Instant): Promise<string[]>;
 }
 
+declare const eventCursorBrand: unique symbol;
+/**
+ * Where a reader of the feed stopped: issued by the store with each listed event and refused by
+ * it (InvalidEventCursorError) when it did not issue it. Opaque: outside the store, a cursor is
+ * kept and handed back, never read or built.
+ */
+export type EventCursor = string & { readonly [eventCursorBrand]: true };
+
+/** A cursor as a client sent it back: unchecked here; the store checks it when it is used. */
+export const eventCursor = (text: string): EventCursor => text as EventCursor;
+
 export interface EventPage {
-  items: (StoredEvent & { cursor: string })[];
+  items: (StoredEvent & { cursor: EventCursor })[];
+}
+
+/** Which events `latest` returns: all of them, or one registry's (CloudEvents `source`). */
+export interface EventFilter {
+  registry?: string;
 }
 
 export interface EventRepository {
@@ -75,10 +91,13 @@ export interface EventRepository {
   add(entry: OutboxEntry, recordedAt: Instant): Promise<void>;
   get(id: string): Promise<StoredEvent | undefined>;
   /**
-   * In the order they were recorded, after an opaque cursor; with `recordedBefore`, only the
-   * events recorded before it (the feed's settle window).
+   * In the order they were recorded (then by id), after `after`, from every partition; with
+   * `recordedBefore`, only the events recorded before it (the feed's settle window). Throws
+   * InvalidEventCursorError for a cursor this store did not issue.
    */
-  list(after: string | undefined, limit: number, recordedBefore?: Instant): Promise<EventPage>;
+  list(after: EventCursor | undefined, limit: number, recordedBefore?: Instant): Promise<EventPage>;
+  /** The newest `limit` events (of one registry with `filter`), newest first; no settle window. */
+  latest(limit: number, filter?: EventFilter): Promise<StoredEvent[]>;
   /** Records the event again at `recordedAt` (later in the feed): its first write landed late. */
   restamp(id: string, recordedAt: Instant): Promise<void>;
 }
@@ -294,4 +313,9 @@ export class ImplausibleTimestampError extends Error {
 /** A continuation token the store did not issue: the caller's mistake, not an outage. */
 export class InvalidContinuationTokenError extends Error {
   override readonly name = 'InvalidContinuationTokenError';
+}
+
+/** An event cursor the store did not issue (forged, truncated): the caller's mistake, not an outage. */
+export class InvalidEventCursorError extends Error {
+  override readonly name = 'InvalidEventCursorError';
 }

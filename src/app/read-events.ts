@@ -1,6 +1,6 @@
 // The event feed for pollers, one event with its deliveries, and redelivery on request.
 import type { StoredEvent } from '../events/types';
-import type { Clock, DeliveryRecord, EventPage, Store } from './ports';
+import type { Clock, DeliveryRecord, EventCursor, EventPage, Store } from './ports';
 import { minusMillis } from '../replication/timestamp';
 import { newDelivery, subscriptionsFor, type PublishDeps } from './publish-events';
 import { appliesTo } from '../events/delivery-request';
@@ -64,10 +64,11 @@ export async function redeliver(
  * poller would never see it. So the feed only hands out events recorded at least `feedSettleMs`
  * ago: a write that lands within that window is never skipped. A write that lands later is
  * stamped again by its writer (see publishOutbox), after any cursor that passed it.
+ * Throws InvalidEventCursorError for a cursor the store did not issue.
  */
 export async function readFeed(
   deps: { store: Pick<Store, 'events'>; clock: Clock; feedSettleMs?: number },
-  after: string | undefined,
+  after: EventCursor | undefined,
   limit: number,
 ): Promise<EventPage> {
   const settleMs = deps.feedSettleMs ?? 0;

@@ -3,8 +3,6 @@ import type { Clock, DeliveryRecord, Store } from '../app/ports';
 import { listStatuses } from '../app/read-status';
 import { getRequiredRegions } from '../app/required-regions';
 import type { StoredEvent, Subscription } from '../events/types';
-import { minusMillis, type Instant } from '../replication/timestamp';
-import { fromCursor } from '../store/event-repository';
 import type {
   DashboardLinks,
   DeliveryView,
@@ -28,42 +26,8 @@ export interface Viewer {
 
 export const RECENT_TAGS = 50;
 export const RECENT_EVENTS = 20;
-/** The feed holds every registry's events: look at this many of the latest to find one registry's. */
+/** The index lists the registries seen in this many of the latest events of all registries. */
 const EVENTS_SCANNED = 100;
-const PAGE = 100;
-const MAX_PAGES = 10;
-/** The feed pages forward only; look back over growing windows until enough events are in one. */
-const WINDOWS_MS = [10 * 60_000, 2 * 3600_000, 86_400_000, 7 * 86_400_000, 90 * 86_400_000];
-
-interface RecentEvents {
-  events: StoredEvent[];
-  /** False when a window held more than MAX_PAGES pages: newer events exist than those returned. */
-  complete: boolean;
-}
-
-/** The latest `want` events of the feed (oldest first), in a bounded number of queries. */
-export async function recentEvents(
-  store: Pick<Store, 'events'>,
-  now: Instant,
-  want: number,
-): Promise<RecentEvents> {
-  const windows: (number | undefined)[] = [...WINDOWS_MS, undefined];
-  for (const windowMs of windows) {
-    let after: string | undefined = windowMs === undefined ? undefined : minusMillis(now, windowMs);
-    let kept: StoredEvent[] = [];
-    let exhausted = false;
-    for (let page = 0; page < MAX_PAGES && !exhausted; page++) {
-      const { items } = await store.events.list(after, PAGE);
-      kept = [...kept, ...items].slice(-want);
-      exhausted = items.length < PAGE;
-      const last = items.at(-1);
-      after = last === undefined ? after : fromCursor(last.cursor);
-    }
-    if (!exhausted) return { events: kept, complete: false };
-    if (kept.length >= want || windowMs === undefined) return { events: kept, complete: true };
-  }
-  return { events: [], complete: true };
-}
 
 const registryOf = (e: StoredEvent): string | undefined =>
   e.event.source.startsWith('/registries/')
@@ -132,15 +96,14 @@ export async function loadRegistryPage(
   const [regions, tags, recent, subscriptions] = await Promise.all([
     getRequiredRegions(deps, registry),
     listStatuses(deps, { registry, pageSize: RECENT_TAGS }),
-    recentEvents(deps.store, now, EVENTS_SCANNED),
+    deps.store.events.latest(RECENT_EVENTS, { registry }),
     viewer.admin ? deps.store.subscriptions.list() : Promise.resolve([]),
   ]);
   const known = new Map(
     [...(deps.builtinSubscriptions ?? []), ...subscriptions].map((s) => [s.id, s]),
   );
-  const mine = recent.events.filter((e) => registryOf(e) === registry).slice(-RECENT_EVENTS);
   const events = await Promise.all(
-    mine.reverse().map(async (stored) => {
+    recent.map(async (stored) => {
       const deliveries = await deps.store.deliveries.listForEvent(stored.event.id);
       return toEventView(
         stored,
@@ -156,11 +119,6 @@ export async function loadRegistryPage(
     tags: tags.items,
     stallAfterMs: deps.stallAfterMs,
     events,
-    ...(!recent.complete
-      ? { eventsNote: 'The feed is busy: events newer than these were recorded too.' }
-      : recent.events.length >= EVENTS_SCANNED && events.length < RECENT_EVENTS
-        ? { eventsNote: `From the latest ${EVENTS_SCANNED} events of all registries.` }
-        : {}),
     links,
   };
 }
@@ -170,9 +128,7 @@ export async function loadIndexPage(
   links: DashboardLinks,
 ): Promise<IndexPage> {
   const now = deps.clock.now();
-  const recent = await recentEvents(deps.store, now, EVENTS_SCANNED);
-  const registries = new Set(
-    recent.events.map(registryOf).filter((r): r is string => r !== undefined),
-  );
+  const recent = await deps.store.events.latest(EVENTS_SCANNED);
+  const registries = new Set(recent.map(registryOf).filter((r): r is string => r !== undefined));
   return { now, registries: [...registries].sort(), links };
 }

@@ -48,8 +48,22 @@ describe('GET /api/events', () => {
     const handler = makeEventFeedHandler(handlerDeps());
     const cursor = expectProblem(await call(handler, feed('?after=bm9wZQ')), 400);
     expect(cursor.errors).toEqual([expect.objectContaining({ field: 'query.after' })]);
+    expect(cursor).toMatchObject({
+      title: 'Invalid query',
+      detail: 'query.after: is not a cursor this API returned',
+    });
     const limit = expectProblem(await call(handler, feed('?limit=101')), 400);
     expect(limit.errors).toEqual([expect.objectContaining({ field: 'query.limit' })]);
+  });
+
+  it('answers a forged cursor 400 even while the store is unavailable (503 for a good one)', async () => {
+    const deps = handlerDeps({ defaultRegions: ['westus'] });
+    await replicate(deps, 'a');
+    const handler = makeEventFeedHandler(deps);
+    const { cursor } = (await call(handler, feed('?limit=1'))).body as FeedBody;
+    deps.store.setUnavailable(true);
+    expectProblem(await call(handler, feed('?after=bm9wZQ')), 400);
+    expectProblem(await call(handler, feed(`?after=${cursor}`)), 503);
   });
 
   it('reads with read or admin tokens; 403 for a webhook token', async () => {

@@ -1,10 +1,9 @@
 // GET /api/events (the feed), GET /api/events/{id}, POST /api/events/{id}/redeliver.
 import type { HttpHandler } from '@azure/functions';
 import { z } from 'zod';
-import type { Store } from '../app/ports';
+import { eventCursor, InvalidEventCursorError, type Store } from '../app/ports';
 import type { PublishDeps } from '../app/publish-events';
 import { getEvent, readFeed, redeliver } from '../app/read-events';
-import { fromCursor } from '../store/event-repository';
 import { READ_ROLES, type Authenticate } from './auth';
 import { handle, json, parseOr400 } from './handle';
 import { HttpProblem } from './problem';
@@ -15,18 +14,8 @@ export interface EventDeps extends PublishDeps {
 }
 
 export const feedQuerySchema = z.object({
-  after: z
-    .string()
-    .max(500)
-    .transform((cursor, ctx) => {
-      const sortKey = fromCursor(cursor);
-      if (sortKey === undefined) {
-        ctx.addIssue({ code: 'custom', message: 'is not a cursor this API returned' });
-        return z.NEVER;
-      }
-      return sortKey;
-    })
-    .optional(),
+  /** Opaque: the store checks it (InvalidEventCursorError, answered 400 naming `query.after`). */
+  after: z.string().max(500).transform(eventCursor).optional(),
   limit: z.coerce.number().int().min(1).max(100).default(50),
 });
 export const eventIdParamsSchema = z.object({
@@ -46,7 +35,16 @@ export function makeEventFeedHandler(deps: EventDeps): HttpHandler {
       'query',
       'query',
     );
-    const page = await readFeed(deps, query.after, query.limit);
+    const page = await readFeed(deps, query.after, query.limit).catch((error: unknown) => {
+      if (!(error instanceof InvalidEventCursorError)) throw error;
+      const detail = 'is not a cursor this API returned';
+      throw new HttpProblem({
+        status: 400,
+        title: 'Invalid query',
+        detail: `query.after: ${detail}`,
+        errors: [{ field: 'query.after', detail }],
+      });
+    });
     const last = page.items.at(-1);
     return json(200, {
       events: page.items.map((item) => item.event),

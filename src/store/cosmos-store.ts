@@ -41,6 +41,7 @@ export const INDEXING_POLICY = {
     { path: '/updatedAt/?' },
     { path: '/outboxSize/?' },
     { path: '/sortKey/?' },
+    { path: '/event/source/?' },
     { path: '/state/?' },
     { path: '/nextAttemptAt/?' },
     { path: '/createdAt/?' },

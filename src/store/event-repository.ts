@@ -4,6 +4,7 @@ import type { EventRepository } from '../app/ports';
 import type { StoredEvent } from '../events/types';
 import { createIdempotent, guard, parse, readEach } from './cosmos-errors';
 import { eventDocumentSchema } from './documents';
+import { registrySource, sortKeyAfter, toCursor } from './event-cursor';
 import { EVENTS_PARTITION } from './ids';
 
 const toStored = (raw: unknown): StoredEvent & { sortKey: string } => {
@@ -14,13 +15,6 @@ const toStored = (raw: unknown): StoredEvent & { sortKey: string } => {
     recordedAt: doc.recordedAt,
     sortKey: doc.sortKey,
   };
-};
-
-/** The cursor is opaque to pollers; inside it is the sort key of the last event they saw. */
-const toCursor = (sortKey: string): string => Buffer.from(sortKey, 'utf8').toString('base64url');
-export const fromCursor = (cursor: string): string | undefined => {
-  const text = Buffer.from(cursor, 'base64url').toString('utf8');
-  return /^\d{4}-\d{2}-\d{2}T[\d:.]+Z\|[\w-]+$/.test(text) ? text : undefined;
 };
 
 export function makeEventRepository(container: () => Promise<Container>): EventRepository {
@@ -64,25 +58,22 @@ export function makeEventRepository(container: () => Promise<Container>): EventR
         });
       }),
 
-    list: (after, limit, recordedBefore) =>
-      guard('query', async () => {
+    // The feed reads every partition: an event's partition is where its writer put it.
+    list: async (after, limit, recordedBefore) => {
+      // Before the query: a cursor the store did not issue is the caller's mistake, not an outage.
+      const afterKey = after === undefined ? '' : sortKeyAfter(after);
+      return guard('query', async () => {
         const c = await container();
         // `recordedAt|id` < `cutoff` exactly when recordedAt < cutoff (fixed-width instants).
         const settled = recordedBefore === undefined ? '' : ' AND c.sortKey < @before';
         const { resources } = await c.items
-          .query<unknown>(
-            {
-              query: `SELECT TOP ${Math.floor(limit)} * FROM c WHERE c.pk = @pk AND c.type = 'event' AND c.sortKey > @after${settled} ORDER BY c.sortKey ASC`,
-              parameters: [
-                { name: '@pk', value: EVENTS_PARTITION },
-                { name: '@after', value: after ?? '' },
-                ...(recordedBefore === undefined
-                  ? []
-                  : [{ name: '@before', value: recordedBefore }]),
-              ],
-            },
-            { partitionKey: EVENTS_PARTITION },
-          )
+          .query<unknown>({
+            query: `SELECT TOP ${Math.floor(limit)} * FROM c WHERE c.type = 'event' AND c.sortKey > @after${settled} ORDER BY c.sortKey ASC`,
+            parameters: [
+              { name: '@after', value: afterKey },
+              ...(recordedBefore === undefined ? [] : [{ name: '@before', value: recordedBefore }]),
+            ],
+          })
           .fetchAll();
         return {
           items: readEach(resources, (raw) => {
@@ -90,6 +81,24 @@ export function makeEventRepository(container: () => Promise<Container>): EventR
             return { ...stored, cursor: toCursor(sortKey) };
           }),
         };
+      });
+    },
+
+    latest: (limit, filter) =>
+      guard('query', async () => {
+        const c = await container();
+        const registry = filter?.registry;
+        const { resources } = await c.items
+          .query<unknown>({
+            query: `SELECT TOP ${Math.floor(limit)} * FROM c WHERE c.type = 'event'${registry === undefined ? '' : ' AND c.event.source = @source'} ORDER BY c.sortKey DESC`,
+            parameters:
+              registry === undefined ? [] : [{ name: '@source', value: registrySource(registry) }],
+          })
+          .fetchAll();
+        return readEach(resources, (raw) => {
+          const { sortKey: _sortKey, ...stored } = toStored(raw);
+          return stored;
+        });
       }),
   };
 }

@@ -16,7 +16,7 @@ import { makeSharedWaits } from '../../src/app/wait-for-replication';
 import { makeAuthenticator } from '../../src/http/auth';
 import { makeListHandler, makeStatusHandler } from '../../src/http/replication-handlers';
 import { makeAcrWebhookHandler } from '../../src/http/webhook-handler';
-import { fromCursor } from '../../src/store/event-repository';
+import type { EventCursor } from '../../src/app/ports';
 import { startFaultProxy } from '../support/fault-proxy';
 import { setRequiredRegions, type RegionsDeps } from '../../src/app/required-regions';
 import { startEmbeddedCosmos, type EmbeddedCosmos } from '../../dev/embedded-cosmos';
@@ -1067,10 +1067,10 @@ async function runFeed(spec: typeof feedArb extends fc.Arbitrary<infer F> ? F : 
         path.endsWith('/docs') &&
         headers['x-ms-documentdb-isquery'] === undefined,
     });
-    let cursor: string | undefined;
+    let cursor: EventCursor | undefined;
     const seen: string[] = [];
     const poll = async (): Promise<number> => {
-      const page = await readFeed(poller, cursor && fromCursor(cursor), 50);
+      const page = await readFeed(poller, cursor, 50);
       seen.push(...page.items.map((e) => e.event.id));
       cursor = page.items.at(-1)?.cursor ?? cursor;
       return page.items.length;

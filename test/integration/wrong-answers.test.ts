@@ -11,7 +11,7 @@ import { sweepRounds } from '../../src/app/sweep-rounds';
 import { startEmbeddedCosmos, type EmbeddedCosmos } from '../../dev/embedded-cosmos';
 import { acrEventSchema, toIntent } from '../../src/replication/acr-event';
 import { MAX_DIGESTS } from '../../src/replication/tag-state';
-import { fromCursor } from '../../src/store/event-repository';
+import type { EventCursor } from '../../src/app/ports';
 import { tagId, tagPartition } from '../../src/store/ids';
 import { anInstance, cosmosSettings, freshDatabase } from '../support/cosmos';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy';
@@ -135,11 +135,11 @@ async function lateWrite(settleMs: number, delayMs: number) {
     await push(fast, 'feed', 'x', x, region, ts(14, 9, 0));
     await push(fast, 'feed', 'y', y, region, ts(14, 9, 0));
   }
-  // What a poller keeps is the opaque cursor; the handler decodes it (fromCursor) for the store.
-  let cursor: string | undefined;
+  // What a poller keeps is the opaque cursor, handed back to the store as is.
+  let cursor: EventCursor | undefined;
   const seen: string[] = [];
   const poll = async () => {
-    const page = await readFeed(fast, cursor && fromCursor(cursor), 50);
+    const page = await readFeed(fast, cursor, 50);
     seen.push(...page.items.map((e) => e.event.id));
     cursor = page.items.at(-1)?.cursor ?? cursor;
   };

@@ -21,6 +21,7 @@ import {
   type TagKey,
 } from '../../src/replication/tag-state';
 import type { Instant } from '../../src/replication/timestamp';
+import { registrySource, sortKeyAfter, toCursor } from '../../src/store/event-cursor';
 import { tagId, tagPartition } from '../../src/store/ids';
 
 interface Versioned<T> {
@@ -43,9 +44,6 @@ const keyOf = (state: TagKey): TagKey =>
 
 const present = (o: Observation): boolean =>
   o.lastSeen !== undefined && (o.deletedAt === undefined || o.lastSeen > o.deletedAt);
-
-/** The same opaque form as the Cosmos adapter's event cursor (src/store/event-repository.ts). */
-const toCursor = (sortKey: string): string => Buffer.from(sortKey, 'utf8').toString('base64url');
 
 export interface MemoryStore extends Store {
   /** Makes every call fail as an unreachable database does; `false` restores it. */
@@ -87,6 +85,10 @@ export function makeMemoryStore(): MemoryStore {
   /** Issued continuation tokens → the offset they continue at, per query. */
   const tokens = new Map<string, { query: string; offset: number }>();
 
+  const inFeedOrder = () =>
+    [...events.values()].sort((a, b) =>
+      a.sortKey < b.sortKey ? -1 : a.sortKey > b.sortKey ? 1 : 0,
+    );
   const allTags = () => [...tags.values()];
   const storedTag = (v: Versioned<TagRecord>) => ({ record: copy(v.value), etag: v.etag });
   const inRepository = (registry: string, repository: string) =>
@@ -330,18 +332,32 @@ export function makeMemoryStore(): MemoryStore {
           if (!found || found.recordedAt >= recordedAt) return;
           events.set(id, { ...found, recordedAt, sortKey: `${recordedAt}|${id}` });
         }),
-      list: (after, limit, recordedBefore) =>
-        reachable(() => ({
-          items: [...events.values()]
+      list: async (after, limit, recordedBefore) => {
+        // The cursor is checked before the store is reached, as the Cosmos adapter does.
+        const afterKey = after === undefined ? '' : sortKeyAfter(after);
+        return reachable(() => ({
+          items: inFeedOrder()
             .filter(
               (e) =>
-                e.sortKey > (after ?? '') &&
+                e.sortKey > afterKey &&
                 (recordedBefore === undefined || e.sortKey < recordedBefore),
             )
-            .sort((a, b) => (a.sortKey < b.sortKey ? -1 : a.sortKey > b.sortKey ? 1 : 0))
             .slice(0, Math.floor(limit))
             .map(({ sortKey, ...stored }) => ({ ...copy(stored), cursor: toCursor(sortKey) })),
-        })),
+        }));
+      },
+      latest: (limit, filter) =>
+        reachable(() =>
+          inFeedOrder()
+            .filter(
+              (e) =>
+                filter?.registry === undefined ||
+                e.event.source === registrySource(filter.registry),
+            )
+            .reverse()
+            .slice(0, Math.floor(limit))
+            .map(({ sortKey: _sortKey, ...stored }) => copy(stored)),
+        ),
     },
 
     subscriptions: {
