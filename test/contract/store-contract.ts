@@ -1,11 +1,17 @@
 // The store contract: what the use cases rely on from a Store, run against every implementation
 // (the Cosmos DB adapter and the in-memory store of the handler tests), so they cannot drift.
 import { describe, expect, it } from 'vitest';
+import { randomUUID } from 'node:crypto';
 import type { DeliveryRecord, ApprovalRecord, Store, TagRecord } from '../../src/app/ports';
-import { InvalidContinuationTokenError } from '../../src/app/ports';
+import {
+  eventCursor,
+  InvalidContinuationTokenError,
+  InvalidEventCursorError,
+} from '../../src/app/ports';
 import { readStatus } from '../../src/app/read-status';
 import { recordArrival } from '../../src/app/record-arrival';
 import { setRequiredRegions, type RegionsDeps } from '../../src/app/required-regions';
+import type { OutboxEntry } from '../../src/events/replicated-event';
 import type { Subscription } from '../../src/events/types';
 import { systemClock } from '../../src/main';
 import { acrEventSchema, toIntent, type Intent } from '../../src/replication/acr-event';
@@ -47,6 +53,23 @@ const depsOf = (store: Store, regions: readonly string[]): RegionsDeps => ({
 /** Every stored event, read through the port's feed. */
 async function allEvents(store: Store) {
   return (await store.events.list(undefined, 1000)).items;
+}
+
+/** A replicated event of `registry`'s team/app:`tag`, as the outbox holds it. */
+export function anEvent(registry: string, tag: string): OutboxEntry {
+  const digest = aDigest();
+  return {
+    event: {
+      specversion: '1.0',
+      id: randomUUID(),
+      type: 'acrgate.tag.replicated',
+      source: `/registries/${registry}`,
+      subject: `team/app:${tag}`,
+      time: '2026-03-14T09:00:00.000000000Z',
+      datacontenttype: 'application/json',
+      data: { registry, repository: 'team/app', tag, digest },
+    },
+  };
 }
 
 /** Five deliveries of one push of `digest` to team/app/api:latest from each of the four regions. */
@@ -291,8 +314,7 @@ export function storeContract(name: string, fresh: () => StoreUnderTest): void {
       const feed = await allEvents(store);
       const first = feed[0];
       if (!first) throw new Error('empty feed');
-      const fromCursor = (c: string) => Buffer.from(c, 'base64url').toString('utf8');
-      const after = await store.events.list(fromCursor(first.cursor), 10);
+      const after = await store.events.list(first.cursor, 10);
       expect(after.items.map((e) => e.event.id)).toEqual([feed[1]?.event.id]);
       await store.events.restamp(first.event.id, at('2000-01-01T00:00:00.000Z'));
       expect((await store.events.get(first.event.id))?.recordedAt).toBe(first.recordedAt);
@@ -493,6 +515,114 @@ export function storeContract(name: string, fresh: () => StoreUnderTest): void {
       expect(await store.githubEnvironments.get('contoso', 'web', 'prod')).toEqual(mapping);
       expect(await store.githubEnvironments.get('contoso', 'web', 'Prod')).toBeUndefined();
       await store.ping();
+    });
+  });
+
+  describe(`${name}: the event feed`, () => {
+    /** Stores `tags.length` events of `registry` one second apart from `from`, in that order. */
+    async function recordSpaced(store: Store, registry: string, tags: string[], from: number) {
+      const entries = tags.map((tag) => anEvent(registry, tag));
+      for (const [i, entry] of entries.entries()) {
+        const second = String(from + i).padStart(2, '0');
+        await store.events.add(entry, at(`2026-03-14T09:00:${second}.000000000Z`));
+      }
+      return entries.map((e) => e.event.id);
+    }
+
+    it('pages with the cursors it issues: every event once, in recorded order', async () => {
+      const underTest = fresh();
+      const store = underTest.store;
+      const ids = await recordSpaced(store, 'contoso.azurecr.io', ['a', 'b', 'c', 'd', 'e'], 10);
+      const seen: string[] = [];
+      let cursor: string | undefined;
+      for (let page = 0; page < 10; page++) {
+        // A cursor travels as text (a poller keeps it between runs) and may reach another instance.
+        const reader = page % 2 === 0 ? store : underTest.instance();
+        const { items } = await reader.events.list(
+          cursor === undefined ? undefined : eventCursor(cursor),
+          2,
+        );
+        if (items.length === 0) break;
+        expect(items.length).toBeLessThanOrEqual(2);
+        seen.push(...items.map((e) => e.event.id));
+        cursor = JSON.parse(JSON.stringify(items.at(-1)?.cursor)) as string;
+      }
+      expect(seen).toEqual(ids);
+      const middle = (await store.events.list(undefined, 3)).items.at(-1);
+      if (!middle) throw new Error('empty feed');
+      const rest = await store.events.list(middle.cursor, 10);
+      expect(rest.items.map((e) => e.event.id)).toEqual(ids.slice(3));
+    });
+
+    it('refuses a cursor it did not issue, before reaching the database', async () => {
+      const { store } = fresh();
+      await recordSpaced(store, 'contoso.azurecr.io', ['a'], 10);
+      const issued = (await store.events.list(undefined, 1)).items[0]?.cursor;
+      if (issued === undefined) throw new Error('empty feed');
+      const forged = [
+        'zzz',
+        'bm9wZQ', // "nope"
+        Buffer.from('2026-03-14T09:00:10.000000000Z', 'utf8').toString('base64url'), // no id
+        Buffer.from(`${randomUUID()}|2026-03-14T09:00:10.000000000Z`).toString('base64url'),
+        issued.slice(0, 20), // cut inside the instant
+        '',
+      ];
+      for (const text of forged) {
+        await expect(store.events.list(eventCursor(text), 10), text).rejects.toBeInstanceOf(
+          InvalidEventCursorError,
+        );
+      }
+      expect((await store.events.list(issued, 10)).items).toEqual([]);
+    });
+
+    it('gives the latest N events newest first, of every registry or of one', async () => {
+      const { store } = fresh();
+      const mine = await recordSpaced(store, 'contoso.azurecr.io', ['a', 'b', 'c'], 10);
+      const theirs = await recordSpaced(store, 'fabrikam.azurecr.io', ['x', 'y', 'z'], 20);
+      const older = await recordSpaced(store, 'contoso.azurecr.io', ['old'], 0);
+      const idsOf = (events: { event: { id: string } }[]) => events.map((e) => e.event.id);
+      expect(idsOf(await store.events.latest(4))).toEqual(
+        [...theirs].reverse().concat(mine.slice(2)),
+      );
+      expect(idsOf(await store.events.latest(100))).toEqual(
+        [...older, ...mine, ...theirs].reverse(),
+      );
+      expect(idsOf(await store.events.latest(2, { registry: 'contoso.azurecr.io' }))).toEqual([
+        mine[2],
+        mine[1],
+      ]);
+      expect(idsOf(await store.events.latest(10, { registry: 'contoso.azurecr.io' }))).toEqual(
+        [...older, ...mine].reverse(),
+      );
+      expect(await store.events.latest(10, { registry: 'contoso' })).toEqual([]);
+      const [newest] = await store.events.latest(1);
+      expect(newest?.event.id).toBe(theirs[2]);
+      expect(newest).toEqual({
+        event: newest?.event,
+        recordedAt: at('2026-03-14T09:00:22.000000000Z'),
+      });
+      // A restamped event is the newest: latest follows the order the feed hands out.
+      await store.events.restamp(older[0] ?? '', at('2026-03-14T09:00:30.000000000Z'));
+      expect(idsOf(await store.events.latest(1))).toEqual(older);
+    });
+
+    it('hands out only events recorded before the settle cutoff, after a cursor too', async () => {
+      const { store } = fresh();
+      const ids = await recordSpaced(store, 'contoso.azurecr.io', ['a', 'b', 'c', 'd'], 10);
+      const cutoff = at('2026-03-14T09:00:12.000000000Z');
+      // Recorded exactly at the cutoff is not before it.
+      const settled = await store.events.list(undefined, 10, cutoff);
+      expect(settled.items.map((e) => e.event.id)).toEqual(ids.slice(0, 2));
+      const first = settled.items[0];
+      if (!first) throw new Error('empty feed');
+      const next = await store.events.list(first.cursor, 10, cutoff);
+      expect(next.items.map((e) => e.event.id)).toEqual(ids.slice(1, 2));
+      const last = next.items.at(-1);
+      if (!last) throw new Error('empty page');
+      expect((await store.events.list(last.cursor, 10, cutoff)).items).toEqual([]);
+      // The window moves on: what was held back is handed out after the same cursor.
+      const later = await store.events.list(last.cursor, 10, at('2026-03-14T09:01:00.000000000Z'));
+      expect(later.items.map((e) => e.event.id)).toEqual(ids.slice(2));
     });
   });
 }

@@ -11,9 +11,10 @@ import { recordArrival } from '../../src/app/record-arrival';
 import { setRequiredRegions, type RegionsDeps } from '../../src/app/required-regions';
 import { startEmbeddedCosmos, type EmbeddedCosmos } from '../../dev/embedded-cosmos';
 import { acrEventSchema, toIntent, type Intent } from '../../src/replication/acr-event';
+import { toInstant, type Instant } from '../../src/replication/timestamp';
 import { aDigest, aPushEvent } from '../support/fixtures';
 import { anInstance, cosmosSettings, freshDatabase } from '../support/cosmos';
-import { concurrentDeliveries } from '../contract/store-contract';
+import { anEvent, concurrentDeliveries } from '../contract/store-contract';
 
 const REGIONS = ['westus', 'eastus', 'canadacentral', 'westeurope'];
 let cosmos: EmbeddedCosmos;
@@ -101,6 +102,47 @@ describe('recording arrivals in Cosmos DB', () => {
     await expect(recordArrival(deps, intentOf(aPushEvent()), 'westus')).rejects.toBeInstanceOf(
       StoreUnavailableError,
     );
+  });
+});
+
+describe('the event feed in Cosmos DB', () => {
+  it('reads events whatever partition their writer put them in', async () => {
+    const { settings } = setup();
+    const store = makeCosmosStore(createCosmosClient(settings), settings);
+    const inFeedPartition = anEvent('contoso.azurecr.io', 'a');
+    await store.events.add(inFeedPartition, toInstant('2026-03-14T09:00:02Z') as Instant);
+    // Written as a writer that keeps events in their tag's partition would write them.
+    const client = new CosmosClient({
+      endpoint: cosmos.endpoint,
+      key: cosmos.key,
+      connectionPolicy: { enableEndpointDiscovery: false },
+    });
+    const container = client.database(settings.database).container(settings.container);
+    const elsewhere = [
+      { entry: anEvent('contoso.azurecr.io', 'b'), at: '2026-03-14T09:00:01.000000000Z' },
+      { entry: anEvent('fabrikam.azurecr.io', 'c'), at: '2026-03-14T09:00:03.000000000Z' },
+    ];
+    for (const { entry, at } of elsewhere) {
+      const { registry, repository } = entry.event.data as { registry: string; repository: string };
+      await container.items.create({
+        id: entry.event.id,
+        pk: `${registry}/${repository}`,
+        type: 'event',
+        event: entry.event,
+        recordedAt: at,
+        sortKey: `${at}|${entry.event.id}`,
+      });
+    }
+    const [b, c] = elsewhere.map(({ entry }) => entry.event.id);
+    const a = inFeedPartition.event.id;
+    const ids = (events: { event: { id: string } }[]) => events.map((e) => e.event.id);
+    const first = await store.events.list(undefined, 2);
+    expect(ids(first.items)).toEqual([b, a]);
+    const last = first.items.at(-1);
+    if (!last) throw new Error('empty page');
+    expect(ids((await store.events.list(last.cursor, 10)).items)).toEqual([c]);
+    expect(ids(await store.events.latest(10))).toEqual([c, a, b]);
+    expect(ids(await store.events.latest(10, { registry: 'contoso.azurecr.io' }))).toEqual([a, b]);
   });
 });
 
