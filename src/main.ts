@@ -16,7 +16,7 @@ import { DEFAULT_RETRY_SCHEDULE_MS } from './events/delivery-request';
 import { makeEventGridSink } from './events/event-grid-sink';
 import { sendDelivery } from './events/send-delivery';
 import type { Subscription } from './events/types';
-import { makeAuthenticator } from './http/auth';
+import { makeAuthorizer } from './http/auth';
 import { makeAzurePipelinesCheckHandler } from './http/azure-pipelines-handler';
 import { makeDashboardHandler } from './http/dashboard-handler';
 import { makeEventGridHandler, makeEventGridOptionsHandler } from './http/eventgrid-handler';
@@ -26,6 +26,7 @@ import {
   makeRedeliverHandler,
 } from './http/event-handlers';
 import { makeGatekeeperHandler } from './http/gatekeeper-handler';
+import { makeGuard } from './http/guard';
 import {
   makeGithubProtectionRuleHandler,
   makePutGithubEnvironmentHandler,
@@ -34,7 +35,7 @@ import { makeHealthHandler } from './http/health-handler';
 import { makeOpenApiHandler } from './http/openapi';
 import { makeGetRegistryHandler, makePutRegistryHandler } from './http/registry-handlers';
 import { makeListHandler, makeStatusHandler } from './http/replication-handlers';
-import type { RouteName } from './http/routes';
+import { ROUTES, type RouteName } from './http/routes';
 import {
   makeCreateSubscriptionHandler,
   makeDeleteSubscriptionHandler,
@@ -95,11 +96,15 @@ export function buildHandlers(settings: Settings = loadSettings()) {
     makeCosmosStore(createCosmosClient(settings.cosmos), settings.cosmos),
     settings.cacheTtlMs,
   );
-  const authenticate = makeAuthenticator({
-    webhook: settings.webhookTokens,
-    read: settings.readTokens,
-    admin: settings.adminTokens,
-  });
+  // Every route admitted as src/http/routes.ts declares its access (src/http/guard.ts).
+  const guard = makeGuard(
+    ROUTES,
+    makeAuthorizer({
+      webhook: settings.webhookTokens,
+      read: settings.readTokens,
+      admin: settings.adminTokens,
+    }),
+  );
   if (settings.readTokens.length === 0) {
     console.warn(
       'READ_TOKENS is not set: read routes take admin tokens only, webhook tokens get 403 (docs/pipelines.md)',
@@ -212,7 +217,7 @@ export function buildHandlers(settings: Settings = loadSettings()) {
     }),
     defaultRegions: settings.defaultRegions,
     maxAttempts: settings.storeMaxAttempts,
-    authenticate,
+    guard,
     maxBodyBytes: settings.maxBodyBytes,
     builtinSubscriptions: [...builtinSinks.values()].map((s) => s.subscription),
     onDeliveries: deliverNow,
@@ -251,7 +256,7 @@ export function buildHandlers(settings: Settings = loadSettings()) {
     deleteSubscription: makeDeleteSubscriptionHandler(core),
     health: makeHealthHandler(core),
     dashboard: makeDashboardHandler(core),
-    openApi: makeOpenApiHandler(),
+    openApi: makeOpenApiHandler(core),
     eventGridWebhook: traced(telemetry, 'acrgate.webhook.eventgrid', makeEventGridHandler(core)),
     eventGridHandshake: makeEventGridOptionsHandler(core),
     gatekeeperProvider: makeGatekeeperHandler(core),

@@ -20,7 +20,7 @@ import {
   makePutGithubEnvironmentHandler,
 } from './github-handlers';
 import { makeHealthHandler } from './health-handler';
-import { makeOpenApiHandler } from './openapi';
+import { buildOpenApiDocument, makeOpenApiHandler } from './openapi';
 import { makeGetRegistryHandler, makePutRegistryHandler } from './registry-handlers';
 import { makeListHandler, makeStatusHandler } from './replication-handlers';
 import { ROUTES, type Access, type RouteName } from './routes';
@@ -69,9 +69,9 @@ function allHandlers(): Record<RouteName, HttpHandler> {
     azurePipelinesCheck: makeAzurePipelinesCheckHandler({ ...approvalRoutes, allowedHosts: [] }),
     githubDeploymentProtectionRule: makeGithubProtectionRuleHandler(approvalRoutes),
     health: makeHealthHandler(deps),
-    dashboard: makeDashboardHandler(deps),
+    dashboard: makeDashboardHandler({ ...deps, stallAfterMs: 60_000 }),
     gatekeeperProvider: makeGatekeeperHandler(deps),
-    openApi: makeOpenApiHandler(),
+    openApi: makeOpenApiHandler(deps),
     getRegistry: makeGetRegistryHandler(deps),
     putRegistry: makePutRegistryHandler(deps),
     redeliverEvent: makeRedeliverHandler({ ...deps, deliverNow: () => undefined }),
@@ -117,11 +117,17 @@ async function ask(
   const header = credential.header === undefined ? undefined : tokenFor(credential.header);
   const query = credential.query === undefined ? undefined : tokenFor(credential.query);
   const search = query === undefined ? '' : `?${new URLSearchParams({ token: query }).toString()}`;
-  return call(handler, {
+  const answer = await call(handler, {
     method: route.methods[0],
     url: `/api/${route.route.replace(/\/\{[^}]*\}/g, '')}${search}`,
     ...(header === undefined ? {} : { token: header }),
   });
+  // Whatever the outcome, no token is logged or answered back.
+  const seen = `${JSON.stringify(answer.body)} ${[...answer.headers].join(' ')} ${answer.logs.join(' ')}`;
+  for (const token of [header, query]) {
+    if (token !== undefined) expect(seen, route.name).not.toContain(token);
+  }
+  return answer;
 }
 
 const refused = (answer: Answer) => answer.status === 401 || answer.status === 403;
@@ -144,6 +150,33 @@ describe('every declared route admits exactly the tokens its access declares', (
   it('has a handler for every declared route, and a promise for every access kind', () => {
     expect(Object.keys(handlers).sort()).toEqual(ROUTES.map((r) => r.name).sort());
     expect(new Set(ROUTES.map((r) => r.access)).size).toBeGreaterThan(5);
+  });
+
+  it('promises in the OpenAPI document what is enforced: the same roles, the same token places', () => {
+    type Requirement = Record<string, string[]>;
+    const paths = buildOpenApiDocument().paths as Record<
+      string,
+      Record<string, { operationId: string; security: Requirement[] }>
+    >;
+    const documented = new Map(
+      Object.values(paths).flatMap((methods) =>
+        Object.values(methods).map((op) => [op.operationId, op.security] as const),
+      ),
+    );
+    for (const route of ROUTES) {
+      const security = documented.get(route.name);
+      if (security === undefined) throw new Error(`${route.name} is not in the document`);
+      const promise = PROMISE[route.access];
+      const roles = (scheme: string) =>
+        [...new Set(security.flatMap((r) => r[scheme] ?? []))].sort();
+      if (promise === 'open') expect(security, route.name).toEqual([]);
+      else if (promise === 'signature') {
+        expect(security, route.name).toEqual([{ githubSignature: [] }]);
+      } else {
+        expect(roles('bearerAuth'), route.name).toEqual([...promise.admits].sort());
+        expect(roles('queryToken'), route.name).toEqual(promise.query ? roles('bearerAuth') : []);
+      }
+    }
   });
 
   for (const route of ROUTES) {

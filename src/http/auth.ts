@@ -1,4 +1,6 @@
 // Bearer tokens: compared in constant time against every configured token, so rotation is seamless.
+// The one place a request's token is found (tokenOf) and checked (authorize); src/http/guard.ts
+// applies both to every route as src/http/routes.ts declares its `access`. No token is ever logged.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { HttpRequest } from '@azure/functions';
 import { HttpProblem } from './problem';
@@ -19,10 +21,50 @@ export interface TokenSets {
   admin: readonly string[];
 }
 
+/** Where a request's token came from: `query` only on the routes that take `?token=`. */
+export interface Credential {
+  token: string | undefined;
+  via: 'header' | 'query' | undefined;
+}
+
+const unauthorized = (detail: string, challenge: string) =>
+  new HttpProblem({
+    status: 401,
+    title: 'Unauthorized',
+    detail,
+    headers: { 'www-authenticate': challenge },
+  });
+
+const BEARER = /^Bearer[ ]+([\x21-\x7e]+)[ ]*$/i;
+
+/**
+ * The request's token. Precedence, the one rule: **the Authorization header wins**. When the
+ * header is present it alone is read (a malformed one is a 401, never a fall-back to the query);
+ * `?token=` is read only where `takesQueryToken` (clients that cannot send headers: browsers,
+ * Gatekeeper, Event Grid subscription URLs) and only when no header came. A request that carries
+ * both is from a client that can send headers, so the header -- which proxies do not log -- is
+ * the credential, and the role is always that of exactly one token, never the better of two.
+ */
+export function tokenOf(request: HttpRequest, takesQueryToken: boolean): Credential {
+  const header = request.headers.get('authorization');
+  if (header !== null) {
+    const token = BEARER.exec(header)?.[1];
+    if (token === undefined) {
+      throw unauthorized('the Authorization header must carry a bearer token', 'Bearer');
+    }
+    return { token, via: 'header' };
+  }
+  const query = takesQueryToken ? request.query.get('token') : null;
+  return query === null ? { token: undefined, via: undefined } : { token: query, via: 'query' };
+}
+
 // Hashing first gives equal-length inputs, so timingSafeEqual never leaks a length.
 const digestOf = (token: string): Buffer => createHash('sha256').update(token, 'utf8').digest();
 
-export function makeAuthenticator(tokens: TokenSets) {
+/** Returns the token's role, or throws a 401/403 problem. `allowed` lists the roles the route takes. */
+export type Authorize = (token: string | undefined, allowed: readonly Role[]) => Role;
+
+export function makeAuthorizer(tokens: TokenSets): Authorize {
   const hashed = {
     webhook: tokens.webhook.map(digestOf),
     read: tokens.read.map(digestOf),
@@ -31,31 +73,22 @@ export function makeAuthenticator(tokens: TokenSets) {
   const matches = (candidate: Buffer, set: Buffer[]): boolean =>
     set.reduce((found, known) => timingSafeEqual(candidate, known) || found, false);
 
-  /** Returns the caller's role, or throws a 401/403 problem. `allowed` lists the roles the route takes. */
-  return function authenticate(request: HttpRequest, allowed: readonly Role[]): Role {
-    const header = request.headers.get('authorization');
-    const match = header === null ? null : /^Bearer[ ]+([\x21-\x7e]+)[ ]*$/i.exec(header);
-    if (!match?.[1]) {
-      throw new HttpProblem({
-        status: 401,
-        title: 'Unauthorized',
-        detail: 'the Authorization header must carry a bearer token',
-        headers: { 'www-authenticate': 'Bearer' },
-      });
+  return function authorize(token, allowed) {
+    if (token === undefined || token === '') {
+      throw unauthorized(
+        'the Authorization header must carry a bearer token' +
+          (token === '' ? ' (?token= is empty)' : ''),
+        'Bearer',
+      );
     }
-    const candidate = digestOf(match[1]);
+    const candidate = digestOf(token);
     const isAdmin = matches(candidate, hashed.admin);
     const isRead = matches(candidate, hashed.read);
     const isWebhook = matches(candidate, hashed.webhook);
     // Settings refuse a token in two roles, so at most one of these holds.
     const role: Role | null = isAdmin ? 'admin' : isRead ? 'read' : isWebhook ? 'webhook' : null;
     if (role === null) {
-      throw new HttpProblem({
-        status: 401,
-        title: 'Unauthorized',
-        detail: 'the bearer token is not valid',
-        headers: { 'www-authenticate': 'Bearer error="invalid_token"' },
-      });
+      throw unauthorized('the bearer token is not valid', 'Bearer error="invalid_token"');
     }
     if (!allowed.includes(role)) {
       throw new HttpProblem({
@@ -71,5 +104,3 @@ export function makeAuthenticator(tokens: TokenSets) {
     return role;
   };
 }
-
-export type Authenticate = ReturnType<typeof makeAuthenticator>;

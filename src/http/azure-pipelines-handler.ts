@@ -10,12 +10,12 @@ import { checkOutboundUrl } from '../approvals/outbound-url';
 import type { OutboundGuard } from '../net/outbound-guard';
 import { regionNameSchema } from '../replication/names';
 import { plusMillis } from '../replication/timestamp';
-import { READ_ROLES, type Authenticate } from './auth';
-import { handle, json, parseOr400, readJsonBody } from './handle';
+import type { Guard } from './guard';
+import { json, parseOr400, readJsonBody } from './handle';
 import { HttpProblem } from './problem';
 
 export interface AzurePipelinesDeps extends StatusReadDeps {
-  authenticate: Authenticate;
+  guard: Guard;
   clock: Clock;
   maxBodyBytes: number;
   approvals: Approvals;
@@ -75,9 +75,7 @@ function readHeaders(request: HttpRequest): z.output<typeof checkHeadersSchema> 
 }
 
 export function makeAzurePipelinesCheckHandler(deps: AzurePipelinesDeps): HttpHandler {
-  return handle(async (request, context) => {
-    // The read routes' roles; on Azure the function key too.
-    deps.authenticate(request, READ_ROLES);
+  return deps.guard('azurePipelinesCheck', async (request, context) => {
     const headers = readHeaders(request);
     const planUrl = checkOutboundUrl(headers.PlanUrl, deps.allowedHosts);
     const refused = planUrl.ok

@@ -1,5 +1,5 @@
 // GET /api/dashboard[/{registry}]: the read-only HTML dashboard, for a read token in the header or, from a browser, in ?token=.
-import { HttpRequest, type HttpHandler, type HttpResponseInit } from '@azure/functions';
+import type { HttpHandler, HttpResponseInit } from '@azure/functions';
 import { z } from 'zod';
 import { loadIndexPage, loadRegistryPage, type DashboardDeps } from '../dashboard/load-dashboard';
 import {
@@ -9,11 +9,11 @@ import {
   type DashboardLinks,
 } from '../dashboard/render-dashboard';
 import { registrySchema } from '../replication/names';
-import { READ_ROLES, type Authenticate } from './auth';
-import { handle, parseOr400 } from './handle';
+import type { Guard } from './guard';
+import { parseOr400 } from './handle';
 
 export interface DashboardHandlerDeps extends DashboardDeps {
-  authenticate: Authenticate;
+  guard: Guard;
 }
 
 export const dashboardParamsSchema = z.object({ registry: registrySchema.optional() });
@@ -44,25 +44,10 @@ const htmlPage = (body: string): HttpResponseInit => ({
   headers: HTML_HEADERS,
 });
 
-/**
- * A browser cannot send `Authorization`, so this route alone also takes the token as `?token=`;
- * the header wins when both are present. The same checks apply either way.
- */
-function withQueryToken(request: HttpRequest, token: string | undefined): HttpRequest {
-  if (token === undefined || request.headers.has('authorization')) return request;
-  return new HttpRequest({
-    method: request.method,
-    url: request.url,
-    headers: { authorization: `Bearer ${token}` },
-  });
-}
-
 export function makeDashboardHandler(deps: DashboardHandlerDeps): HttpHandler {
-  return handle(async (request) => {
-    const role = deps.authenticate(
-      withQueryToken(request, request.query.get('token') ?? undefined),
-      READ_ROLES,
-    );
+  // A browser cannot send `Authorization`, so the read token may also come as `?token=` (the
+  // route's declared access); src/http/auth.ts says which wins when both come.
+  return deps.guard('dashboard', async (request, _context, caller) => {
     const query = parseOr400(
       dashboardQuerySchema,
       Object.fromEntries(request.query.entries()),
@@ -75,10 +60,10 @@ export function makeDashboardHandler(deps: DashboardHandlerDeps): HttpHandler {
     const basePath = registry === undefined ? path : path.slice(0, path.lastIndexOf('/'));
     // Links carry the token only when it came in the URL: the viewer has no other way to send it.
     const links: DashboardLinks =
-      query.token !== undefined && !request.headers.has('authorization')
+      caller.via === 'query' && query.token !== undefined
         ? { basePath, token: query.token }
         : { basePath };
-    const viewer = { admin: role === 'admin' };
+    const viewer = { admin: caller.role === 'admin' };
 
     if (registry !== undefined) {
       return htmlPage(renderRegistryPage(await loadRegistryPage(deps, registry, viewer, links)));

@@ -4,13 +4,13 @@ import { z } from 'zod';
 import { eventCursor, InvalidEventCursorError, type Store } from '../app/ports';
 import type { PublishDeps } from '../app/publish-events';
 import { getEvent, readFeed, redeliver } from '../app/read-events';
-import { READ_ROLES, type Authenticate } from './auth';
-import { handle, json, parseOr400 } from './handle';
+import type { Guard } from './guard';
+import { json, parseOr400 } from './handle';
 import { HttpProblem } from './problem';
 
 export interface EventDeps extends PublishDeps {
   store: PublishDeps['store'] & Pick<Store, 'events'>;
-  authenticate: Authenticate;
+  guard: Guard;
 }
 
 export const feedQuerySchema = z.object({
@@ -27,8 +27,7 @@ const notFound = (id: string) =>
 
 /** Pollers keep the returned cursor and pass it as `after`; an empty page keeps their cursor. */
 export function makeEventFeedHandler(deps: EventDeps): HttpHandler {
-  return handle(async (request) => {
-    deps.authenticate(request, READ_ROLES);
+  return deps.guard('eventFeed', async (request) => {
     const query = parseOr400(
       feedQuerySchema,
       Object.fromEntries(request.query.entries()),
@@ -54,8 +53,7 @@ export function makeEventFeedHandler(deps: EventDeps): HttpHandler {
 }
 
 export function makeGetEventHandler(deps: EventDeps): HttpHandler {
-  return handle(async (request) => {
-    deps.authenticate(request, READ_ROLES);
+  return deps.guard('getEvent', async (request) => {
     const { id } = parseOr400(eventIdParamsSchema, request.params, 'path', 'path');
     const found = await getEvent(deps, id);
     if (!found) throw notFound(id);
@@ -72,8 +70,7 @@ export function makeRedeliverHandler(
     deliverNow: (deliveries: Awaited<ReturnType<typeof redeliver>> & object) => void;
   },
 ): HttpHandler {
-  return handle(async (request, context) => {
-    deps.authenticate(request, ['admin']);
+  return deps.guard('redeliverEvent', async (request, context) => {
     const { id } = parseOr400(eventIdParamsSchema, request.params, 'path', 'path');
     const pending = await redeliver(deps, id);
     if (!pending) throw notFound(id);

@@ -1,5 +1,5 @@
 // POST/OPTIONS /api/webhooks/eventgrid: ACR arrivals delivered (and retried) by Azure Event Grid, either schema.
-import { HttpRequest, type HttpHandler, type HttpResponseInit } from '@azure/functions';
+import type { HttpHandler, HttpResponseInit } from '@azure/functions';
 import { changedState, recordArrival } from '../app/record-arrival';
 import type { RegionsDeps } from '../app/required-regions';
 import { acrEventSchema, toIntent, type Intent } from '../replication/acr-event';
@@ -14,13 +14,13 @@ import {
   type DeliveredEvent,
 } from '../replication/event-grid-event';
 import { regionNameSchema } from '../replication/names';
-import type { Authenticate } from './auth';
-import { handle, json, readJsonBody } from './handle';
+import type { Guard } from './guard';
+import { json, readJsonBody } from './handle';
 import { fieldErrors, HttpProblem, type FieldError } from './problem';
 import { isRecord } from '../util/values';
 
 export interface EventGridDeps extends RegionsDeps {
-  authenticate: Authenticate;
+  guard: Guard;
   maxBodyBytes: number;
 }
 
@@ -29,25 +29,6 @@ const CONTENT_TYPES = [
   'application/cloudevents+json',
   'application/cloudevents-batch+json',
 ];
-
-/**
- * The webhook token, as `Authorization: Bearer …` or as `?token=…`. The query form exists because
- * an Event Grid subscription's URL always reaches the validation handshake, a delivery header may not.
- * Not `?code=`: that is the Functions host's key parameter.
- */
-function authenticateDelivery(deps: Pick<EventGridDeps, 'authenticate'>, request: HttpRequest) {
-  const token = request.query.get('token');
-  if (request.headers.has('authorization') || token === null) {
-    return deps.authenticate(request, ['webhook']);
-  }
-  // The authenticator reads the header only; hand it the query token the same way.
-  const asHeader = new HttpRequest({
-    method: request.method,
-    url: request.url,
-    headers: { authorization: `Bearer ${token}` },
-  });
-  return deps.authenticate(asHeader, ['webhook']);
-}
 
 type Planned =
   | {
@@ -139,8 +120,10 @@ function parseEnvelope(
 }
 
 export function makeEventGridHandler(deps: EventGridDeps): HttpHandler {
-  return handle(async (request, context) => {
-    authenticateDelivery(deps, request);
+  // The webhook token, as `Authorization: Bearer …` or as `?token=…` (the route's declared access):
+  // an Event Grid subscription's URL always reaches the validation handshake, a header may not.
+  // Not `?code=`: that is the Functions host's key parameter.
+  return deps.guard('eventGridWebhook', async (request, context) => {
     const body = await readJsonBody(request, deps.maxBodyBytes, CONTENT_TYPES);
     const contentType = (request.headers.get('content-type') ?? '').split(';')[0]?.trim();
     const cloudEvents = contentType?.toLowerCase().startsWith('application/cloudevents') ?? false;
@@ -203,13 +186,10 @@ export function makeEventGridHandler(deps: EventGridDeps): HttpHandler {
 const ORIGIN = /^[A-Za-z0-9.:-]{1,253}$/;
 
 /** CloudEvents 1.0 abuse protection (HTTP webhook spec): Event Grid asks before its first delivery. */
-export function makeEventGridOptionsHandler(
-  deps: Pick<EventGridDeps, 'authenticate'>,
-): HttpHandler {
-  return handle((request): Promise<HttpResponseInit> => {
-    // Our endpoint URL carries ?token=, and Event Grid sends that URL to the handshake: without
-    // the check, any tenant could validate a subscription aimed at the gate.
-    authenticateDelivery(deps, request);
+export function makeEventGridOptionsHandler(deps: Pick<EventGridDeps, 'guard'>): HttpHandler {
+  // Our endpoint URL carries ?token=, and Event Grid sends that URL to the handshake: without
+  // the check (the route's declared access), any tenant could validate a subscription aimed at the gate.
+  return deps.guard('eventGridHandshake', (request): Promise<HttpResponseInit> => {
     const origin = request.headers.get('webhook-request-origin')?.trim();
     if (!origin || !ORIGIN.test(origin)) {
       throw new HttpProblem({

@@ -1,15 +1,15 @@
 // POST /api/gatekeeper/{region}: an OPA Gatekeeper external data provider (also called by Kyverno's apiCall) answering whether each image is in the region.
-import { HttpRequest, type HttpHandler } from '@azure/functions';
+import type { HttpHandler } from '@azure/functions';
 import { z } from 'zod';
 import { checkImages, type CheckImagesDeps } from '../app/check-images';
 import { StoreUnavailableError } from '../app/ports';
 import { regionNameSchema } from '../replication/names';
-import { READ_ROLES, type Authenticate } from './auth';
-import { handle, json, parseOr400, readJsonBody } from './handle';
+import type { Guard } from './guard';
+import { json, parseOr400, readJsonBody } from './handle';
 import { HttpProblem } from './problem';
 
 export interface GatekeeperDeps extends CheckImagesDeps {
-  authenticate: Authenticate;
+  guard: Guard;
 }
 
 export const PROVIDER_API_VERSION = 'externaldata.gatekeeper.sh/v1beta1';
@@ -45,20 +45,9 @@ export const providerRequestSchema = z.object({
     .meta({ description: '`keys`: image references as written in pod specs' }),
 });
 
-/** A token in `?token=` is read as the bearer token; the header wins when both come. */
-function withQueryToken(request: HttpRequest): HttpRequest {
-  const token = request.query.get('token');
-  if (token === null || request.headers.has('authorization')) return request;
-  return new HttpRequest({
-    method: request.method,
-    url: request.url,
-    headers: { authorization: `Bearer ${token}` },
-  });
-}
-
 export function makeGatekeeperHandler(deps: GatekeeperDeps): HttpHandler {
-  return handle(async (request, context) => {
-    deps.authenticate(withQueryToken(request), READ_ROLES);
+  // Gatekeeper sends no headers: the read token may come as `?token=` (the route's declared access).
+  return deps.guard('gatekeeperProvider', async (request, context) => {
     const { region } = parseOr400(gatekeeperParamsSchema, request.params, 'path', 'path');
     const body = parseOr400(
       providerRequestSchema,

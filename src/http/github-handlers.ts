@@ -8,14 +8,14 @@ import { verifySignature, type GithubAppSettings } from '../approvals/github';
 import { parseImage } from '../approvals/image';
 import { regionNameSchema } from '../replication/names';
 import { plusMillis } from '../replication/timestamp';
-import type { Authenticate } from './auth';
-import { handle, json, parseOr400, readJsonBody } from './handle';
+import type { Guard } from './guard';
+import { json, parseOr400, readJsonBody } from './handle';
 import { HttpProblem } from './problem';
 
 export interface GithubDeps {
   store: Pick<Store, 'githubEnvironments'>;
   clock: Clock;
-  authenticate: Authenticate;
+  guard: Guard;
   maxBodyBytes: number;
   approvals: Approvals;
   advanceSoon: (registry: string, repository: string, id: string) => void;
@@ -73,8 +73,7 @@ export const environmentMappingSchema = z.object({
 });
 
 export function makePutGithubEnvironmentHandler(deps: GithubDeps): HttpHandler {
-  return handle(async (request) => {
-    deps.authenticate(request, ['admin']);
+  return deps.guard('putGithubEnvironment', async (request) => {
     const params = parseOr400(environmentParamsSchema, request.params, 'path', 'path');
     const body = parseOr400(
       environmentBodySchema,
@@ -136,7 +135,7 @@ async function readRawBody(request: HttpRequest, maxBytes: number): Promise<stri
 }
 
 export function makeGithubProtectionRuleHandler(deps: GithubDeps): HttpHandler {
-  return handle(async (request, context) => {
+  return deps.guard('githubDeploymentProtectionRule', async (request, context) => {
     const app = deps.app;
     if (!app) {
       throw new HttpProblem({

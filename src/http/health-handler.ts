@@ -1,10 +1,11 @@
 // GET /api/health: liveness, and whether the store answers.
 import type { HttpHandler } from '@azure/functions';
 import type { Store } from '../app/ports';
-import { handle, json } from './handle';
+import type { Guard } from './guard';
+import { json } from './handle';
 
-export function makeHealthHandler(deps: { store: Pick<Store, 'ping'> }): HttpHandler {
-  return handle(async (_request, context) => {
+export function makeHealthHandler(deps: { store: Pick<Store, 'ping'>; guard: Guard }): HttpHandler {
+  return deps.guard('health', async (_request, context) => {
     const started = Date.now();
     try {
       await deps.store.ping();

@@ -6,7 +6,8 @@ import { z } from 'zod';
 import { cloudEventSchema } from '../replication/event-grid-event';
 import { checkAnswerSchema } from './azure-pipelines-handler';
 import { environmentMappingSchema, protectionRuleAnswerSchema } from './github-handlers';
-import { handle, json } from './handle';
+import type { Guard } from './guard';
+import { json } from './handle';
 import * as bodies from './response-schemas';
 import {
   ROUTES,
@@ -375,7 +376,7 @@ export function buildOpenApiDocument(): JsonSchema {
           in: 'query',
           name: 'token',
           description:
-            'The dashboard (for browsers), the Event Grid webhook (for subscription URLs) and the Gatekeeper provider (which sends no headers) only: the token in the URL. It ends up in browser history and proxy logs.',
+            'The dashboard (for browsers), the Event Grid webhook (for subscription URLs) and the Gatekeeper provider (which sends no headers) only: the token in the URL. It ends up in browser history and proxy logs. When the Authorization header is also sent, the header alone is read.',
         },
       },
     },
@@ -383,8 +384,8 @@ export function buildOpenApiDocument(): JsonSchema {
   return built;
 }
 
-export function makeOpenApiHandler(): HttpHandler {
-  return handle(() =>
+export function makeOpenApiHandler(deps: { guard: Guard }): HttpHandler {
+  return deps.guard('openApi', () =>
     Promise.resolve(json(200, buildOpenApiDocument(), { 'cache-control': 'public, max-age=300' })),
   );
 }

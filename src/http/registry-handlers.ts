@@ -3,11 +3,11 @@ import type { HttpHandler } from '@azure/functions';
 import { z } from 'zod';
 import { getRequiredRegions, setRequiredRegions, type RegionsDeps } from '../app/required-regions';
 import { regionNameSchema, registrySchema } from '../replication/names';
-import type { Authenticate } from './auth';
-import { handle, json, parseOr400, readJsonBody } from './handle';
+import type { Guard } from './guard';
+import { json, parseOr400, readJsonBody } from './handle';
 
 export interface RegistryDeps extends RegionsDeps {
-  authenticate: Authenticate;
+  guard: Guard;
   maxBodyBytes: number;
 }
 
@@ -17,16 +17,14 @@ export const regionsBodySchema = z.strictObject({
 });
 
 export function makeGetRegistryHandler(deps: RegistryDeps): HttpHandler {
-  return handle(async (request) => {
-    deps.authenticate(request, ['admin']);
+  return deps.guard('getRegistry', async (request) => {
     const { registry } = parseOr400(registryParamsSchema, request.params, 'path', 'path');
     return json(200, await getRequiredRegions(deps, registry));
   });
 }
 
 export function makePutRegistryHandler(deps: RegistryDeps): HttpHandler {
-  return handle(async (request, context) => {
-    deps.authenticate(request, ['admin']);
+  return deps.guard('putRegistry', async (request, context) => {
     const { registry } = parseOr400(registryParamsSchema, request.params, 'path', 'path');
     const body = parseOr400(
       regionsBodySchema,

@@ -12,13 +12,13 @@ import {
   registrySchema,
   repositorySchema,
 } from '../replication/names';
-import { READ_ROLES, type Authenticate } from './auth';
+import type { Guard } from './guard';
 import { clientGoneSignal } from './client-gone';
-import { handle, json, parseOr400 } from './handle';
+import { json, parseOr400 } from './handle';
 import { HttpProblem } from './problem';
 
 export interface ReadDeps extends Pick<RegionsDeps, 'store' | 'defaultRegions'> {
-  authenticate: Authenticate;
+  guard: Guard;
 }
 
 export interface StatusDeps extends ReadDeps, Omit<WaitDeps, keyof ReadDeps> {}
@@ -74,8 +74,7 @@ const describe = (registry: string, reference: Reference): string =>
 
 /** The status of one tag; with `?wait=N`, a long-poll that answers the moment it is replicated. */
 export function makeStatusHandler(deps: StatusDeps): HttpHandler {
-  return handle(async (request, context) => {
-    deps.authenticate(request, READ_ROLES);
+  return deps.guard('replicationStatus', async (request, context) => {
     const { registry, reference } = parseOr400(statusParamsSchema, request.params, 'path', 'path');
     const query = parseOr400(statusQuerySchema, queryObject(request.query), 'query', 'query');
     let scope: string[] | undefined;
@@ -138,8 +137,7 @@ export function makeStatusHandler(deps: StatusDeps): HttpHandler {
 }
 
 export function makeListHandler(deps: ReadDeps): HttpHandler {
-  return handle(async (request) => {
-    deps.authenticate(request, READ_ROLES);
+  return deps.guard('replicationList', async (request) => {
     const { registry } = parseOr400(listParamsSchema, request.params, 'path', 'path');
     const query = parseOr400(listQuerySchema, queryObject(request.query), 'query', 'query');
     const page = await listStatuses(deps, {

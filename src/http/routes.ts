@@ -1,5 +1,6 @@
 // Every HTTP function, declared once: functions/routes.ts registers these (name, route, methods,
-// authLevel) and src/http/openapi.ts describes them (access, schemas, responses). A handler
+// authLevel), src/http/guard.ts admits callers by their `access`, and src/http/openapi.ts describes
+// them (access, schemas, responses): what the document promises is what is enforced. A handler
 // validates with the same schemas it is declared with here; its own status codes are listed in
 // `responses` (the errors every route of a kind can give are added by the generator).
 import type { HttpMethod } from '@azure/functions';
@@ -71,6 +72,7 @@ export interface RouteDeclaration extends OperationDoc {
   /** `function`: the function key is required on Azure (the local host does not check it). */
   authLevel: 'anonymous' | 'function';
   tag: string;
+  /** Who may call it: enforced for every route by src/http/guard.ts (handlers check no role). */
   access: Access;
   /** Whether the operation reads or writes the store (so may answer 500 and 503). */
   store: boolean;

@@ -12,14 +12,14 @@ import {
 import { SUBSCRIPTION_FORMATS } from '../events/types';
 import type { OutboundGuard } from '../net/outbound-guard';
 import { regionNameSchema, registrySchema } from '../replication/names';
-import type { Authenticate } from './auth';
-import { handle, json, parseOr400, readJsonBody } from './handle';
+import type { Guard } from './guard';
+import { json, parseOr400, readJsonBody } from './handle';
 import { HttpProblem } from './problem';
 
 export interface SubscriptionDeps {
   store: Pick<Store, 'subscriptions'>;
   clock: Clock;
-  authenticate: Authenticate;
+  guard: Guard;
   maxBodyBytes: number;
   /** Refuses loopback, private and metadata destinations here, and again on every attempt. */
   outboundGuard?: Pick<OutboundGuard, 'refusal'>;
@@ -97,8 +97,7 @@ export const subscriptionIdParamsSchema = z.object({
 });
 
 export function makeCreateSubscriptionHandler(deps: SubscriptionDeps): HttpHandler {
-  return handle(async (request, context) => {
-    deps.authenticate(request, ['admin']);
+  return deps.guard('createSubscription', async (request, context) => {
     const body = parseOr400(
       newSubscriptionSchema,
       await readJsonBody(request, deps.maxBodyBytes),
@@ -142,16 +141,14 @@ export function makeCreateSubscriptionHandler(deps: SubscriptionDeps): HttpHandl
 }
 
 export function makeListSubscriptionsHandler(deps: SubscriptionDeps): HttpHandler {
-  return handle(async (request) => {
-    deps.authenticate(request, ['admin']);
+  return deps.guard('listSubscriptions', async () => {
     const subscriptions = await deps.store.subscriptions.list();
     return json(200, { subscriptions: subscriptions.map(toSubscriptionView) });
   });
 }
 
 export function makeGetSubscriptionHandler(deps: SubscriptionDeps): HttpHandler {
-  return handle(async (request) => {
-    deps.authenticate(request, ['admin']);
+  return deps.guard('getSubscription', async (request) => {
     const { id } = parseOr400(subscriptionIdParamsSchema, request.params, 'path', 'path');
     const subscription = await deps.store.subscriptions.get(id);
     if (!subscription)
@@ -161,8 +158,7 @@ export function makeGetSubscriptionHandler(deps: SubscriptionDeps): HttpHandler 
 }
 
 export function makeDeleteSubscriptionHandler(deps: SubscriptionDeps): HttpHandler {
-  return handle(async (request) => {
-    deps.authenticate(request, ['admin']);
+  return deps.guard('deleteSubscription', async (request) => {
     const { id } = parseOr400(subscriptionIdParamsSchema, request.params, 'path', 'path');
     if (!(await deps.store.subscriptions.delete(id))) {
       throw new HttpProblem({ status: 404, title: 'Not Found', detail: `no subscription ${id}` });

@@ -4,19 +4,18 @@ import { verifyNow, type ImageDeps, type Update } from '../app/follow-image';
 import { resolveReference } from '../app/read-status';
 import { getRequiredRegions, type RegionsDeps } from '../app/required-regions';
 import { updateTag } from '../app/update-tag';
-import { READ_ROLES, type Authenticate } from './auth';
-import { handle, json, parseOr400 } from './handle';
+import type { Guard } from './guard';
+import { json, parseOr400 } from './handle';
 import { HttpProblem } from './problem';
 import { statusParamsSchema } from './replication-handlers';
 
 export interface VerifyDeps extends RegionsDeps {
-  authenticate: Authenticate;
+  guard: Guard;
   images?: ImageDeps;
 }
 
 export function makeVerifyHandler(deps: VerifyDeps): HttpHandler {
-  return handle(async (request) => {
-    deps.authenticate(request, READ_ROLES);
+  return deps.guard('verifyImage', async (request) => {
     const { registry, reference } = parseOr400(statusParamsSchema, request.params, 'path', 'path');
     const images = deps.images;
     if (!images) throw new HttpProblem({ status: 503, title: 'Verification unavailable' });

@@ -6,11 +6,11 @@ import type { RegionsDeps } from '../app/required-regions';
 import { toStatusBody } from '../app/read-status';
 import { acrEventSchema, ignoredAction, toIntent } from '../replication/acr-event';
 import { regionNameSchema } from '../replication/names';
-import type { Authenticate } from './auth';
-import { handle, json, parseOr400, readJsonBody } from './handle';
+import type { Guard } from './guard';
+import { json, parseOr400, readJsonBody } from './handle';
 
 export interface WebhookDeps extends RegionsDeps {
-  authenticate: Authenticate;
+  guard: Guard;
   maxBodyBytes: number;
   countQuarantineAsArrival: boolean;
 }
@@ -18,8 +18,7 @@ export interface WebhookDeps extends RegionsDeps {
 export const acrWebhookParamsSchema = z.object({ region: regionNameSchema });
 
 export function makeAcrWebhookHandler(deps: WebhookDeps): HttpHandler {
-  return handle(async (request, context) => {
-    deps.authenticate(request, ['webhook']);
+  return deps.guard('acrWebhook', async (request, context) => {
     const { region } = parseOr400(acrWebhookParamsSchema, request.params, 'path', 'path');
     const body = await readJsonBody(request, deps.maxBodyBytes);
     const ignored = ignoredAction(body, { countQuarantine: deps.countQuarantineAsArrival });

@@ -13,7 +13,9 @@ import { sweepRounds } from '../../src/app/sweep-rounds';
 import { readFeed } from '../../src/app/read-events';
 import { makeChangeNotifier } from '../../src/app/change-notifier';
 import { makeSharedWaits } from '../../src/app/wait-for-replication';
-import { makeAuthenticator } from '../../src/http/auth';
+import { makeAuthorizer } from '../../src/http/auth';
+import { makeGuard } from '../../src/http/guard';
+import { ROUTES } from '../../src/http/routes';
 import { makeListHandler, makeStatusHandler } from '../../src/http/replication-handlers';
 import { makeAcrWebhookHandler } from '../../src/http/webhook-handler';
 import type { EventCursor } from '../../src/app/ports';
@@ -1179,7 +1181,7 @@ async function runHostile(inputs: typeof inputArb extends fc.Arbitrary<infer I> 
   const notifier = makeChangeNotifier();
   const deps = {
     ...instance,
-    authenticate: makeAuthenticator({ webhook: [TOKEN], read: [READ], admin: [] }),
+    guard: makeGuard(ROUTES, makeAuthorizer({ webhook: [TOKEN], read: [READ], admin: [] })),
     maxBodyBytes: 65_536,
     countQuarantineAsArrival: false,
     notifier,

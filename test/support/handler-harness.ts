@@ -9,7 +9,9 @@ import {
 import { makeChangeNotifier } from '../../src/app/change-notifier';
 import type { Clock } from '../../src/app/ports';
 import { makeSharedWaits } from '../../src/app/wait-for-replication';
-import { makeAuthenticator } from '../../src/http/auth';
+import { makeAuthorizer } from '../../src/http/auth';
+import { makeGuard } from '../../src/http/guard';
+import { ROUTES } from '../../src/http/routes';
 import { instantFromDate } from '../../src/replication/timestamp';
 import { makeMemoryStore } from './memory-store';
 
@@ -36,11 +38,11 @@ export function handlerDeps(options: { defaultRegions?: readonly string[] } = {}
     maxAttempts: 40,
     maxBodyBytes: 64 * 1024,
     countQuarantineAsArrival: false,
-    authenticate: makeAuthenticator({
-      webhook: [TOKENS.webhook],
-      read: [TOKENS.read],
-      admin: [TOKENS.admin],
-    }),
+    // Each route admitted as src/http/routes.ts declares it, as src/main.ts does.
+    guard: makeGuard(
+      ROUTES,
+      makeAuthorizer({ webhook: [TOKENS.webhook], read: [TOKENS.read], admin: [TOKENS.admin] }),
+    ),
     waits: makeSharedWaits({ store, notifier, pollMs: 50, maxWaiters: 10, defaultRegions }),
   };
 }
