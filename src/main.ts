@@ -4,6 +4,8 @@ import { coalescePerRepository, makeApprovals } from './app/answer-approvals';
 import { withShortLivedCache } from './app/cached-store';
 import { makeChangeNotifier } from './app/change-notifier';
 import { makeDeliverer } from './app/deliver-events';
+import { makeTagCache } from './app/tag-cache';
+import type { NewDelivery } from './app/update-tag';
 import { DEFAULT_READ_BOUND_MS, type ImageDeps } from './app/follow-image';
 import { makeStoreReplay, type ReconcileDeps } from './app/reconcile-webhooks';
 import { makeSharedWaits } from './app/wait-for-replication';
@@ -148,6 +150,12 @@ export function buildHandlers(settings: Settings = loadSettings()) {
     log: (line) => console.log(line),
     telemetry,
   });
+  // First attempts of deliveries stored claimed with their event: sent at once, nothing read first.
+  const deliverClaimed = (deliveries: NewDelivery[]) => {
+    void deliverer.deliverClaimed(deliveries).catch((error: unknown) => {
+      console.warn(`immediate delivery failed, the timer will retry: ${(error as Error).message}`);
+    });
+  };
   // First attempts go out at once; the timer retries whatever this misses.
   const deliverNow = (deliveries: DeliveryRecord[]) => {
     void deliverer.deliverNew(deliveries).catch((error: unknown) => {
@@ -221,6 +229,10 @@ export function buildHandlers(settings: Settings = loadSettings()) {
     maxBodyBytes: settings.maxBodyBytes,
     builtinSubscriptions: [...builtinSinks.values()].map((s) => s.subscription),
     onDeliveries: deliverNow,
+    onNewDeliveries: deliverClaimed,
+    // As long as the deliverer's own claim: one send plus margin.
+    firstAttemptLeaseMs: settings.delivery.timeoutMs + 30_000,
+    tagCache: makeTagCache(),
     stallAfterMs: settings.stallAfterMs,
     outboundGuard,
     feedSettleMs: settings.feedSettleMs,

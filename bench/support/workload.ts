@@ -3,6 +3,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { CosmosClient, type Container } from '@azure/cosmos';
 import { withShortLivedCache } from '../../src/app/cached-store';
 import type { RegionsDeps } from '../../src/app/required-regions';
+import { makeTagCache } from '../../src/app/tag-cache';
 import type { Subscription } from '../../src/events/types';
 import { acrEventSchema, toIntent, type Intent } from '../../src/replication/acr-event';
 import { instantFromDate } from '../../src/replication/timestamp';
@@ -111,6 +112,7 @@ export function anAppInstance(
     clock: { now: () => instantFromDate(new Date()) },
     defaultRegions: regions,
     maxAttempts,
+    tagCache: makeTagCache(),
   };
 }
 

@@ -16,6 +16,7 @@ import { instantToDate, plusMillis } from '../replication/timestamp';
 import type { Clock, DeliveryRecord, Store, StoredDelivery } from './ports';
 import { StoreUnavailableError } from './ports';
 import type { Telemetry } from './telemetry';
+import type { NewDelivery } from './update-tag';
 
 export interface DeliveryDeps {
   store: Pick<Store, 'events' | 'subscriptions' | 'deliveries'>;
@@ -114,6 +115,18 @@ export function makeDeliverer(deps: DeliveryDeps) {
       deps.store.events.get(record.eventId),
       findSubscription(record.subscriptionId),
     ]);
+    await sendClaimed(claimed, stored, subscription, report);
+  }
+
+  /** One attempt of a delivery this instance holds the claim of, and its outcome recorded. */
+  async function sendClaimed(
+    claimed: StoredDelivery,
+    stored: StoredEvent | undefined,
+    subscription: Subscription | undefined,
+    report: DeliveryReport,
+  ): Promise<void> {
+    const now = deps.clock.now();
+    const { record } = claimed;
     if (!stored || !subscription || !subscription.enabled || !appliesTo(subscription, stored)) {
       const detail = !stored
         ? 'event not found'
@@ -223,17 +236,21 @@ export function makeDeliverer(deps: DeliveryDeps) {
     skipped: 0,
   });
 
-  async function deliverAll(items: StoredDelivery[]): Promise<DeliveryReport> {
+  async function inParallel<T extends { record: DeliveryRecord } | { delivery: StoredDelivery }>(
+    items: T[],
+    run: (item: T, report: DeliveryReport) => Promise<void>,
+  ): Promise<DeliveryReport> {
     const report = emptyReport();
     // A few at a time: one slow receiver must not hold up the rest.
     const queue = [...items];
     const worker = async () => {
       for (let next = queue.shift(); next; next = queue.shift()) {
         try {
-          await deliverOne(next, report);
+          await run(next, report);
         } catch (error) {
+          const { record } = 'delivery' in next ? next.delivery : next;
           log(
-            `delivery of ${next.record.eventId} to ${next.record.subscriptionId} failed: ${(error as Error).message}`,
+            `delivery of ${record.eventId} to ${record.subscriptionId} failed: ${(error as Error).message}`,
           );
         }
       }
@@ -242,10 +259,22 @@ export function makeDeliverer(deps: DeliveryDeps) {
     return report;
   }
 
+  const deliverAll = (items: StoredDelivery[]): Promise<DeliveryReport> =>
+    inParallel(items, deliverOne);
+
   return {
     /** Sends every delivery that is due (the timer calls this). */
     async deliverDue(limit = 100): Promise<DeliveryReport> {
       return deliverAll(await deps.store.deliveries.listDue(deps.clock.now(), limit));
+    },
+    /**
+     * Sends the first attempt of deliveries stored claimed with the write that decided their
+     * event: the event and subscription are in hand, so nothing is read before sending.
+     */
+    deliverClaimed(items: NewDelivery[]): Promise<DeliveryReport> {
+      return inParallel(items, (item, report) =>
+        sendClaimed(item.delivery, item.event, item.subscription, report),
+      );
     },
     /** Sends the first attempt of new deliveries right away, instead of waiting for the timer. */
     async deliverNew(records: DeliveryRecord[]): Promise<DeliveryReport> {

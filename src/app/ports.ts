@@ -27,6 +27,22 @@ export interface StoredTag {
 
 export type SaveResult = { ok: true; etag: string } | { ok: false; reason: 'conflict' };
 
+/**
+ * What a tag write decided, stored with it in one request to the tag's partition: the events, and
+ * a delivery per subscription that wants each. All or nothing, so no outbox is needed.
+ */
+export interface Decided {
+  events: { entry: OutboxEntry; recordedAt: Instant }[];
+  deliveries: DeliveryRecord[];
+}
+
+/** A saved tag, and the deliveries stored with it (with their ETags, for their first attempt). */
+export type TagSaveResult =
+  { ok: true; etag: string; deliveries: StoredDelivery[] } | { ok: false; reason: 'conflict' };
+
+/** Most items one tag write stores with it (the store's limit per request, the tag included). */
+export const MAX_ITEMS_PER_WRITE = 100;
+
 export interface TagListQuery {
   registry: string;
   repository?: string;
@@ -37,8 +53,15 @@ export interface TagListQuery {
 
 export interface TagRepository {
   get(key: TagKey): Promise<StoredTag | undefined>;
-  /** Create (`expected` 'absent') or replace only if the ETag still matches. */
-  save(record: TagRecord, expected: { etag: string } | 'absent'): Promise<SaveResult>;
+  /**
+   * Create (`expected` 'absent') or replace only if the ETag still matches; with `decided`, its
+   * events and deliveries in the same request (at most MAX_ITEMS_PER_WRITE items in all).
+   */
+  save(
+    record: TagRecord,
+    expected: { etag: string } | 'absent',
+    decided?: Decided,
+  ): Promise<TagSaveResult>;
   findByDigest(registry: string, repository: string, digest: string): Promise<StoredTag[]>;
   /** Many tags of one repository in one query (those that exist), for batched reads. */
   getMany(registry: string, repository: string, tags: string[]): Promise<StoredTag[]>;
@@ -125,6 +148,12 @@ export interface DeliveryRecord {
   nextAttemptAt: Instant | null;
   detail?: string;
   updatedAt: Instant;
+  /**
+   * The repository of the event's tag: the delivery lives beside it. Absent in deliveries opened
+   * before they did (they stay where they were).
+   */
+  registry?: string;
+  repository?: string;
 }
 
 export interface StoredDelivery {
@@ -147,16 +176,10 @@ export interface RecordedDeletion {
   regions: Record<string, Instant>;
 }
 
-export interface RecordedDeletion {
-  registry: string;
-  repository: string;
-  digest: string;
-  regions: Record<string, Instant>;
-}
-
 /**
  * Deletes remembered per (repository, digest), whatever tags point at it: a delete delivered
- * before any push of its digest to a tag still applies when that push arrives.
+ * before any push of its digest to a tag still applies when that round would complete (updateTag
+ * reads them then, with the registry's regions).
  */
 export interface DeletionRepository {
   /** Region → latest delete timestamp; empty when the digest was never deleted. */

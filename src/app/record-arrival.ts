@@ -1,14 +1,7 @@
 // Records one regional webhook: a push arrival, or a delete of a digest, in the tag's state.
 import type { Intent } from '../replication/acr-event';
-import {
-  applyDelete,
-  applyPush,
-  keyOf,
-  knownDigests,
-  type TagKey,
-  type TagState,
-} from '../replication/tag-state';
-import { millisBetween, type Instant } from '../replication/timestamp';
+import { applyDelete, applyPush, keyOf, type TagKey } from '../replication/tag-state';
+import { millisBetween } from '../replication/timestamp';
 import { ImplausibleTimestampError } from './ports';
 import type { RegionsDeps } from './required-regions';
 import { getRequiredRegions } from './required-regions';
@@ -63,10 +56,6 @@ async function applyArrival(
   payload?: Record<string, unknown>,
 ): Promise<ArrivalOutcome> {
   const { regions } = await getRequiredRegions(deps, intent.registry);
-  const options = {
-    confirmRegions: async () =>
-      (await getRequiredRegions(deps, intent.registry, { fresh: true })).regions,
-  };
   const report = { region, digest: intent.digest, timestamp: intent.timestamp };
   if (intent.kind === 'push') {
     const key: TagKey = {
@@ -75,26 +64,20 @@ async function applyArrival(
       tag: intent.tag,
       ...(intent.tag === null ? { untaggedDigest: intent.digest } : {}),
     };
-    // Deletes delivered before the first push of this digest to the tag apply in the same write,
-    // so a deleted manifest never completes a round. (A delete racing this very push is settled
-    // by the sweep, which applies recent deletes again.)
+    // Deletes delivered before this push apply when the round would complete (updateTag reads
+    // them then): a deleted manifest never completes a round, and the arrivals before that cost
+    // one write each. (A delete racing this very push is settled by the sweep.)
     let result = await updateTag(
       deps,
       key,
-      async (s) => {
-        const next = applyPush(s, report, payload);
-        // The image's children are known from the store in the same write: never early.
-        if (knownDigests(s).includes(report.digest)) return refreshImage(deps, next);
-        const deletes = await deps.store.deletions.get(key.registry, key.repository, report.digest);
-        return refreshImage(deps, withDeletes(next, report.digest, deletes));
-      },
+      (s) => refreshImage(deps, applyPush(s, report, payload)),
       regions,
-      options,
+      { likelyNew: true },
     );
     if (deps.images) {
       // Stored first; then the registry, within a bound (the sweep retries what this misses).
       const update: Update = async (k, change) => {
-        const r = await updateTag(deps, k, change, regions, options);
+        const r = await updateTag(deps, k, change, regions);
         if (
           r.record.state.tag === key.tag &&
           r.record.state.untaggedDigest === key.untaggedDigest
@@ -137,9 +120,3 @@ async function applyArrival(
   await followChild(deps, update, intent.registry, intent.repository, intent.digest);
   return { kind: 'delete', results };
 }
-
-const withDeletes = (state: TagState, digest: string, deletes: Record<string, Instant>): TagState =>
-  Object.entries(deletes).reduce(
-    (next, [region, timestamp]) => applyDelete(next, { region, digest, timestamp }),
-    state,
-  );

@@ -7,6 +7,7 @@ import {
   type OutboxEntry,
 } from '../events/replicated-event';
 import {
+  applyDelete,
   emptyTagState,
   evaluate,
   isStallDue,
@@ -19,28 +20,50 @@ import {
   type TagState,
 } from '../replication/tag-state';
 import { repositoryTopic, type ChangeNotifier } from './change-notifier';
-import type { TagRecord } from './ports';
-import { StoreUnavailableError } from './ports';
-import { publishOutbox, type PublishDeps } from './publish-events';
+import type { Decided, DeliveryRecord, Store, StoredDelivery, StoredTag, TagRecord } from './ports';
+import { MAX_ITEMS_PER_WRITE, StoreUnavailableError } from './ports';
+import { newDelivery, publishOutbox, subscriptionsFor, type PublishDeps } from './publish-events';
+import type { TagCache } from './tag-cache';
 import { reportTagWrite, type Telemetry } from './telemetry';
+import { appliesTo } from '../events/delivery-request';
+import type { StoredEvent, Subscription } from '../events/types';
+import { millisBetween, plusMillis, type Instant } from '../replication/timestamp';
 import { sameSet } from '../util/values';
 
+/** A delivery stored with the write that decided its event, claimed for its first attempt. */
+export interface NewDelivery {
+  delivery: StoredDelivery;
+  event: StoredEvent;
+  subscription: Subscription;
+}
+
 export interface UpdateDeps extends PublishDeps {
+  store: PublishDeps['store'] & Pick<Store, 'registries' | 'deletions'>;
+  /** The required regions of a registry that has none of its own. */
+  defaultRegions: readonly string[];
   telemetry?: Telemetry;
   maxAttempts: number;
   notifier?: ChangeNotifier;
   /** Told after each write of a tag, so approvals waiting on it are decided at once. */
   onTagWritten?: (key: TagKey) => void;
+  /** This instance's last known copy of each tag: a write from it needs no read first. */
+  tagCache?: TagCache;
+  /**
+   * Sends the first attempt of deliveries stored with a write, at once. They are stored claimed
+   * for `firstAttemptLeaseMs`, so the timer leaves them alone unless this instance dies first.
+   */
+  onNewDeliveries?: (deliveries: NewDelivery[]) => void;
+  firstAttemptLeaseMs?: number;
 }
 
 export interface UpdateOptions {
   /** Also report the round stalled when it has been open this long. */
   stallAfterMs?: number;
   /**
-   * Reads the required regions past any cache. Called only when a round is about to complete:
-   * an event cannot be taken back, so a region added a moment ago on another instance must count.
+   * The tag is most likely new (a push): when this instance does not know it, try creating it
+   * rather than reading it first. If it exists after all, the create is refused and it is read.
    */
-  confirmRegions?: () => Promise<readonly string[]>;
+  likelyNew?: boolean;
 }
 
 export interface UpdateResult {
@@ -65,28 +88,54 @@ const sameDerived = (a: Evaluation, b: Evaluation): boolean =>
 const backoff = (attempt: number): Promise<void> =>
   sleep(Math.random() * Math.min(2 ** attempt, 100));
 
+/**
+ * Where this attempt starts from: the cached copy (no read), nothing (a create, when the tag is
+ * likely new), or the store. After a conflict, always the store.
+ */
+async function startingPoint(
+  deps: UpdateDeps,
+  key: TagKey,
+  guess: StoredTag | 'absent' | undefined,
+): Promise<StoredTag | undefined> {
+  if (guess === 'absent') return undefined;
+  if (guess !== undefined) return guess;
+  const stored = await deps.store.tags.get(key);
+  if (stored) deps.tagCache?.set(key, stored);
+  return stored;
+}
+
 export async function updateTag(
   deps: UpdateDeps,
   key: TagKey,
-  /** Pure but for reads it may need (the deletes of a digest new to the tag). */
+  /** Pure but for reads it may need (an index's children). */
   change: (state: TagState) => TagState | Promise<TagState>,
   requiredRegions: readonly string[],
   options: UpdateOptions = {},
 ): Promise<UpdateResult> {
   let required = requiredRegions;
-  let confirmed = false;
+  let fresh: CompletionFacts | undefined;
+  let guess: StoredTag | 'absent' | undefined =
+    deps.tagCache?.get(key) ?? (options.likelyNew ? 'absent' : undefined);
   for (let attempt = 1; attempt <= deps.maxAttempts; attempt++) {
-    const existing = await deps.store.tags.get(key);
+    const cached = guess !== undefined && guess !== 'absent';
+    const existing = await startingPoint(deps, key, guess);
+    guess = undefined;
     const before = existing?.record.state ?? emptyTagState(key);
-    const after = await change(before);
+    let after = await change(before);
+    if (cached && after === before) {
+      // Nothing new to write from the cached copy; whether the stored tag needs anything (another
+      // instance may have written since) is decided from the store, not from memory.
+      attempt -= 1;
+      continue;
+    }
     let evaluation = evaluate(after, required);
-    if (evaluation.newCompletion && options.confirmRegions && !confirmed) {
-      confirmed = true;
-      const current = await options.confirmRegions();
-      if (!sameSet(current, required)) {
-        required = current;
-        evaluation = evaluate(after, required);
-      }
+    const completing = evaluation.newCompletion?.digest;
+    if (completing !== undefined) {
+      // An event cannot be taken back: what may have changed elsewhere a moment ago is read fresh.
+      if (fresh?.digest !== completing) fresh = await completionFacts(deps, key, completing);
+      after = withDeletes(after, completing, fresh.deletes);
+      if (!sameSet(fresh.regions, required)) required = fresh.regions;
+      evaluation = evaluate(after, required);
     }
     const now = deps.clock.now();
     const stall =
@@ -99,7 +148,8 @@ export async function updateTag(
       !stall &&
       sameDerived(existing.record.evaluation, evaluation)
     ) {
-      await publishOutbox(deps, existing);
+      // A duplicate: already stored (the cached copy was stored too). A leftover outbox is published.
+      if (existing.record.outbox.length > 0) await publishOutbox(deps, existing);
       return {
         record: existing.record,
         written: false,
@@ -111,38 +161,140 @@ export async function updateTag(
 
     let state = after;
     let completed: OutboxEntry | null = null;
-    const outbox = [...(existing?.record.outbox ?? [])];
+    const decidedEntries: OutboxEntry[] = [];
     // Arrivals first: the region that completes a round is announced before the round.
     const { arrivals, entries } = newArrivals(after, evaluation, existing?.record.arrivals ?? {});
-    outbox.push(...entries);
+    decidedEntries.push(...entries);
     if (evaluation.newCompletion) {
-      // The event rides in the same conditional write that decides completion: an outbox.
+      // The event rides in the same conditional write that decides completion.
       completed = toReplicatedEvent(after, evaluation);
       state = withCompletion(after, { ...evaluation.newCompletion, eventId: completed.event.id });
-      outbox.push(completed);
+      decidedEntries.push(completed);
     }
     const round = roundKey(evaluation);
     if (stall && round !== null) {
-      outbox.push(toStalledEvent(state, evaluation, now));
+      decidedEntries.push(toStalledEvent(state, evaluation, now));
       state = withStall(state, round);
     }
+    const decided = await decide(deps, key, decidedEntries, now);
+    // Too many deliveries for one request: the events wait in the outbox and are published after.
+    const inline = decided.events.length + decided.deliveries.length < MAX_ITEMS_PER_WRITE;
+    const outbox = [...(existing?.record.outbox ?? []), ...(inline ? [] : decidedEntries)];
     const record: TagRecord = { state, evaluation, outbox, arrivals, updatedAt: now };
-    const saved = await deps.store.tags.save(record, existing ? { etag: existing.etag } : 'absent');
+    const saved = await deps.store.tags.save(
+      record,
+      existing ? { etag: existing.etag } : 'absent',
+      inline ? decided : undefined,
+    );
     if (saved.ok) {
+      const stored = { record, etag: saved.etag };
+      deps.tagCache?.set(key, stored);
       reportTagWrite(deps.telemetry, key.registry, existing?.record.evaluation, evaluation, {
         completed: completed !== null,
         stalled: stall && evaluation.digest !== null,
       });
       deps.notifier?.notify(repositoryTopic(key.registry, key.repository));
       deps.onTagWritten?.(key);
-      await publishOutbox(deps, { record, etag: saved.etag });
+      if (inline) await afterInlineWrite(deps, decided, saved.deliveries);
+      if (outbox.length > 0) await publishOutbox(deps, stored);
       return { record, written: true, completed, arrived: entries, attempts: attempt };
     }
+    deps.tagCache?.delete(key);
     await backoff(attempt);
   }
   throw new StoreUnavailableError(
     `gave up after ${deps.maxAttempts} conflicting writes to ${key.registry}/${key.repository}`,
   );
+}
+
+interface CompletionFacts {
+  digest: string;
+  regions: string[];
+  deletes: Record<string, Instant>;
+}
+
+/**
+ * Read together (two point reads at once) when a write would complete a round: the registry's
+ * regions past any cache (one added a moment ago on another instance counts) and the deletes of
+ * the digest (one delivered before the push it undoes applies now: a deleted manifest never
+ * completes a round).
+ */
+async function completionFacts(
+  deps: UpdateDeps,
+  key: TagKey,
+  digest: string,
+): Promise<CompletionFacts> {
+  const [own, deletes] = await Promise.all([
+    deps.store.registries.getRegions(key.registry, { fresh: true }),
+    deps.store.deletions.get(key.registry, key.repository, digest),
+  ]);
+  return { digest, regions: own?.regions ?? [...deps.defaultRegions], deletes };
+}
+
+const withDeletes = (state: TagState, digest: string, deletes: Record<string, Instant>): TagState =>
+  Object.entries(deletes).reduce(
+    (next, [region, timestamp]) => applyDelete(next, { region, digest, timestamp }),
+    state,
+  );
+
+/** The events a write decided and a delivery for each subscription that wants one. */
+async function decide(
+  deps: UpdateDeps,
+  key: TagKey,
+  entries: OutboxEntry[],
+  now: Instant,
+): Promise<Decided & { wanted: Map<string, Subscription> }> {
+  const wanted = new Map<string, Subscription>();
+  if (entries.length === 0) return { events: [], deliveries: [], wanted };
+  const subscriptions = await subscriptionsFor(deps);
+  const events = entries.map((entry) => ({ entry, recordedAt: now }));
+  const claimUntil =
+    deps.onNewDeliveries && deps.firstAttemptLeaseMs !== undefined
+      ? plusMillis(now, deps.firstAttemptLeaseMs)
+      : now;
+  const deliveries: DeliveryRecord[] = [];
+  for (const stored of events) {
+    for (const subscription of subscriptions.filter((s) =>
+      appliesTo(s, { ...stored.entry, recordedAt: stored.recordedAt }),
+    )) {
+      wanted.set(subscription.id, subscription);
+      deliveries.push({
+        ...newDelivery(stored.entry.event.id, subscription.id, now),
+        nextAttemptAt: claimUntil,
+        registry: key.registry,
+        repository: key.repository,
+      });
+    }
+  }
+  return { events, deliveries, wanted };
+}
+
+/** A late write is moved past any feed cursor that passed it; new deliveries go out at once. */
+async function afterInlineWrite(
+  deps: UpdateDeps,
+  decided: Decided & { wanted: Map<string, Subscription> },
+  stored: StoredDelivery[],
+): Promise<void> {
+  const settleMs = deps.feedSettleMs ?? 0;
+  for (const { entry, recordedAt } of decided.events) {
+    if (settleMs > 0 && millisBetween(recordedAt, deps.clock.now()) >= settleMs) {
+      await deps.store.events.restamp(entry.event.id, deps.clock.now());
+    }
+  }
+  if (stored.length === 0) return;
+  const events = new Map(decided.events.map((e) => [e.entry.event.id, e]));
+  const fresh: NewDelivery[] = stored.flatMap((delivery) => {
+    const event = events.get(delivery.record.eventId);
+    const subscription = decided.wanted.get(delivery.record.subscriptionId);
+    return event && subscription
+      ? [{ delivery, event: { ...event.entry, recordedAt: event.recordedAt }, subscription }]
+      : [];
+  });
+  if (deps.onNewDeliveries && deps.firstAttemptLeaseMs !== undefined) {
+    deps.onNewDeliveries(fresh);
+  } else {
+    deps.onDeliveries?.(stored.map((d) => d.record));
+  }
 }
 
 /**

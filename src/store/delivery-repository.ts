@@ -3,11 +3,19 @@ import type { Container } from '@azure/cosmos';
 import type { DeliveryRecord, DeliveryRepository, StoredDelivery } from '../app/ports';
 import { createIdempotent, guard, parse, readEach, replaceIfMatch } from './cosmos-errors';
 import { deliveryDocumentSchema } from './documents';
-import { deliveryId, deliveryPartition } from './ids';
+import { deliveryId, legacyDeliveryId, legacyDeliveryPartition, tagPartition } from './ids';
 
-const toDocument = (record: DeliveryRecord) => ({
-  id: deliveryId(record.subscriptionId),
-  pk: deliveryPartition(record.eventId),
+/** Beside the event's tag; one opened before deliveries lived there stays where it was. */
+export const deliveryDocument = (record: DeliveryRecord) => ({
+  ...(record.registry !== undefined && record.repository !== undefined
+    ? {
+        id: deliveryId(record.eventId, record.subscriptionId),
+        pk: tagPartition(record.registry, record.repository),
+      }
+    : {
+        id: legacyDeliveryId(record.subscriptionId),
+        pk: legacyDeliveryPartition(record.eventId),
+      }),
   type: 'delivery' as const,
   ...record,
 });
@@ -28,20 +36,17 @@ export function makeDeliveryRepository(container: () => Promise<Container>): Del
     create: (record) =>
       guard('write', async () => {
         const c = await container();
-        await createIdempotent(() => c.items.create(toDocument(record)));
+        await createIdempotent(() => c.items.create(deliveryDocument(record)));
       }),
     listForEvent: (eventId) =>
       guard('query', async () => {
         const c = await container();
-        const pk = deliveryPartition(eventId);
+        // Only the event id is known here (an event's page, a redelivery): a query, wherever they live.
         const { resources } = await c.items
-          .query<unknown>(
-            {
-              query: "SELECT * FROM c WHERE c.pk = @pk AND c.type = 'delivery'",
-              parameters: [{ name: '@pk', value: pk }],
-            },
-            { partitionKey: pk },
-          )
+          .query<unknown>({
+            query: "SELECT * FROM c WHERE c.type = 'delivery' AND c.eventId = @eventId",
+            parameters: [{ name: '@eventId', value: eventId }],
+          })
           .fetchAll();
         return readEach(resources, fromDocument);
       }),
@@ -57,6 +62,6 @@ export function makeDeliveryRepository(container: () => Promise<Container>): Del
         return readEach(resources, fromDocument);
       }),
     save: (record, etag) =>
-      guard('write', async () => replaceIfMatch(await container(), toDocument(record), etag)),
+      guard('write', async () => replaceIfMatch(await container(), deliveryDocument(record), etag)),
   };
 }

@@ -169,6 +169,8 @@ export const deliveryDocumentSchema = z.object({
   nextAttemptAt: storedInstantSchema.nullable(),
   detail: z.string().optional(),
   updatedAt: storedInstantSchema,
+  registry: z.string().optional(),
+  repository: z.string().optional(),
   _etag: z.string(),
 });
 

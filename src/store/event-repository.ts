@@ -5,7 +5,26 @@ import type { StoredEvent } from '../events/types';
 import { createIdempotent, guard, parse, readEach } from './cosmos-errors';
 import { eventDocumentSchema } from './documents';
 import { registrySource, sortKeyAfter, toCursor } from './event-cursor';
-import { EVENTS_PARTITION } from './ids';
+import type { OutboxEntry } from '../events/replicated-event';
+import type { Instant } from '../replication/timestamp';
+import { EVENTS_PARTITION, tagPartition } from './ids';
+
+/** An event lives beside its tag (every event names the tag's registry and repository). */
+export function eventDocument(entry: OutboxEntry, recordedAt: Instant) {
+  const { registry, repository } = entry.event.data as { registry?: unknown; repository?: unknown };
+  return {
+    id: entry.event.id,
+    pk:
+      typeof registry === 'string' && typeof repository === 'string'
+        ? tagPartition(registry, repository)
+        : EVENTS_PARTITION,
+    type: 'event' as const,
+    event: entry.event,
+    ...(entry.acrPayload === undefined ? {} : { acrPayload: entry.acrPayload }),
+    recordedAt,
+    sortKey: `${recordedAt}|${entry.event.id}`,
+  };
+}
 
 const toStored = (raw: unknown): StoredEvent & { sortKey: string } => {
   const doc = parse(eventDocumentSchema, raw, 'event');
@@ -17,45 +36,44 @@ const toStored = (raw: unknown): StoredEvent & { sortKey: string } => {
   };
 };
 
+/**
+ * An event by id wherever it lives (beside its tag, or in the partition events had before): a
+ * query, as only the id is known. Rare: an event's page and a late write's restamp.
+ */
+async function byId(c: Container, id: string): Promise<ItemDefinition | undefined> {
+  const { resources } = await c.items
+    .query<ItemDefinition>({
+      query: "SELECT * FROM c WHERE c.type = 'event' AND c.id = @id",
+      parameters: [{ name: '@id', value: id }],
+    })
+    .fetchAll();
+  return resources[0];
+}
+
 export function makeEventRepository(container: () => Promise<Container>): EventRepository {
   return {
     add: (entry, recordedAt) =>
       guard('write', async () => {
         const c = await container();
-        await createIdempotent(() =>
-          c.items.create({
-            id: entry.event.id,
-            pk: EVENTS_PARTITION,
-            type: 'event',
-            event: entry.event,
-            ...(entry.acrPayload === undefined ? {} : { acrPayload: entry.acrPayload }),
-            recordedAt,
-            sortKey: `${recordedAt}|${entry.event.id}`,
-          }),
-        );
+        await createIdempotent(() => c.items.create(eventDocument(entry, recordedAt)));
       }),
 
     get: (id) =>
       guard('read', async () => {
-        const c = await container();
-        const response = await c.item(id, EVENTS_PARTITION).read<ItemDefinition>();
-        if (response.statusCode === 404 || !response.resource) return undefined;
-        const { sortKey: _sortKey, ...stored } = toStored(response.resource);
+        const found = await byId(await container(), id);
+        if (!found) return undefined;
+        const { sortKey: _sortKey, ...stored } = toStored(found);
         return stored;
       }),
 
     restamp: (id, recordedAt) =>
       guard('write', async () => {
         const c = await container();
-        const response = await c.item(id, EVENTS_PARTITION).read<ItemDefinition>();
-        if (response.statusCode === 404 || !response.resource) return;
-        const doc = parse(eventDocumentSchema, response.resource, 'event');
+        const found = await byId(c, id);
+        if (!found) return;
+        const doc = parse(eventDocumentSchema, found, 'event');
         if (doc.recordedAt >= recordedAt) return;
-        await c.item(id, EVENTS_PARTITION).replace({
-          ...response.resource,
-          recordedAt,
-          sortKey: `${recordedAt}|${id}`,
-        });
+        await c.item(id, doc.pk).replace({ ...found, recordedAt, sortKey: `${recordedAt}|${id}` });
       }),
 
     // The feed reads every partition: an event's partition is where its writer put it.

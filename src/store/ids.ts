@@ -18,12 +18,18 @@ export const tagId = (key: { tag: string | null; untaggedDigest?: string }): str
   key.tag !== null ? `tag:${encodeId(key.tag)}` : `digest:${encodeId(key.untaggedDigest ?? '')}`;
 
 export const registryPartition = (registry: string): string => `registry:${registry}`;
+/** Where events lived before they moved beside their tag; still read (the feed is partition-agnostic). */
 export const EVENTS_PARTITION = 'events';
 export const SUBSCRIPTIONS_PARTITION = 'subscriptions';
-/** An event's deliveries share a partition, so an event's page reads them in one query. */
-export const deliveryPartition = (eventId: string): string => `deliveries:${eventId}`;
-export const deliveryId = (subscriptionId: string): string =>
+/**
+ * Events and deliveries live beside their tag, in its partition, so the write that decides them
+ * stores them too (one request). Deliveries opened before that live in their event's own partition.
+ */
+export const legacyDeliveryPartition = (eventId: string): string => `deliveries:${eventId}`;
+export const legacyDeliveryId = (subscriptionId: string): string =>
   `delivery:${encodeId(subscriptionId)}`;
+export const deliveryId = (eventId: string, subscriptionId: string): string =>
+  `delivery:${encodeId(eventId)}:${encodeId(subscriptionId)}`;
 
 /** Deletes live beside the repository's tags, in the same partition. */
 export const deletionId = (digest: string): string => `deleted:${encodeId(digest)}`;

@@ -1,8 +1,9 @@
 // Tags in Cosmos DB: one item per tag, replaced only if its ETag still matches.
-import type { Container, ItemDefinition } from '@azure/cosmos';
+import type { Container, ItemDefinition, JSONObject, OperationInput } from '@azure/cosmos';
 import {
   InvalidContinuationTokenError,
-  type SaveResult,
+  type Decided,
+  type TagSaveResult,
   type StoredTag,
   type TagListQuery,
   type TagRecord,
@@ -10,7 +11,9 @@ import {
 } from '../app/ports';
 import { knownDigests, roundKey, type TagKey } from '../replication/tag-state';
 import { guard, isConflict, parse, readEach, statusOf } from './cosmos-errors';
+import { deliveryDocument } from './delivery-repository';
 import { tagDocumentSchema, type TagDocument } from './documents';
+import { eventDocument } from './event-repository';
 import { tagId, tagPartition } from './ids';
 
 function toTagDocument(record: TagRecord): Omit<TagDocument, '_etag'> {
@@ -98,6 +101,71 @@ const toKey = (row: {
     ? { registry: row.registry, repository: row.repository, tag: row.tag }
     : { ...row };
 
+/**
+ * The tag and what its write decided, as one transactional batch in the tag's partition: the tag's
+ * conditional write first, so a lost race stores nothing (Cosmos DB rolls the batch back; the
+ * embedded server stops at the first failure and so applies nothing either). Events and
+ * deliveries are upserts: their ids are stable, and storing one again is storing the same thing.
+ */
+async function saveWithDecided(
+  c: Container,
+  doc: ReturnType<typeof toTagDocument>,
+  expected: { etag: string } | 'absent',
+  decided: Decided,
+): Promise<TagSaveResult> {
+  const partitionKey = doc.pk;
+  // Our documents are JSON by construction (they are validated when read back).
+  const json = (value: object): JSONObject => value as JSONObject;
+  const deliveries = decided.deliveries.map(deliveryDocument);
+  const operations: OperationInput[] = [
+    expected === 'absent'
+      ? { operationType: 'Create', partitionKey, resourceBody: json(doc) }
+      : {
+          operationType: 'Replace',
+          partitionKey,
+          id: doc.id,
+          ifMatch: expected.etag,
+          resourceBody: json(doc),
+        },
+    ...decided.events.map(({ entry, recordedAt }): OperationInput => ({
+      operationType: 'Upsert',
+      partitionKey,
+      resourceBody: json({ ...eventDocument(entry, recordedAt), pk: partitionKey }),
+    })),
+    ...deliveries.map((delivery): OperationInput => ({
+      operationType: 'Upsert',
+      partitionKey,
+      resourceBody: json({ ...delivery, pk: partitionKey }),
+    })),
+  ];
+  let results;
+  try {
+    results = (await c.items.batch(operations, partitionKey)).result ?? [];
+  } catch (error) {
+    if (isConflict(error)) return { ok: false, reason: 'conflict' };
+    throw error;
+  }
+  const [tag] = results;
+  if (tag !== undefined && (tag.statusCode === 409 || tag.statusCode === 412)) {
+    return { ok: false, reason: 'conflict' };
+  }
+  const failed = results.find((r) => r.statusCode >= 400);
+  if (tag === undefined || failed !== undefined || results.length !== operations.length) {
+    throw Object.assign(new Error(`batch write failed: ${failed?.statusCode ?? 'no result'}`), {
+      statusCode: failed?.statusCode,
+    });
+  }
+  const firstDelivery = 1 + decided.events.length;
+  return {
+    ok: true,
+    etag: tag.eTag ?? '',
+    deliveries: decided.deliveries.map((record, i) => ({
+      record,
+      etag: results[firstDelivery + i]?.eTag ?? '',
+    })),
+  };
+}
+
 export function makeTagRepository(container: () => Promise<Container>): TagRepository {
   const keysWhere = (
     what: string,
@@ -128,23 +196,26 @@ export function makeTagRepository(container: () => Promise<Container>): TagRepos
           : fromTagDocument(response.resource);
       }),
 
-    save: (record, expected) =>
-      guard('write', async (): Promise<SaveResult> => {
+    save: (record, expected, decided) =>
+      guard('write', async (): Promise<TagSaveResult> => {
         const c = await container();
         const doc = toTagDocument(record);
-        try {
-          const response =
-            expected === 'absent'
-              ? await c.items.create(doc)
-              : await c.item(doc.id, doc.pk).replace(doc, {
-                  accessCondition: { type: 'IfMatch', condition: expected.etag },
-                });
-          return { ok: true, etag: response.etag };
-        } catch (error) {
-          // Someone created it first, or wrote since we read: read again.
-          if (isConflict(error)) return { ok: false, reason: 'conflict' };
-          throw error;
+        if (decided === undefined || decided.events.length + decided.deliveries.length === 0) {
+          try {
+            const response =
+              expected === 'absent'
+                ? await c.items.create(doc)
+                : await c.item(doc.id, doc.pk).replace(doc, {
+                    accessCondition: { type: 'IfMatch', condition: expected.etag },
+                  });
+            return { ok: true, etag: response.etag, deliveries: [] };
+          } catch (error) {
+            // Someone created it first, or wrote since we read: read again.
+            if (isConflict(error)) return { ok: false, reason: 'conflict' };
+            throw error;
+          }
         }
+        return saveWithDecided(c, doc, expected, decided);
       }),
 
     findByDigest: (registry, repository, digest) =>

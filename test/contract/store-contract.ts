@@ -240,6 +240,69 @@ export function storeContract(name: string, fresh: () => StoreUnderTest): void {
       expect(reread?.etag).toBe(first.ok ? first.etag : undefined);
     });
 
+    it('stores what a tag write decided with it, and nothing when the write loses', async () => {
+      const { store } = fresh();
+      const stored = await aTag(store, 'decided');
+      const event = (id: string) => ({
+        entry: {
+          event: {
+            specversion: '1.0' as const,
+            id,
+            type: 'acrgate.tag.replicated',
+            source: '/acr-replication-gate',
+            subject: 'contoso.azurecr.io/team/app:decided',
+            time: at('2026-03-14T11:00:00.000Z'),
+            datacontenttype: 'application/json' as const,
+            data: { registry: 'contoso.azurecr.io', repository: 'team/app', tag: 'decided' },
+          },
+        },
+        recordedAt: at('2026-03-14T11:00:00.000Z'),
+      });
+      const delivery = (eventId: string): DeliveryRecord => ({
+        eventId,
+        subscriptionId: 'sub-1',
+        state: 'pending',
+        attempts: [],
+        attemptsInRound: 0,
+        nextAttemptAt: at('2026-03-14T11:01:00.000Z'),
+        updatedAt: at('2026-03-14T11:00:00.000Z'),
+        registry: 'contoso.azurecr.io',
+        repository: 'team/app',
+      });
+      const next: TagRecord = { ...stored.record, updatedAt: at('2026-03-14T11:00:00.000Z') };
+      const won = await store.tags.save(
+        next,
+        { etag: stored.etag },
+        { events: [event('won-1')], deliveries: [delivery('won-1')] },
+      );
+      if (!won.ok) throw new Error('the write lost');
+      expect(won.deliveries.map((d) => d.record)).toEqual([delivery('won-1')]);
+      // The delivery's ETag is its stored one: its first attempt's outcome is saved under it.
+      const [first] = won.deliveries;
+      if (!first) throw new Error('no delivery');
+      expect(
+        await store.deliveries.save({ ...first.record, state: 'delivered' }, first.etag),
+      ).toMatchObject({ ok: true });
+      expect((await store.events.get('won-1'))?.event.subject).toBe(
+        'contoso.azurecr.io/team/app:decided',
+      );
+
+      // The same write again, from the ETag it no longer has: nothing of it is stored.
+      const lost = await store.tags.save(
+        next,
+        { etag: stored.etag },
+        { events: [event('lost-1')], deliveries: [delivery('lost-1')] },
+      );
+      expect(lost).toEqual({ ok: false, reason: 'conflict' });
+      expect(await store.events.get('lost-1')).toBeUndefined();
+      expect(await store.deliveries.listForEvent('lost-1')).toEqual([]);
+      const ids = (await allEvents(store)).map((e) => e.event.id);
+      expect(ids.filter((id) => id.endsWith('-1'))).toEqual(['won-1']);
+      expect((await store.deliveries.listForEvent('won-1')).map((d) => d.record.state)).toEqual([
+        'delivered',
+      ]);
+    });
+
     it('lists tags newest first in pages, and refuses a token it did not issue', async () => {
       const { store } = fresh();
       for (const [i, tag] of ['a', 'b', 'c'].entries()) {
@@ -475,7 +538,6 @@ export function storeContract(name: string, fresh: () => StoreUnderTest): void {
         },
       ]);
       expect(await store.deletions.listChangedSince(at('2026-03-14T09:06:00.000Z'))).toEqual([]);
-
       await store.registries.putRegions('r.azurecr.io', ['westus'], at('2026-03-14T09:00:00.000Z'));
       expect(await store.registries.getRegions('r.azurecr.io')).toEqual({
         regions: ['westus'],

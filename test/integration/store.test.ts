@@ -16,6 +16,12 @@ import { aDigest, aPushEvent } from '../support/fixtures';
 import { anInstance, cosmosSettings, freshDatabase } from '../support/cosmos';
 import { anEvent, concurrentDeliveries } from '../contract/store-contract';
 
+const at = (text: string): Instant => {
+  const instant = toInstant(text);
+  if (instant === undefined) throw new Error(`not an instant: ${text}`);
+  return instant;
+};
+
 const REGIONS = ['westus', 'eastus', 'canadacentral', 'westeurope'];
 let cosmos: EmbeddedCosmos;
 
@@ -180,5 +186,71 @@ describe('without COSMOS_KEY', () => {
     expect(error).toBeInstanceOf(StoreUnavailableError);
     // The failure is the credential chain's, not the server's: no key was sent.
     expect(String((error as Error).message)).toMatch(/credential|token|authentication/i);
+  });
+});
+
+describe('items stored before events and deliveries moved beside their tag', () => {
+  it('are still read, listed, claimed and settled where they are', async () => {
+    const { settings } = setup();
+    const store = makeCosmosStore(createCosmosClient(settings), settings);
+    await store.ping();
+    const container = new CosmosClient({
+      endpoint: cosmos.endpoint,
+      key: cosmos.key,
+      connectionPolicy: { enableEndpointDiscovery: false },
+    })
+      .database(settings.database)
+      .container('replication');
+    const recordedAt = '2026-03-14T09:00:00.000000000Z';
+    // Exactly as the previous version wrote them: one events partition, a partition per event.
+    await container.items.create({
+      id: 'old-event',
+      pk: 'events',
+      type: 'event',
+      event: {
+        specversion: '1.0',
+        id: 'old-event',
+        type: 'acrgate.tag.replicated',
+        source: '/acr-replication-gate',
+        subject: 'contoso.azurecr.io/team/app:v1',
+        time: recordedAt,
+        datacontenttype: 'application/json',
+        data: { registry: 'contoso.azurecr.io', repository: 'team/app', tag: 'v1' },
+      },
+      recordedAt,
+      sortKey: `${recordedAt}|old-event`,
+    });
+    await container.items.create({
+      id: 'delivery:sub-1',
+      pk: 'deliveries:old-event',
+      type: 'delivery',
+      eventId: 'old-event',
+      subscriptionId: 'sub-1',
+      state: 'pending',
+      attempts: [],
+      attemptsInRound: 0,
+      nextAttemptAt: recordedAt,
+      updatedAt: recordedAt,
+    });
+
+    expect((await store.events.get('old-event'))?.recordedAt).toBe(recordedAt);
+    const feed = await store.events.list(undefined, 10);
+    expect(feed.items.map((e) => e.event.id)).toEqual(['old-event']);
+    const [due] = await store.deliveries.listDue(at('2026-03-14T10:00:00Z'), 10);
+    if (!due) throw new Error('the old delivery is not due');
+    const saved = await store.deliveries.save(
+      { ...due.record, state: 'delivered', nextAttemptAt: null },
+      due.etag,
+    );
+    expect(saved).toMatchObject({ ok: true });
+    const { resources } = await container.items
+      .query<{ id: string; pk: string; state: string }>(
+        "SELECT c.id, c.pk, c.state FROM c WHERE c.type = 'delivery'",
+      )
+      .fetchAll();
+    // Settled in place: no second copy in the new layout.
+    expect(resources).toEqual([
+      { id: 'delivery:sub-1', pk: 'deliveries:old-event', state: 'delivered' },
+    ]);
   });
 });

@@ -1,6 +1,7 @@
 // Test access to the embedded Cosmos DB through the real @azure/cosmos client.
 import { randomUUID } from 'node:crypto';
 import type { RegionsDeps } from '../../src/app/required-regions';
+import { makeTagCache } from '../../src/app/tag-cache';
 import { systemClock } from '../../src/main';
 import {
   createCosmosClient,
@@ -25,5 +26,7 @@ export function anInstance(
     clock: systemClock,
     defaultRegions,
     maxAttempts: 40,
+    // As src/main.ts composes it: each instance remembers the tags it wrote.
+    tagCache: makeTagCache(),
   };
 }

@@ -8,8 +8,10 @@ import {
   type ApprovalRecord,
   type DeliveryRecord,
   type GithubEnvironmentMapping,
+  MAX_ITEMS_PER_WRITE,
   type SaveResult,
   type Store,
+  type TagSaveResult,
   type StoredIndex,
   type TagRecord,
 } from '../../src/app/ports';
@@ -111,16 +113,34 @@ export function makeMemoryStore(): MemoryStore {
           const found = tags.get(tagKey(key));
           return found && storedTag(found);
         }),
-      save: (record, expected) =>
-        reachable((): SaveResult => {
+      save: (record, expected, decided) =>
+        reachable((): TagSaveResult => {
           const key = tagKey(record.state);
           const current = tags.get(key);
           if (expected === 'absent' ? current !== undefined : current?.etag !== expected.etag) {
             return { ok: false, reason: 'conflict' };
           }
+          const items = 1 + (decided?.events.length ?? 0) + (decided?.deliveries.length ?? 0);
+          if (items > MAX_ITEMS_PER_WRITE) {
+            throw new StoreUnavailableError(`Cosmos DB write failed: ${items} items in one batch`);
+          }
           const etag = nextEtag();
           tags.set(key, { value: copy(record), etag });
-          return { ok: true, etag };
+          // Upserts, as the adapter's batch does: stable ids, the same thing stored again.
+          for (const { entry, recordedAt } of decided?.events ?? []) {
+            events.set(entry.event.id, {
+              event: copy(entry.event),
+              ...(entry.acrPayload === undefined ? {} : { acrPayload: copy(entry.acrPayload) }),
+              recordedAt,
+              sortKey: `${recordedAt}|${entry.event.id}`,
+            });
+          }
+          const stored = (decided?.deliveries ?? []).map((delivery) => {
+            const value = { value: copy(delivery), etag: nextEtag() };
+            deliveries.set(deliveryKey(delivery.eventId, delivery.subscriptionId), value);
+            return { record: copy(delivery), etag: value.etag };
+          });
+          return { ok: true, etag, deliveries: stored };
         }),
       findByDigest: (registry, repository, digest) =>
         reachable(() =>

@@ -1,0 +1,32 @@
+// This instance's memory of the tags it wrote or read last: a write needs no read when it is current.
+import { LRUCache } from 'lru-cache';
+import type { TagKey } from '../replication/tag-state';
+import type { StoredTag } from './ports';
+
+/**
+ * A tag as this instance last stored or read it, with its ETag. Only ever a guess: a write made
+ * from it is conditional on that ETag, so if another instance wrote since, the write is refused
+ * and the tag is read again. Nothing is answered from it that the store has not confirmed.
+ */
+export interface TagCache {
+  get(key: TagKey): StoredTag | undefined;
+  set(key: TagKey, stored: StoredTag): void;
+  delete(key: TagKey): void;
+}
+
+const cacheKey = (key: TagKey): string =>
+  JSON.stringify([key.registry, key.repository, key.tag, key.untaggedDigest ?? null]);
+
+/** Bounded by count: a tag item is a few KB, so the default holds a few MB. */
+export function makeTagCache(max = 2_000): TagCache {
+  // lru-cache: a well-kept, allocation-light LRU; a Map re-inserted on read would do, less clearly.
+  const entries = new LRUCache<string, StoredTag>({ max });
+  return {
+    get: (key) => {
+      const found = entries.get(cacheKey(key));
+      return found && structuredClone(found);
+    },
+    set: (key, stored) => void entries.set(cacheKey(key), structuredClone(stored)),
+    delete: (key) => void entries.delete(cacheKey(key)),
+  };
+}
