@@ -9,6 +9,7 @@ import type { GateResult } from './measure-gate';
 import type { GrowthResult } from './measure-growth';
 import type { IngestResult } from './measure-ingest';
 import { KINDS, type Kind, type StoreCostResult } from './measure-store-cost';
+import type { EndToEndResult } from './measure-end-to-end';
 import type { WaitersResult } from './measure-waiters';
 import { monthlyUsd } from './request-units';
 import { ratio } from './support/stats';
@@ -38,6 +39,7 @@ export interface BenchResults {
   command: string;
   machine: Machine;
   storeCost?: StoreCostResult;
+  endToEnd?: EndToEndResult;
   contention?: ContentionResult;
   gate?: GateResult;
   callback?: CallbackResult;
@@ -90,6 +92,14 @@ const against =
     baselineName,
     baseline,
   ];
+
+function endToEndRows(e: EndToEndResult): Row[] {
+  const figure = 'round trips/webhook, 4-region round, first webhook to delivery recorded';
+  return [
+    [figure, e.roundTripsPerWebhook, 'RT', 'issue target', 1.5],
+    [figure, e.roundTripsPerWebhook, 'RT', 'floor: 1 upsert/arrival', 1],
+  ];
+}
 
 function storeCostRows(s: StoreCostResult): Row[] {
   const average = 'round trips/webhook, 4-region round average';
@@ -394,6 +404,7 @@ function cliStartRows(cli: CliStartResult): Row[] {
 /** The table, section by section, in the order it is printed; a measurement not run adds no rows. */
 const SECTIONS: [section: string, rows: (r: BenchResults) => Row[]][] = [
   ['1 store cost', (r) => (r.storeCost ? storeCostRows(r.storeCost) : [])],
+  ['1 store cost', (r) => (r.endToEnd ? endToEndRows(r.endToEnd) : [])],
   ['2 ingest', (r) => (r.ingest ? ingestRows(r.ingest) : [])],
   ['3 gate', (r) => (r.gate ? gateRows(r.gate) : [])],
   ['7 azure pipelines check', (r) => (r.callback ? callbackRows(r.callback) : [])],

@@ -53,6 +53,10 @@ export function operationRu(operation: string, itemBytes: Record<string, number>
   if (operation === 'outbox clear') return writeRu(itemBytes.tag ?? size);
   if (operation === 'query plan' || verb === 'sdk:') return 0;
   if (verb === 'query') return QUERY_RU;
+  // A transactional batch costs what its operations would cost one by one.
+  if (verb === 'batch') {
+    return type.split('+').reduce((sum, t) => sum + writeRu(itemBytes[t] ?? size), 0);
+  }
   if (verb === 'read') return readRu(size);
   if (/^(create|replace|upsert|patch|put|delete)$/.test(verb)) return writeRu(size);
   return readRu(size);

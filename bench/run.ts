@@ -20,6 +20,7 @@ import { measureGate } from './measure-gate';
 import { GROWTH_DATABASE, measureGrowth } from './measure-growth';
 import { measureIndexRound } from './measure-index-round';
 import { measureIngest } from './measure-ingest';
+import { measureEndToEnd } from './measure-end-to-end';
 import { measureStoreCost } from './measure-store-cost';
 import { measureWaiters, waitersTable } from './measure-waiters';
 import {
@@ -203,6 +204,8 @@ async function main(): Promise<void> {
     if (args.only.has('store')) {
       log('1 store cost per webhook');
       results.storeCost = await measureStoreCost(env);
+      log('1 store cost, first webhook to delivery recorded');
+      results.endToEnd = await measureEndToEnd(env);
     }
     if (args.only.has('contention')) {
       log('4 contention');

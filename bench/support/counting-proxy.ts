@@ -67,6 +67,14 @@ export function classify(
       const about = /c\.type = '(\w+)'/.exec(text)?.[1] ?? 'other';
       return { kind: `query ${about}` };
     }
+    if (headers['x-ms-cosmos-is-batch-request'] !== undefined) {
+      // One request for a tag and what its write decided: named by the items it writes.
+      const operations = JSON.parse(body.toString('utf8')) as { resourceBody?: DocBody }[];
+      const types = operations.map((o) =>
+        typeof o.resourceBody?.type === 'string' ? o.resourceBody.type : 'other',
+      );
+      return { kind: `batch ${types.join('+')}` };
+    }
     const doc = parseBody(body);
     const type = typeof doc.type === 'string' ? doc.type : 'other';
     if (headers['x-ms-documentdb-is-upsert'] === 'true') return { kind: `upsert ${type}` };

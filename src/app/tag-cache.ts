@@ -12,6 +12,12 @@ export interface TagCache {
   get(key: TagKey): StoredTag | undefined;
   set(key: TagKey, stored: StoredTag): void;
   delete(key: TagKey): void;
+  /**
+   * Runs `work` once every earlier work on the same tag on this instance has finished: arrivals of
+   * one tag that come at once (ACR's regions report together) queue here, each writing from the
+   * copy the previous one stored, instead of racing each other through the store.
+   */
+  exclusive<T>(key: TagKey, work: () => Promise<T>): Promise<T>;
 }
 
 const cacheKey = (key: TagKey): string =>
@@ -21,7 +27,23 @@ const cacheKey = (key: TagKey): string =>
 export function makeTagCache(max = 2_000): TagCache {
   // lru-cache: a well-kept, allocation-light LRU; a Map re-inserted on read would do, less clearly.
   const entries = new LRUCache<string, StoredTag>({ max });
+  const lanes = new Map<string, Promise<unknown>>();
   return {
+    exclusive: <T>(key: TagKey, work: () => Promise<T>): Promise<T> => {
+      const id = cacheKey(key);
+      const previous = lanes.get(id) ?? Promise.resolve();
+      const run = previous.then(work, work);
+      const settled = run.then(
+        () => undefined,
+        () => undefined,
+      );
+      lanes.set(id, settled);
+      // The last in line removes the lane, so an idle tag holds no memory.
+      void settled.then(() => {
+        if (lanes.get(id) === settled) lanes.delete(id);
+      });
+      return run;
+    },
     get: (key) => {
       const found = entries.get(cacheKey(key));
       return found && structuredClone(found);

@@ -104,13 +104,24 @@ async function startingPoint(
   return stored;
 }
 
-export async function updateTag(
+export function updateTag(
   deps: UpdateDeps,
   key: TagKey,
   /** Pure but for reads it may need (an index's children). */
   change: (state: TagState) => TagState | Promise<TagState>,
   requiredRegions: readonly string[],
   options: UpdateOptions = {},
+): Promise<UpdateResult> {
+  const run = () => writeTag(deps, key, change, requiredRegions, options);
+  return deps.tagCache ? deps.tagCache.exclusive(key, run) : run();
+}
+
+async function writeTag(
+  deps: UpdateDeps,
+  key: TagKey,
+  change: (state: TagState) => TagState | Promise<TagState>,
+  requiredRegions: readonly string[],
+  options: UpdateOptions,
 ): Promise<UpdateResult> {
   let required = requiredRegions;
   let fresh: CompletionFacts | undefined;

@@ -28,6 +28,8 @@ describe('documented request units', () => {
     expect(operationRu('replace tag', sizes)).toBeCloseTo(6.48, 10);
     expect(operationRu('create event', sizes)).toBe(4.95);
     expect(operationRu('outbox clear', sizes)).toBeCloseTo(6.48, 10);
+    // A batch is priced as its writes one by one.
+    expect(operationRu('batch tag+event+event', sizes)).toBeCloseTo(6.48 + 4.95 + 4.95, 10);
     expect(operationRu('query delivery', sizes)).toBe(QUERY_RU);
     expect(operationRu('query plan', sizes)).toBe(0);
     expect(operationRu('sdk: account metadata', sizes)).toBe(0);
