@@ -18,6 +18,7 @@ import type { Guard } from './guard';
 import { json, readJsonBody } from './handle';
 import { fieldErrors, HttpProblem, type FieldError } from './problem';
 import { isRecord } from '../util/values';
+import { ImplausibleTimestampError } from '../app/ports';
 
 export interface EventGridDeps extends RegionsDeps {
   guard: Guard;
@@ -128,45 +129,46 @@ export function makeEventGridHandler(deps: EventGridDeps): HttpHandler {
     const contentType = (request.headers.get('content-type') ?? '').split(';')[0]?.trim();
     const cloudEvents = contentType?.toLowerCase().startsWith('application/cloudevents') ?? false;
 
-    // Every event is checked before any is stored: a 400 changes nothing.
+    // A delivery that is not a list of events (or an empty one) is refused whole: nothing in it.
     const unpacked = unpack(body, contentType?.toLowerCase() ?? '');
-    const errors: FieldError[] = [];
-    const planned: Planned[] = [];
-    for (const entry of unpacked) {
-      if ('field' in entry) {
-        errors.push(entry);
-        continue;
-      }
-      const event = parseEnvelope(entry.item, entry.at, cloudEvents);
-      if (Array.isArray(event)) {
-        errors.push(...event);
-        continue;
-      }
-      const step = plan(event, entry.at);
-      if (Array.isArray(step)) errors.push(...step);
-      else planned.push(step);
-    }
-    const first = errors[0];
-    if (first !== undefined) {
-      throw new HttpProblem({
-        status: 400,
-        title: 'Invalid Event Grid delivery',
-        detail: `${first.field}: ${first.detail}`,
-        errors: errors.slice(0, 20),
-      });
-    }
+    const envelope = unpacked.filter((entry): entry is FieldError => 'field' in entry);
+    if (envelope.length > 0) throw invalidDelivery(envelope);
 
-    const validation = planned.find((p) => p.kind === 'validation');
+    // Each event on its own: Event Grid answers a batch as a whole and never retries a 400, so
+    // one invalid event must not take the valid ones of its batch down with it.
+    const rejected: RejectedEvent[] = [];
+    const planned: { index: number; at: string; step: Planned }[] = [];
+    unpacked.forEach((entry, index) => {
+      if ('field' in entry) return;
+      const event = parseEnvelope(entry.item, entry.at, cloudEvents);
+      const step = Array.isArray(event) ? event : plan(event, entry.at);
+      if (Array.isArray(step)) rejected.push(rejection(index, entry.item, step));
+      else planned.push({ index, at: entry.at, step });
+    });
+
+    const validation = planned.find((p) => p.step.kind === 'validation')?.step;
     const results: EventResult[] = [];
     // In order, one at a time: a 503 half-way leaves the rest for Event Grid's retry of the batch.
-    for (const step of planned) {
+    for (const { index, at, step } of planned) {
       const { id, type } = step.event;
       if (step.kind === 'validation') continue;
       if (step.kind === 'ignore') {
         results.push({ id, type, outcome: 'ignored', reason: step.reason });
         continue;
       }
-      const outcome = await recordArrival(deps, step.intent, step.region, step.payload);
+      let outcome: Awaited<ReturnType<typeof recordArrival>>;
+      try {
+        outcome = await recordArrival(deps, step.intent, step.region, step.payload);
+      } catch (error) {
+        if (!(error instanceof ImplausibleTimestampError)) throw error;
+        rejected.push(
+          rejection(index, step.event, [{ field: `${at}data.timestamp`, detail: error.message }], {
+            id,
+            type,
+          }),
+        );
+        continue;
+      }
       const recorded = changedState(outcome);
       context.log(
         `eventgrid ${step.intent.kind} ${step.intent.registry}/${step.intent.repository}@${step.intent.digest} ` +
@@ -174,11 +176,60 @@ export function makeEventGridHandler(deps: EventGridDeps): HttpHandler {
       );
       results.push({ id, type, outcome: recorded ? 'recorded' : 'unchanged', region: step.region });
     }
+    rejected.sort((a, b) => a.index - b.index);
+    // Nothing valid: a 400 (nothing was stored), which Event Grid dead-letters where configured.
+    if (rejected.length === unpacked.length) {
+      throw invalidDelivery(rejected.flatMap((r) => r.errors));
+    }
+    for (const r of rejected) {
+      // The only trace of an event acknowledged but not recorded: someone must look at it.
+      context.error(
+        `ALERT eventgrid event [${r.index}] (id ${r.id ?? '?'}, type ${r.type ?? '?'}) of a batch of ${unpacked.length} ` +
+          `not recorded, the rest acknowledged: ${r.errors.map((e) => `${e.field}: ${e.detail}`).join('; ')}`,
+      );
+    }
     if (validation?.kind === 'validation') {
       context.log(`eventgrid subscription validation answered (event ${validation.event.id})`);
       return json(200, { validationResponse: validation.code });
     }
-    return json(200, { results });
+    return json(200, rejected.length > 0 ? { results, rejected } : { results });
+  });
+}
+
+/** An event of a batch that was not recorded, by its index in the batch. */
+export interface RejectedEvent {
+  index: number;
+  id?: string;
+  type?: string;
+  errors: FieldError[];
+}
+
+/** Names what can be read of a refused event: its id and type, when they are strings. */
+function rejection(
+  index: number,
+  item: unknown,
+  errors: FieldError[],
+  known: { id?: string; type?: string } = {},
+): RejectedEvent {
+  const text = (value: unknown) =>
+    typeof value === 'string' && value.length <= 200 ? value : undefined;
+  const id = known.id ?? (isRecord(item) ? text(item.id) : undefined);
+  const type = known.type ?? (isRecord(item) ? text(item.eventType ?? item.type) : undefined);
+  return {
+    index,
+    ...(id === undefined ? {} : { id }),
+    ...(type === undefined ? {} : { type }),
+    errors: errors.slice(0, 10),
+  };
+}
+
+function invalidDelivery(errors: FieldError[]): HttpProblem {
+  const first = errors[0];
+  return new HttpProblem({
+    status: 400,
+    title: 'Invalid Event Grid delivery',
+    ...(first === undefined ? {} : { detail: `${first.field}: ${first.detail}` }),
+    errors: errors.slice(0, 20),
   });
 }
 

@@ -74,6 +74,17 @@ const eventGridAnswerSchema = z.union([
         reason: z.string().optional(),
       }),
     ),
+    // Present when some events of the batch were invalid: not recorded, yet acknowledged.
+    rejected: z
+      .array(
+        z.object({
+          index: z.number().int(),
+          id: z.string().optional(),
+          type: z.string().optional(),
+          errors: z.array(z.object({ field: z.string(), detail: z.string() })),
+        }),
+      )
+      .optional(),
   }),
 ]);
 

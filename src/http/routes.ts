@@ -135,7 +135,8 @@ export const ROUTES = [
     },
     responses: {
       200: {
-        description: 'the validation code, or what became of each event',
+        description:
+          'the validation code, or what became of each event; invalid events of a batch with valid ones are not recorded and are listed in `rejected` by index (a batch with no valid event is a 400)',
         body: { component: 'EventGridAnswer' },
       },
     },
