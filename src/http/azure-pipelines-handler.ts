@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { describeImage, type Approvals } from '../app/answer-approvals';
 import type { ApprovalRecord, Clock } from '../app/ports';
 import { resolveReference, type ReadDeps as StatusReadDeps } from '../app/read-status';
+import { checkScope } from '../app/required-regions';
 import { imageSchema, timeoutSchema } from '../approvals/image';
 import { checkOutboundUrl } from '../approvals/outbound-url';
 import type { OutboundGuard } from '../net/outbound-guard';
@@ -97,6 +98,20 @@ export function makeAzurePipelinesCheckHandler(deps: AzurePipelinesDeps): HttpHa
     );
     const { registry, reference } = body.image;
     const image = describeImage(registry, reference);
+    if (body.regions) {
+      // A region the registry does not have would never report: the check would fail at its timeout.
+      const checked = await checkScope(deps, registry, body.regions);
+      if (!checked.ok) {
+        const detail = `${checked.unknown.join(', ')} ${checked.unknown.length === 1 ? 'is' : 'are'} not among the regions of ${registry} (${checked.configured.join(', ') || 'none'})`;
+        throw new HttpProblem({
+          status: 400,
+          title: 'Invalid body',
+          detail: `regions: ${detail}`,
+          errors: [{ field: 'regions', detail }],
+          extensions: { unknownRegions: checked.unknown },
+        });
+      }
+    }
     if (!(await resolveReference(deps, registry, reference))) {
       const detail = `no arrival of ${image} has been recorded; run the check after the push`;
       throw new HttpProblem({
