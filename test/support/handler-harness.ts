@@ -64,6 +64,8 @@ export interface Answer {
   status: number;
   headers: Headers;
   body: Record<string, unknown>;
+  /** A body sent as text (the dashboard's HTML). */
+  text?: string;
   logs: string[];
 }
 
@@ -93,6 +95,7 @@ export async function call(handler: HttpHandler, c: Call): Promise<Answer> {
     status: response.status ?? 200,
     headers: new Headers(response.headers),
     body: (response.jsonBody ?? {}) as Record<string, unknown>,
+    ...(typeof response.body === 'string' ? { text: response.body } : {}),
     logs,
   };
 }
