@@ -179,6 +179,35 @@ describe('POST /api/azure-pipelines/checks', () => {
     expect(deps.advancing).toEqual([]);
   });
 
+  it('refuses a PlanUrl off AZURE_PIPELINES_HOSTS, or not https:// for a host not on loopback', async () => {
+    const deps = {
+      ...approvalHandlerDeps(),
+      allowedHosts: ['127.0.0.1', 'dev.azure.com', '*.visualstudio.com'],
+    };
+    // In one region only: the checks taken wait, so nothing is sent to the hosts named.
+    const image = await pushed(deps, 'azp/hosts', ['westus']);
+    for (const PlanUrl of [
+      'https://evil.example.com/contoso/',
+      'http://dev.azure.com/contoso/',
+      'https://dev.azure.com.evil.example/',
+      'https://visualstudio.com/',
+      'not a url',
+    ]) {
+      const problem = expectProblem(
+        await check(deps, { ...checkHeaders(), PlanUrl }, { image }),
+        400,
+      );
+      expect(problem.errors, PlanUrl).toEqual([
+        expect.objectContaining({ field: 'headers.PlanUrl' }),
+      ]);
+    }
+    // The hosts the list names are taken (and answered later, not here).
+    for (const PlanUrl of ['https://dev.azure.com/contoso/', 'https://contoso.visualstudio.com/']) {
+      expect((await check(deps, { ...checkHeaders(), PlanUrl }, { image })).status).toBe(200);
+    }
+    expect(await deps.settled()).toEqual(['waiting', 'waiting']);
+  });
+
   it('takes a read or admin token: 401 without or with an unknown one, 403 for a webhook token', async () => {
     const deps = approvalHandlerDeps();
     const image = await pushed(deps, 'azp/auth', deps.defaultRegions);
@@ -190,6 +219,7 @@ describe('POST /api/azure-pipelines/checks', () => {
     expectProblem(await check(deps, checkHeaders(), { image }, { token: 'webhook' }), 403);
     expect(deps.advancing).toEqual([]);
     expect((await check(deps, checkHeaders(), { image }, { token: 'admin' })).status).toBe(200);
+    expect(await deps.settled()).toEqual(['answered']);
   });
 
   it('acknowledges nothing when the store is down: 503', async () => {

@@ -130,7 +130,7 @@ describe('POST /api/webhooks/eventgrid', () => {
       dataVersion: '',
     };
     const connected = anEventGridEvent(aPushEvent({ tag: 'on-prem' }), 'westus');
-    (connected.data as Record<string, unknown>).connectedRegistry = { name: 'factory-floor' };
+    connected.data.connectedRegistry = { name: 'factory-floor' };
     const answer = await deliver(deps, [chart, blob, connected]);
     expect(answer.status).toBe(200);
     expect(results(answer.body).map((r) => r.outcome)).toEqual(['ignored', 'ignored', 'ignored']);
