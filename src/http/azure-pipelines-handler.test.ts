@@ -144,6 +144,7 @@ describe('POST /api/azure-pipelines/checks', () => {
     expect(problem.detail).toMatch(/run the check after the push/);
   });
 
+  // Moved down from test/e2e/approvals.test.ts.
   it('names the offending header or body field', async () => {
     const deps = approvalHandlerDeps();
     const image = await pushed(deps, 'azp/bad-input', deps.defaultRegions);
@@ -179,6 +180,7 @@ describe('POST /api/azure-pipelines/checks', () => {
     expect(deps.advancing).toEqual([]);
   });
 
+  // Moved down from test/e2e/approvals.test.ts.
   it('refuses a PlanUrl off AZURE_PIPELINES_HOSTS, or not https:// for a host not on loopback', async () => {
     const deps = {
       ...approvalHandlerDeps(),

@@ -67,6 +67,7 @@ describe('GET /api/dashboard[/{registry}]', () => {
     expect(answer.text).not.toContain(TOKENS.read);
   });
 
+  // Moved down from test/e2e/dashboard.test.ts.
   it('lists the registries with recent events on the index page', async () => {
     const d = deps();
     await replicated(d, REGISTRY, '1.0');
@@ -79,6 +80,7 @@ describe('GET /api/dashboard[/{registry}]', () => {
     expect(empty.text).not.toContain(`href="/api/dashboard/${REGISTRY}"`);
   });
 
+  // Moved down from test/e2e/dashboard.test.ts.
   it('sends ?registry= on to the registry page with 303, the token too when it came in the URL', async () => {
     const d = deps();
     const byHeader = await page(d, { url: `/api/dashboard?registry=${REGISTRY}` });

@@ -84,6 +84,7 @@ describe('POST /api/webhooks/eventgrid', () => {
     expect((await status(deps, 'ce')).body).toMatchObject({ digest, status: 'replicated' });
   });
 
+  // Moved down from test/e2e/eventgrid.test.ts.
   it('records an ImageDeleted as the delete of the manifest in its region', async () => {
     const deps = handlerDeps({ defaultRegions: ['westus'] });
     const digest = aDigest();
@@ -105,6 +106,7 @@ describe('POST /api/webhooks/eventgrid', () => {
     expect(results(answer.body)[0]).toMatchObject({ outcome: 'recorded', region: 'westus' });
   });
 
+  // Moved down from test/e2e/eventgrid.test.ts.
   it('acknowledges chart, storage and connected-registry events without recording them', async () => {
     const deps = handlerDeps();
     const chart = {
@@ -220,6 +222,7 @@ describe('POST /api/webhooks/eventgrid with invalid events', () => {
     expect(alone.errors).toEqual([expect.objectContaining({ field: '[0].data.timestamp' })]);
   });
 
+  // Moved down from test/e2e/eventgrid.test.ts.
   it('names the field of a single CloudEvent without an index, and of a broken envelope with one', async () => {
     const deps = handlerDeps();
     const noRegion = aCloudEvent(aPushEvent(), 'westus');
@@ -276,6 +279,7 @@ describe('POST /api/webhooks/eventgrid with invalid events', () => {
 describe('POST /api/webhooks/eventgrid authentication', () => {
   const body = () => [anEventGridEvent(aPushEvent({ tag: 'unauthorised' }), 'westus')];
 
+  // Moved down from test/e2e/eventgrid.test.ts.
   it('takes only the webhook token: 401 without or with a wrong one, 403 for read and admin', async () => {
     const deps = handlerDeps();
     expectProblem(await deliver(deps, body(), { token: undefined }), 401);
@@ -290,6 +294,7 @@ describe('POST /api/webhooks/eventgrid authentication', () => {
     expect(await deps.store.tags.anyInRegistry(REGISTRY)).toBe(false);
   });
 
+  // Moved down from test/e2e/eventgrid.test.ts.
   it('takes the token as ?token= instead of the header; the header wins when both are sent', async () => {
     const deps = handlerDeps();
     const byQuery = await deliver(deps, body(), {
@@ -304,6 +309,7 @@ describe('POST /api/webhooks/eventgrid authentication', () => {
     expectProblem(headerWins, 401);
   });
 
+  // Moved down from test/e2e/eventgrid.test.ts.
   it('authenticates the validation handshake too', async () => {
     const deps = handlerDeps();
     const answer = await deliver(deps, [aValidationEvent('ABC')], { token: undefined });
@@ -329,6 +335,7 @@ describe('OPTIONS /api/webhooks/eventgrid (CloudEvents abuse protection)', () =>
     }
   });
 
+  // Moved down from test/e2e/eventgrid.test.ts.
   it('refuses without a token, with a wrong one, and without a plain origin', async () => {
     const none = await options({ headers: origin });
     expectProblem(none, 401);

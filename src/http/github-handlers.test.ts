@@ -120,6 +120,7 @@ describe('PUT /api/github/environments/{owner}/{repo}/{environment}', () => {
     expect(unscoped.body.regions).toBeNull();
   });
 
+  // Moved down from test/e2e/approvals.test.ts.
   it('takes an admin token only', async () => {
     const d = deps();
     const body = { image: `${REGISTRY}/gh/web:{sha}` };
@@ -198,6 +199,7 @@ describe('POST /api/github/deployment-protection-rule', () => {
     expect(await d.settled()).toEqual(['waiting']);
   });
 
+  // Moved down from test/e2e/approvals.test.ts.
   it('says so, and opens nothing, when no image is mapped to the environment', async () => {
     const d = deps();
     const payload = anEvent('unmapped-env');
@@ -209,6 +211,7 @@ describe('POST /api/github/deployment-protection-rule', () => {
     expect(d.advancing).toEqual([]);
   });
 
+  // Moved down from test/e2e/approvals.test.ts.
   it('acknowledges other events and actions without acting', async () => {
     const d = deps();
     const ping = await deliver(
@@ -222,6 +225,7 @@ describe('POST /api/github/deployment-protection-rule', () => {
     expect(d.advancing).toEqual([]);
   });
 
+  // Moved down from test/e2e/approvals.test.ts.
   it('answers 401 to a missing, wrong or malformed signature before reading the body', async () => {
     const d = deps();
     await mapEnvironment(d, 'production', { image: `${REGISTRY}/gh/web:{sha}` });
