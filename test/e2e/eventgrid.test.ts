@@ -2,15 +2,26 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { aCloudEvent, aValidationEvent, anEventGridEvent } from '../support/event-grid-events';
+import { startFaultProxy, type FaultProxy } from '../support/fault-proxy';
 import { aDigest, aPushEvent } from '../support/fixtures';
 import { REGIONS, startApp, WEBHOOK_TOKEN, type RunningApp } from '../support/app-host';
 
 let app: RunningApp;
+let proxy: FaultProxy;
 beforeAll(async () => {
-  app = await startApp();
+  app = await startApp(
+    {},
+    {
+      cosmosVia: async (endpoint) => {
+        proxy = await startFaultProxy({ target: endpoint });
+        return proxy.endpoint;
+      },
+    },
+  );
 });
 afterAll(async () => {
   await app?.stop();
+  await proxy?.close();
 });
 
 const REGISTRY = 'contoso.azurecr.io';
@@ -189,9 +200,15 @@ describe('the reconcileWebhooks timer', () => {
 
 describe('when the store is unavailable', () => {
   it('answers 503 problem+json so that Event Grid retries', async () => {
-    await app.cosmos.close();
-    const response = await deliver([anEventGridEvent(aPushEvent({ tag: 'eg-lost' }), 'westus')]);
-    expect(response.status).toBe(503);
-    expect(response.headers.get('content-type')).toBe('application/problem+json');
+    // Every Cosmos DB request answered 503, for this test only: the others keep their store.
+    proxy.setFaults({ rate: 1, kinds: ['503'] });
+    try {
+      const response = await deliver([anEventGridEvent(aPushEvent({ tag: 'eg-lost' }), 'westus')]);
+      expect(response.status).toBe(503);
+      expect(response.headers.get('content-type')).toBe('application/problem+json');
+    } finally {
+      proxy.setFaults({ rate: 0 });
+    }
+    expect((await status('public/products/web:eg-lost')).response.status).toBe(404);
   });
 });
