@@ -185,6 +185,29 @@ describe('POST /api/webhooks/eventgrid with invalid events', () => {
     expect(alerts[0]).toContain(broken.id);
   });
 
+  it('keeps what a refused event says about itself out of the alert unless it is plain text', async () => {
+    const deps = handlerDeps();
+    const good = anEventGridEvent(aPushEvent({ tag: 'forged' }), 'westus');
+    const forged = {
+      ...anEventGridEvent(aPushEvent({ tag: 'forged' }), 'westus'),
+      id: 'x\nerror ALERT forged line',
+      data: 'not an object',
+    };
+    const answer = await deliver(deps, [good, forged]);
+    expect(answer.status).toBe(200);
+    expect(answer.body.rejected).toEqual([
+      {
+        index: 1,
+        type: forged.eventType,
+        errors: [expect.objectContaining({ field: '[1].data' })],
+      },
+    ]);
+    const alerts = answer.logs.filter((line) => line.includes('ALERT'));
+    expect(alerts).toHaveLength(1);
+    expect(alerts[0]).not.toContain('\n');
+    expect(alerts[0]).toContain('id ?');
+  });
+
   it('refuses, as a 400 that stores nothing, a delivery none of whose events is valid', async () => {
     const deps = handlerDeps();
     const one = anEventGridEvent(aPushEvent({ tag: 'none-valid' }), 'westus');

@@ -211,8 +211,9 @@ function rejection(
   errors: FieldError[],
   known: { id?: string; type?: string } = {},
 ): RejectedEvent {
+  // Echoed in the answer and the alert line: printable ASCII only, so no line can be forged.
   const text = (value: unknown) =>
-    typeof value === 'string' && value.length <= 200 ? value : undefined;
+    typeof value === 'string' && /^[\x20-\x7e]{1,200}$/.test(value) ? value : undefined;
   const id = known.id ?? (isRecord(item) ? text(item.id) : undefined);
   const type = known.type ?? (isRecord(item) ? text(item.eventType ?? item.type) : undefined);
   return {
