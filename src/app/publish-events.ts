@@ -1,6 +1,6 @@
 // Publishes a tag's outbox: stores each event, opens a delivery per matching subscription, then empties the outbox.
 import { appliesTo } from '../events/delivery-request';
-import type { Subscription } from '../events/types';
+import type { GateEvent, Subscription } from '../events/types';
 import type { Clock, DeliveryRecord, Store, StoredTag } from './ports';
 import { StoreUnavailableError } from './ports';
 import { millisBetween, type Instant } from '../replication/timestamp';
@@ -24,19 +24,26 @@ export async function subscriptionsFor(deps: PublishDeps): Promise<Subscription[
   return [...(deps.builtinSubscriptions ?? []), ...stored.filter((s) => s.enabled)];
 }
 
+/** A delivery of `event`, due now; it lives beside the event's tag (the event names it). */
 export const newDelivery = (
-  eventId: string,
+  event: GateEvent,
   subscriptionId: string,
   now: DeliveryRecord['updatedAt'],
-): DeliveryRecord => ({
-  eventId,
-  subscriptionId,
-  state: 'pending',
-  attempts: [],
-  attemptsInRound: 0,
-  nextAttemptAt: now,
-  updatedAt: now,
-});
+): DeliveryRecord => {
+  const { registry, repository } = event.data as { registry?: unknown; repository?: unknown };
+  return {
+    eventId: event.id,
+    subscriptionId,
+    state: 'pending',
+    attempts: [],
+    attemptsInRound: 0,
+    nextAttemptAt: now,
+    updatedAt: now,
+    ...(typeof registry === 'string' && typeof repository === 'string'
+      ? { registry, repository }
+      : {}),
+  };
+};
 
 /** A write that landed after the settle window is moved past any cursor that may have passed it. */
 async function restampIfLate(deps: PublishDeps, id: string, stampedAt: Instant): Promise<void> {
@@ -65,7 +72,7 @@ export async function publishOutbox(deps: PublishDeps, stored: StoredTag): Promi
       await restampIfLate(deps, entry.event.id, now);
       const storedEvent = { ...entry, recordedAt: now };
       for (const subscription of subscriptions.filter((s) => appliesTo(s, storedEvent))) {
-        const delivery = newDelivery(entry.event.id, subscription.id, now);
+        const delivery = newDelivery(entry.event, subscription.id, now);
         await deps.store.deliveries.create(delivery);
         created.push(delivery);
       }

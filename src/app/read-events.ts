@@ -48,7 +48,7 @@ export async function redeliver(
   const known = new Set(existing.map((d) => d.record.subscriptionId));
   for (const subscription of await subscriptionsFor(deps)) {
     if (known.has(subscription.id) || !appliesTo(subscription, stored)) continue;
-    const delivery = newDelivery(id, subscription.id, now);
+    const delivery = newDelivery(stored.event, subscription.id, now);
     await deps.store.deliveries.create(delivery);
     pending.push(delivery);
   }

@@ -187,7 +187,7 @@ async function writeTag(
       decidedEntries.push(toStalledEvent(state, evaluation, now));
       state = withStall(state, round);
     }
-    const decided = await decide(deps, key, decidedEntries, now);
+    const decided = await decide(deps, decidedEntries, now);
     // Too many deliveries for one request: the events wait in the outbox and are published after.
     const inline = decided.events.length + decided.deliveries.length < MAX_ITEMS_PER_WRITE;
     const outbox = [...(existing?.record.outbox ?? []), ...(inline ? [] : decidedEntries)];
@@ -251,7 +251,6 @@ const withDeletes = (state: TagState, digest: string, deletes: Record<string, In
 /** The events a write decided and a delivery for each subscription that wants one. */
 async function decide(
   deps: UpdateDeps,
-  key: TagKey,
   entries: OutboxEntry[],
   now: Instant,
 ): Promise<Decided & { wanted: Map<string, Subscription> }> {
@@ -270,10 +269,8 @@ async function decide(
     )) {
       wanted.set(subscription.id, subscription);
       deliveries.push({
-        ...newDelivery(stored.entry.event.id, subscription.id, now),
+        ...newDelivery(stored.entry.event, subscription.id, now),
         nextAttemptAt: claimUntil,
-        registry: key.registry,
-        repository: key.repository,
       });
     }
   }
