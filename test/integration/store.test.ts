@@ -60,6 +60,45 @@ async function storedEvents(database: string): Promise<unknown[]> {
 }
 
 describe('recording arrivals in Cosmos DB', () => {
+  it('stores each of 40 webhooks sent at once on one tag, through one instance, within the default attempts', async () => {
+    // Found by an adversarial pass: 40 at once on one tag, and one gave up after 12 conflicting
+    // writes (a 503, and ACR does not retry). Writes of one tag now queue per instance.
+    const { settings } = setup();
+    const deps = { ...anInstance(settings, REGIONS), maxAttempts: 12 };
+    const digest = aDigest();
+    const arrivals = Array.from({ length: 40 }, (_, i) => ({
+      region: REGIONS[i % REGIONS.length] as string,
+      intent: intentOf(
+        aPushEvent({
+          repository: 'team/burst',
+          tag: 'v1',
+          digest,
+          // A region's push has one timestamp: the other webhooks of the region repeat it.
+          timestamp: `2026-03-14T09:00:0${i % REGIONS.length}.000Z`,
+        }),
+      ),
+    }));
+    const outcomes = await Promise.allSettled(
+      arrivals.map(({ region, intent }) => recordArrival(deps, intent, region)),
+    );
+    expect(outcomes.filter((o) => o.status === 'rejected')).toEqual([]);
+    // No write of this instance raced another: each went first time, from the copy before it.
+    const attempts = outcomes.map((o) =>
+      o.status === 'fulfilled' && o.value.kind === 'push' ? o.value.result.attempts : -1,
+    );
+    expect(new Set(attempts)).toEqual(new Set([1]));
+    const status = await readStatus(deps, 'contoso.azurecr.io', {
+      kind: 'tag',
+      repository: 'team/burst',
+      tag: 'v1',
+    });
+    expect(status).toMatchObject({ status: 'replicated', digest });
+    const replicated = (
+      (await storedEvents(settings.database)) as { event: { type: string } }[]
+    ).filter((e) => e.event.type === 'acrgate.tag.replicated');
+    expect(replicated).toHaveLength(1);
+  });
+
   it('gives exactly one completion for 20 concurrent deliveries from separate clients', async () => {
     const { settings, instance } = setup();
     const instances = Array.from({ length: 5 }, instance);
