@@ -1,9 +1,18 @@
 // The replication dashboard as HTML: pure functions from plain data to a string, no script, every value escaped.
+// The figures it shows (lags, stalled rounds) come from ./dashboard-stats.
 import { createHash } from 'node:crypto';
 import type { DeliveryState } from '../app/ports';
 import type { StatusBody } from '../app/read-status';
 import type { RegionStatus } from '../replication/tag-state';
 import { formatDuration } from '../util/duration';
+import {
+  ageMillis,
+  lagMillis,
+  regionLags,
+  stalledRounds,
+  type RegionLag,
+  type StalledRound,
+} from './dashboard-stats';
 
 // #region escaping: every value reaches the page through escapeHtml, by construction
 
@@ -101,74 +110,9 @@ export const REFRESH_SECONDS = 10;
 
 // #endregion
 
-// #region derived figures (pure, exported for tests)
-
-const toMillis = (instant: string): number => Date.parse(`${instant.slice(0, 23)}Z`);
-
-/** Arrival minus push, for an arrived region of the tag's current round. */
-export function lagMillis(tag: StatusBody, region: string): number | undefined {
-  const view = tag.regions.find((r) => r.region === region);
-  if (view?.status !== 'arrived' || view.arrivedAt === undefined || tag.pushedAt === null) {
-    return undefined;
-  }
-  return Math.max(0, toMillis(view.arrivedAt) - toMillis(tag.pushedAt));
-}
-
-/** Nearest-rank percentile of sorted values. */
-function percentile(sorted: number[], p: number): number {
-  const rank = Math.max(1, Math.ceil((p / 100) * sorted.length));
-  return sorted[Math.min(rank, sorted.length) - 1] ?? 0;
-}
-
-export interface RegionLag {
-  region: string;
-  rounds: number;
-  medianMs: number;
-  p90Ms: number;
-}
-
-/** Per required region, the lag of its arrivals over the tags' current rounds; slowest (p90) first. */
-export function regionLags(tags: StatusBody[], regions: string[]): RegionLag[] {
-  return regions
-    .map((region) => {
-      const lags = tags
-        .map((t) => lagMillis(t, region))
-        .filter((ms): ms is number => ms !== undefined)
-        .sort((a, b) => a - b);
-      return {
-        region,
-        rounds: lags.length,
-        medianMs: percentile(lags, 50),
-        p90Ms: percentile(lags, 90),
-      };
-    })
-    .filter((r) => r.rounds > 0)
-    .sort((a, b) => b.p90Ms - a.p90Ms || b.medianMs - a.medianMs || (a.region < b.region ? -1 : 1));
-}
-
-export interface StalledRound {
-  tag: StatusBody;
-  openMs: number;
-}
-
-/** Rounds still open longer than STALL_AFTER after their push, longest open first. */
-export function stalledRounds(
-  tags: StatusBody[],
-  now: string,
-  stallAfterMs: number,
-): StalledRound[] {
-  return tags
-    .filter((t) => t.status === 'replicating' && t.pushedAt !== null)
-    .map((tag) => ({ tag, openMs: toMillis(now) - toMillis(tag.pushedAt ?? now) }))
-    .filter((r) => r.openMs >= stallAfterMs)
-    .sort((a, b) => b.openMs - a.openMs);
-}
-
-export const formatMillis = (ms: number): string => formatDuration(ms, { days: true });
-
-// #endregion
-
 // #region page parts
+
+const formatMillis = (ms: number): string => formatDuration(ms, { days: true });
 
 const STYLE = `
 *{box-sizing:border-box}
@@ -326,7 +270,7 @@ function matrix(p: RegistryPage, stalled: Set<StatusBody>): SafeHtml {
         <td>${tagBadge(t, stalled.has(t))}</td>
         ${p.requiredRegions.map((r) => matrixCell(t, r))}
         <td>
-          ${t.pushedAt === null ? '–' : `${formatMillis(Math.max(0, toMillis(p.now) - toMillis(t.pushedAt)))} ago`}
+          ${t.pushedAt === null ? '–' : `${formatMillis(ageMillis(p.now, t.pushedAt))} ago`}
         </td>
       </tr>`,
   );

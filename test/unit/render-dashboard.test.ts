@@ -1,52 +1,14 @@
-// The dashboard's pure parts: escaping, the lag figures and stalled rounds, and the page from plain data.
+// The dashboard's markup: escaping, and the page from plain data (its figures: dashboard-stats.test.ts).
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import type { StatusBody } from '../../src/app/read-status';
 import {
   CONTENT_SECURITY_POLICY,
   escapeHtml,
   markup,
-  regionLags,
   renderRegistryPage,
-  stalledRounds,
   type RegistryPage,
 } from '../../src/dashboard/render-dashboard';
-import type { Instant } from '../../src/replication/timestamp';
-
-/** `…00.000Z` → the stored form, `…00.000000000Z`. */
-const at = (iso: string) => iso.replace(/Z$/, '000000Z') as Instant;
-
-function aStatus(
-  tag: string,
-  pushedAt: string,
-  arrivals: Record<string, string | null>,
-): StatusBody {
-  const regions = Object.entries(arrivals).map(([region, arrived]) =>
-    arrived === null
-      ? { region, required: true, status: 'pending' as const }
-      : {
-          region,
-          required: true,
-          status: 'arrived' as const,
-          digest: 'sha256:x',
-          arrivedAt: at(arrived),
-        },
-  );
-  const missing = regions.filter((r) => r.status !== 'arrived').map((r) => r.region);
-  return {
-    registry: 'contoso.azurecr.io',
-    repository: 'web',
-    tag,
-    digest: 'sha256:x',
-    status: missing.length === 0 ? 'replicated' : 'replicating',
-    requiredRegions: Object.keys(arrivals),
-    regions,
-    missingRegions: missing,
-    pushedAt: at(pushedAt),
-    replicatedAt: null,
-    eventId: null,
-  };
-}
+import { aStatus, threeRounds } from '../support/statuses';
 
 describe('escapeHtml and markup', () => {
   it('escapes the five characters that matter in text and in quoted attributes', () => {
@@ -66,31 +28,8 @@ describe('escapeHtml and markup', () => {
   });
 });
 
-describe('figures', () => {
-  const tags = [
-    aStatus('1', '2026-03-14T09:00:00.000Z', {
-      eastus: '2026-03-14T09:00:01.000Z',
-      westus: '2026-03-14T09:00:00.000Z',
-    }),
-    aStatus('2', '2026-03-14T09:10:00.000Z', {
-      eastus: '2026-03-14T09:10:03.000Z',
-      westus: '2026-03-14T09:10:00.500Z',
-    }),
-    aStatus('3', '2026-03-14T09:20:00.000Z', { eastus: '2026-03-14T09:20:09.000Z', westus: null }),
-  ];
-
-  it('gives each region the median and p90 of its lags, slowest first', () => {
-    expect(regionLags(tags, ['westus', 'eastus'])).toEqual([
-      { region: 'eastus', rounds: 3, medianMs: 3000, p90Ms: 9000 },
-      { region: 'westus', rounds: 2, medianMs: 0, p90Ms: 500 },
-    ]);
-  });
-
-  it('counts a round as stalled from STALL_AFTER after its push', () => {
-    const now = '2026-03-14T09:50:00.000000000Z';
-    expect(stalledRounds(tags, now, 30 * 60_000).map((s) => s.tag.tag)).toEqual(['3']);
-    expect(stalledRounds(tags, now, 30 * 60_000 + 1)).toEqual([]);
-  });
+describe('the registry page', () => {
+  const tags = threeRounds();
 
   it('renders a page whose only style block is the one the policy allows', () => {
     const page: RegistryPage = {
