@@ -48,7 +48,8 @@ import { makeAcrWebhookHandler } from './http/webhook-handler';
 import { makeVerifyHandler } from './http/verify-handler';
 import { makeOutboundGuard } from './net/outbound-guard';
 // Only the reconcile timer talks to ARM: its SDK (and @azure/identity) load on its first run.
-import type * as ArmWebhooks from './registration/arm-webhooks';
+import type * as ArmClient from './registration/arm-client';
+import type * as WebhookEvents from './registration/list-webhook-events';
 import { instantFromDate } from './replication/timestamp';
 import { createCosmosClient, makeCosmosStore } from './store/cosmos-store';
 import { metrics, trace } from '@opentelemetry/api';
@@ -302,18 +303,21 @@ function reconcileDeps(
   deps: RegionsDeps,
   countQuarantine: boolean,
 ): Omit<ReconcileDeps, 'log'> {
-  type ArmClient = ReturnType<typeof ArmWebhooks.createArmClient>;
-  let arm: Promise<{ module: typeof ArmWebhooks; client: ArmClient }> | undefined;
+  type Client = ReturnType<typeof ArmClient.createArmClient>;
+  let arm: Promise<{ module: typeof WebhookEvents; client: Client }> | undefined;
   const loadArm = () =>
-    (arm ??= import('./registration/arm-webhooks').then((module) => ({
+    (arm ??= Promise.all([
+      import('./registration/arm-client'),
+      import('./registration/list-webhook-events'),
+    ]).then(([{ createArmClient }, module]) => ({
       module,
-      client: module.createArmClient({
+      client: createArmClient({
         subscriptionId: target.subscriptionId,
         ...(target.armEndpoint !== undefined ? { endpoint: target.armEndpoint } : {}),
         ...(target.armToken !== undefined ? { accessToken: target.armToken } : {}),
       }),
     })));
-  const armTarget: ArmWebhooks.ArmTarget = { ...target };
+  const armTarget: ArmClient.ArmTarget = { ...target };
   return {
     source: {
       listWebhooks: async () => {

@@ -1,12 +1,8 @@
 // `acr-gate reconcile`: replays the regional webhooks' recent events (ARM listEvents) through the gate's Event Grid receiver.
 import { z } from 'zod';
 import { reconcileWebhooks, type Replay, type ReplayOutcome } from '../app/reconcile-webhooks';
-import {
-  createArmClient,
-  listRegionalWebhooks,
-  listWebhookEvents,
-  type ArmTarget,
-} from '../registration/arm-webhooks';
+import { createArmClient, type ArmTarget } from '../registration/arm-client';
+import { listRegionalWebhooks, listWebhookEvents } from '../registration/list-webhook-events';
 import { toImageCloudEvent } from '../replication/event-grid-event';
 import { CliError, EXIT, type ExitCode } from './exit-codes';
 import { bearerHeader, redactUrl, scrub } from './redact';

@@ -1,12 +1,7 @@
 // `acr-gate webhooks plan|apply`: one ACR webhook per replica region, printed as az commands or applied through ARM.
-import {
-  applyWebhooks,
-  createArmClient,
-  discoverRegions,
-  planWebhooks,
-  toAzCliCommands,
-  type ArmTarget,
-} from '../registration/arm-webhooks';
+import { applyWebhooks, discoverRegions } from '../registration/apply-webhooks';
+import { createArmClient, type ArmTarget } from '../registration/arm-client';
+import { planWebhooks, toAzCliCommands } from '../registration/plan-webhooks';
 import type { ApiClient } from './api-client';
 import { CliError, EXIT, type ExitCode } from './exit-codes';
 

@@ -9,11 +9,11 @@ import {
   WEBHOOK_TOKEN,
   type RunningApp,
 } from '../support/app-host';
+import { createArmClient } from '../../src/registration/arm-client';
 import {
-  createArmClient,
   listRegionalWebhooks,
   listWebhookEvents,
-} from '../../src/registration/arm-webhooks';
+} from '../../src/registration/list-webhook-events';
 import { startFakeArm, type FakeArm } from '../support/fake-arm';
 import { runCli } from '../support/run-cli';
 

@@ -129,10 +129,10 @@ describe('infra/ and the app agree on', () => {
     const strings = (names?.body ?? []).filter((t) => t.kind === 'string').map((t) => t.text);
     expect(strings).toEqual(['acrgate${r}']);
     const source = readFileSync(
-      path.resolve(__dirname, '../../src/registration/arm-webhooks.ts'),
+      path.resolve(__dirname, '../../src/registration/plan-webhooks.ts'),
       'utf8',
     );
-    expect(source).toContain("const DEFAULT_PREFIX = 'acrgate';");
+    expect(source).toContain("export const DEFAULT_PREFIX = 'acrgate';");
   });
 });
 

@@ -1,4 +1,4 @@
-// A loopback fake of the ARM operations src/registration/arm-webhooks.ts uses, with in-memory state.
+// A loopback fake of the ARM operations src/registration/ uses, with in-memory state.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
