@@ -1,8 +1,7 @@
 // Tests the embedded Cosmos DB with the real @azure/cosmos SDK, as the app uses it locally.
-import { CosmosClient } from '@azure/cosmos';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { EmbeddedCosmos } from '../dev/embedded-cosmos';
-import { EMULATOR_KEY, startEmbeddedCosmos } from '../dev/embedded-cosmos';
+import { describe, expect, it } from 'vitest';
+import { EMULATOR_KEY } from '../dev/embedded-cosmos';
+import { useEmbeddedCosmos } from './support/cosmos';
 
 interface Doc {
   id: string;
@@ -10,22 +9,7 @@ interface Doc {
   count: number;
 }
 
-let cosmos: EmbeddedCosmos;
-let client: CosmosClient;
-
-beforeAll(async () => {
-  cosmos = await startEmbeddedCosmos();
-  client = new CosmosClient({
-    endpoint: cosmos.endpoint,
-    key: cosmos.key,
-    connectionPolicy: { enableEndpointDiscovery: false },
-  });
-});
-
-afterAll(async () => {
-  client?.dispose();
-  await cosmos?.close();
-});
+const cosmos = useEmbeddedCosmos();
 
 describe('startEmbeddedCosmos', () => {
   it('listens on an ephemeral loopback port with the emulator key', () => {
@@ -34,7 +18,7 @@ describe('startEmbeddedCosmos', () => {
   });
 
   it('supports create-if-not-exists, upsert, read and optimistic concurrency', async () => {
-    const { database } = await client.databases.createIfNotExists({ id: 'gate' });
+    const { database } = await cosmos.reader.databases.createIfNotExists({ id: 'gate' });
     const { container } = await database.containers.createIfNotExists({
       id: 'checks',
       partitionKey: { paths: ['/pk'] },

@@ -1,6 +1,6 @@
 // The longer fault run: two rounds per tag (a push, then a re-push) while Cosmos DB fails 30 % of requests.
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { REGIONS, startApp, type RunningApp } from '../support/app-host';
+import { expect, it } from 'vitest';
+import { REGIONS, useAppBehindFaults } from '../support/app-host';
 import {
   audit,
   HANG_MS,
@@ -15,29 +15,13 @@ import {
   type Arrival,
   type ArrivalLedger,
 } from '../support/arrival-ledger';
-import { ALL_FAULTS, startFaultProxy, type FaultProxy } from '../support/fault-proxy';
+import { ALL_FAULTS } from '../support/fault-proxy';
 
 const REGISTRY = 'fabrikam.azurecr.io';
 const REPOSITORIES = ['chaos/web', 'chaos/api', 'chaos/jobs/worker', 'chaos/db', 'chaos/ui', 'ops'];
 const TAGS_PER_REPOSITORY = 10;
 
-let app: RunningApp;
-let proxy: FaultProxy;
-beforeAll(async () => {
-  app = await startApp(
-    {},
-    {
-      cosmosVia: async (target) => {
-        proxy = await startFaultProxy({ target, seed: 424242 });
-        return proxy.endpoint;
-      },
-    },
-  );
-});
-afterAll(async () => {
-  await app?.stop();
-  await proxy?.close();
-});
+const { app, proxy } = useAppBehindFaults(424242);
 
 /** Sends a plan under faults, with status and event-feed reads mixed in; returns the reads' answers. */
 async function underFaults(plan: Arrival[], ledger: ArrivalLedger): Promise<Answer[]> {

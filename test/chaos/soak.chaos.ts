@@ -2,8 +2,8 @@
 import { performance } from 'node:perf_hooks';
 import { CosmosClient } from '@azure/cosmos';
 import autocannon from 'autocannon';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { READ_TOKEN, REGIONS, startApp, WEBHOOK_TOKEN, type RunningApp } from '../support/app-host';
+import { expect, it } from 'vitest';
+import { READ_TOKEN, REGIONS, useAppBehindFaults, WEBHOOK_TOKEN } from '../support/app-host';
 import {
   anArrival,
   audit,
@@ -14,7 +14,7 @@ import {
   toWebhookBody,
   type Arrival,
 } from '../support/arrival-ledger';
-import { ALL_FAULTS, seededRandom, startFaultProxy, type FaultProxy } from '../support/fault-proxy';
+import { ALL_FAULTS, seededRandom } from '../support/fault-proxy';
 
 const REGISTRY = 'soak.azurecr.io';
 const REPOSITORIES = ['soak/web', 'soak/api', 'soak/jobs/worker', 'soak/db', 'soak/ui', 'edge'];
@@ -35,23 +35,7 @@ interface Sent {
   problem?: boolean;
 }
 
-let app: RunningApp;
-let proxy: FaultProxy;
-beforeAll(async () => {
-  app = await startApp(
-    {},
-    {
-      cosmosVia: async (target) => {
-        proxy = await startFaultProxy({ target, seed: 60 });
-        return proxy.endpoint;
-      },
-    },
-  );
-});
-afterAll(async () => {
-  await app?.stop();
-  await proxy?.close();
-});
+const { app, proxy } = useAppBehindFaults(60);
 
 /** Deterministic traffic: new arrivals of open rounds, duplicates of earlier ones, status reads. */
 function makeTraffic(seed: number) {

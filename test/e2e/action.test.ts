@@ -9,7 +9,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { aDeleteEvent, aDigest, aPushEvent } from '../support/fixtures';
-import { appRoot, READ_TOKEN, startApp, WEBHOOK_TOKEN, type RunningApp } from '../support/app-host';
+import { appRoot, READ_TOKEN, useApp, WEBHOOK_TOKEN } from '../support/app-host';
 
 const REGISTRY = 'contoso.azurecr.io';
 const REPO = 'team/action';
@@ -98,18 +98,16 @@ async function startTap(target: string): Promise<Tap> {
   };
 }
 
-let app: RunningApp;
 let tap: Tap;
 let work: string;
-beforeAll(async () => {
-  app = await startApp();
-  tap = await startTap(app.url);
-  work = fs.mkdtempSync(path.join(os.tmpdir(), 'acr-gate-action-'));
-});
 afterAll(async () => {
   await tap?.close();
-  await app?.stop();
   if (work) fs.rmSync(work, { recursive: true, force: true });
+});
+const app = useApp();
+beforeAll(async () => {
+  tap = await startTap(app.url);
+  work = fs.mkdtempSync(path.join(os.tmpdir(), 'acr-gate-action-'));
 });
 
 /** GITHUB_OUTPUT's `name<<delimiter` … `delimiter` blocks, as @actions/core writes them. */

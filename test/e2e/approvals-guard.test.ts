@@ -1,16 +1,10 @@
 // With the outbound guard on, a PlanUrl on the allowlist that is a loopback address is still refused.
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { startApp, type RunningApp } from '../support/app-host';
+import { expect, it } from 'vitest';
+import { useApp } from '../support/app-host';
 import { aDigest, aPushEvent } from '../support/fixtures';
 
-let app: RunningApp;
-beforeAll(async () => {
-  app = await startApp({ OUTBOUND_GUARD: 'on', AZURE_PIPELINES_HOSTS: '127.0.0.1' });
-});
-afterAll(async () => {
-  await app?.stop();
-});
+const app = useApp({ OUTBOUND_GUARD: 'on', AZURE_PIPELINES_HOSTS: '127.0.0.1' });
 
 it('refuses a loopback PlanUrl with a 400 naming it, and stores nothing', async () => {
   const repository = 'team/guarded';

@@ -1,9 +1,10 @@
 // Azure Pipelines checks (Callback mode) and GitHub deployment protection rules, against loopback stand-ins.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN_TOKEN, REGIONS, startApp, READ_TOKEN, type RunningApp } from '../support/app-host';
+import { ADMIN_TOKEN, REGIONS, useApp, READ_TOKEN } from '../support/app-host';
 import {
   aProtectionRuleEvent,
+  githubAppSettings,
   signBody,
   startFakeGithub,
   type FakeGithub,
@@ -12,27 +13,22 @@ import { aDeleteEvent, aDigest, aPushEvent } from '../support/fixtures';
 import { startReceiver, type Receiver, type Script } from '../support/receiver';
 
 const REGISTRY = 'contoso.azurecr.io';
-let app: RunningApp;
 let github: FakeGithub;
 const receivers: Receiver[] = [];
 
 beforeAll(async () => {
   github = await startFakeGithub();
-  app = await startApp({
-    AZURE_PIPELINES_HOSTS: '127.0.0.1,dev.azure.com,*.visualstudio.com',
-    DELIVERY_RETRY_SCHEDULE: '50ms,50ms,50ms,50ms',
-    DELIVERY_TIMEOUT_MS: '2000',
-    GITHUB_APP_ID: github.appId,
-    GITHUB_APP_PRIVATE_KEY: github.privateKey,
-    GITHUB_WEBHOOK_SECRET: github.webhookSecret,
-    GITHUB_API_URL: github.apiUrl,
-  });
 });
 afterAll(async () => {
   for (const r of receivers) await r.close();
   await github?.close();
-  await app?.stop();
 });
+const app = useApp(() => ({
+  AZURE_PIPELINES_HOSTS: '127.0.0.1,dev.azure.com,*.visualstudio.com',
+  DELIVERY_RETRY_SCHEDULE: '50ms,50ms,50ms,50ms',
+  DELIVERY_TIMEOUT_MS: '2000',
+  ...githubAppSettings(github),
+}));
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -6,7 +6,7 @@
 // only, and the embedded server speaks http. Everything else is as deployed.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { CosmosClient } from '@azure/cosmos';
+import type { CosmosClient } from '@azure/cosmos';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadSettings, SETTINGS_SCHEMA } from '../../src/config/settings';
 import { startEmbeddedCosmos, type EmbeddedCosmos } from '../../dev/embedded-cosmos';
@@ -21,7 +21,7 @@ import {
   tokenize,
   type Token,
 } from '../support/bicep';
-import { freshDatabase } from '../support/cosmos';
+import { directClient, freshDatabase } from '../support/cosmos';
 import { aDigest, aPushEvent } from '../support/fixtures';
 
 const infra = path.resolve(__dirname, '../../infra');
@@ -99,11 +99,7 @@ let arm: Record<string, string>;
 
 beforeAll(async () => {
   cosmos = await startEmbeddedCosmos();
-  reader = new CosmosClient({
-    endpoint: cosmos.endpoint,
-    key: cosmos.key,
-    connectionPolicy: { enableEndpointDiscovery: false },
-  });
+  reader = directClient(cosmos);
   params = {
     identityClientId: CLIENT_ID,
     keyVaultName: 'kv-test',

@@ -1,25 +1,14 @@
 // The acr-gate CLI end to end: the real binary against the local host and the embedded Cosmos DB.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { aDigest, aPushEvent } from '../support/fixtures';
-import {
-  ADMIN_TOKEN,
-  READ_TOKEN,
-  REGIONS,
-  startApp,
-  WEBHOOK_TOKEN,
-  type RunningApp,
-} from '../support/app-host';
+import { ADMIN_TOKEN, READ_TOKEN, REGIONS, useApp, WEBHOOK_TOKEN } from '../support/app-host';
 import { runCli } from '../support/run-cli';
 import { startFakeArm } from '../support/fake-arm';
 
-let app: RunningApp;
+const app = useApp();
 let env: Record<string, string>;
-beforeAll(async () => {
-  app = await startApp();
+beforeAll(() => {
   env = { ACR_GATE_URL: `${app.url}/api`, ACR_GATE_TOKEN: READ_TOKEN };
-});
-afterAll(async () => {
-  await app?.stop();
 });
 
 const IMAGE = 'contoso.azurecr.io/team/app/api';

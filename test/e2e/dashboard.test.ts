@@ -9,9 +9,8 @@ import {
   appRoot,
   REGIONS,
   READ_TOKEN,
-  startApp,
+  useApp,
   WEBHOOK_TOKEN,
-  type RunningApp,
 } from '../support/app-host';
 import { startReceiver, type Receiver } from '../support/receiver';
 
@@ -26,19 +25,14 @@ const REPO = 'public/products/web';
 const MARKUP_URL_PATH = '/<script>alert(1)</script>';
 const MARKUP_ERROR = '<img src=x onerror=alert(1)>';
 
-let app: RunningApp;
 const receivers: Receiver[] = [];
 let browser: Browser | undefined;
-
-beforeAll(async () => {
-  app = await startApp();
-  await simulateRounds();
-}, 60_000);
 afterAll(async () => {
   await browser?.close();
   for (const r of receivers) await r.close();
-  await app?.stop();
 });
+const app = useApp();
+beforeAll(() => simulateRounds(), 60_000);
 
 // One reference time, so that lags come out exact however long the pushes take.
 const base = Date.now();

@@ -1,23 +1,21 @@
 // The Event Grid topic sink, wired by settings, and the first attempt that goes out without the timer.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { aDigest, aPushEvent } from '../support/fixtures';
-import { ADMIN_TOKEN, REGIONS, startApp, type RunningApp } from '../support/app-host';
+import { ADMIN_TOKEN, REGIONS, useApp } from '../support/app-host';
 import { startReceiver, type Receiver } from '../support/receiver';
 
 let topic: Receiver;
-let app: RunningApp;
 beforeAll(async () => {
   // A loopback stand-in for the topic endpoint: Event Grid answers 200 to an accepted batch.
   topic = await startReceiver(() => ({ status: 200 }));
-  app = await startApp({
-    EVENTGRID_TOPIC_ENDPOINT: topic.url.replace(/\/hook$/, '/api/events'),
-    EVENTGRID_TOPIC_KEY: 'topic-key-for-tests',
-  });
 });
 afterAll(async () => {
-  await app?.stop();
   await topic?.close();
 });
+const app = useApp(() => ({
+  EVENTGRID_TOPIC_ENDPOINT: topic.url.replace(/\/hook$/, '/api/events'),
+  EVENTGRID_TOPIC_KEY: 'topic-key-for-tests',
+}));
 
 describe('EVENTGRID_TOPIC_ENDPOINT and EVENTGRID_TOPIC_KEY', () => {
   it('publish each replicated event to the topic at once, without waiting for the timer', async () => {

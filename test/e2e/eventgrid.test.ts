@@ -1,28 +1,12 @@
 // End to end over HTTP: ACR arrivals delivered by Event Grid (both schemas, both handshakes) into the local host.
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { aCloudEvent, aValidationEvent, anEventGridEvent } from '../support/event-grid-events';
-import { startFaultProxy, type FaultProxy } from '../support/fault-proxy';
 import { aDigest, aPushEvent } from '../support/fixtures';
-import { REGIONS, startApp, WEBHOOK_TOKEN, type RunningApp } from '../support/app-host';
+import { REGIONS, useAppBehindFaults, WEBHOOK_TOKEN } from '../support/app-host';
 
-let app: RunningApp;
-let proxy: FaultProxy;
-beforeAll(async () => {
-  app = await startApp(
-    {},
-    {
-      cosmosVia: async (endpoint) => {
-        proxy = await startFaultProxy({ target: endpoint });
-        return proxy.endpoint;
-      },
-    },
-  );
-});
-afterAll(async () => {
-  await app?.stop();
-  await proxy?.close();
-});
+// Behind a fault proxy, so the outage test injects 503s instead of closing the shared store.
+const { app, proxy } = useAppBehindFaults(1);
 
 const REGISTRY = 'contoso.azurecr.io';
 

@@ -2,37 +2,22 @@
 // paging and the field of a bad subscription are checked at the handlers: src/http/*-handlers.test.ts.
 import { createHmac } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { aDigest, aPushEvent } from '../support/fixtures';
-import { ADMIN_TOKEN, REGIONS, startApp, type RunningApp } from '../support/app-host';
+import { REGIONS, removeSubscriptions, useApp } from '../support/app-host';
 import { startReceiver, type Receiver, type Script } from '../support/receiver';
 
-let app: RunningApp;
-const receivers: Receiver[] = [];
-beforeAll(async () => {
-  app = await startApp({
-    DELIVERY_RETRY_SCHEDULE: '50ms,50ms,50ms,50ms',
-    DELIVERY_TIMEOUT_MS: '400',
-    STALL_AFTER: '2s',
-  });
+const app = useApp({
+  DELIVERY_RETRY_SCHEDULE: '50ms,50ms,50ms,50ms',
+  DELIVERY_TIMEOUT_MS: '400',
+  STALL_AFTER: '2s',
 });
+const receivers: Receiver[] = [];
 afterEach(async () => {
   // Each test gets its own receivers and subscriptions; later events must not reach old ones.
   for (const r of receivers.splice(0)) await r.close();
-  const list = await admin('/api/subscriptions');
-  const { subscriptions } = (await list.json()) as { subscriptions: { id: string }[] };
-  for (const s of subscriptions) await admin(`/api/subscriptions/${s.id}`, { method: 'DELETE' });
+  await removeSubscriptions(app);
 });
-afterAll(async () => {
-  await app?.stop();
-});
-
-const admin = (path: string, init: RequestInit = {}) =>
-  app.call(path, {
-    ...init,
-    token: ADMIN_TOKEN,
-    headers: { 'content-type': 'application/json', ...(init.headers as Record<string, string>) },
-  });
 
 async function receiver(script?: Script): Promise<Receiver> {
   const r = await startReceiver(script);
@@ -41,7 +26,7 @@ async function receiver(script?: Script): Promise<Receiver> {
 }
 
 async function subscribe(body: Record<string, unknown>): Promise<{ id: string; secret: string }> {
-  const response = await admin('/api/subscriptions', {
+  const response = await app.admin('/api/subscriptions', {
     method: 'POST',
     body: JSON.stringify(body),
   });
@@ -73,7 +58,7 @@ interface EventPage {
   }[];
 }
 const eventPage = async (id: string) =>
-  (await (await admin(`/api/events/${id}`)).json()) as EventPage;
+  (await (await app.admin(`/api/events/${id}`)).json()) as EventPage;
 
 /** Runs the delivery timer until `done` holds (retries are 50 ms apart in this app). */
 async function deliverUntil(done: () => boolean | Promise<boolean>, rounds = 40) {
@@ -89,7 +74,7 @@ describe('subscriptions', () => {
     const r = await receiver();
     const created = await subscribe({ url: r.url });
     expect(created.secret).toMatch(/^whsec_/);
-    const listed = (await (await admin('/api/subscriptions')).json()) as {
+    const listed = (await (await app.admin('/api/subscriptions')).json()) as {
       subscriptions: Record<string, unknown>[];
     };
     expect(listed.subscriptions).toHaveLength(1);
@@ -277,7 +262,7 @@ describe('retries', () => {
     const { id } = await subscribe({ url: r.url });
     const { eventId } = await replicate('gone');
     await deliverUntil(async () => (await eventPage(eventId)).deliveries[0]?.state === 'gone');
-    const subscription = (await (await admin(`/api/subscriptions/${id}`)).json()) as {
+    const subscription = (await (await app.admin(`/api/subscriptions/${id}`)).json()) as {
       enabled: boolean;
     };
     expect(subscription.enabled).toBe(false);
@@ -295,7 +280,7 @@ describe('retries', () => {
     expect((await eventPage(eventId)).deliveries[0]?.attempts).toHaveLength(5); // first + 4 retries
 
     healthy = true;
-    const redeliver = await admin(`/api/events/${eventId}/redeliver`, { method: 'POST' });
+    const redeliver = await app.admin(`/api/events/${eventId}/redeliver`, { method: 'POST' });
     expect(redeliver.status).toBe(202);
     await deliverUntil(async () => (await eventPage(eventId)).deliveries[0]?.state === 'delivered');
     expect((await eventPage(eventId)).deliveries[0]?.attempts.at(-1)?.status).toBe(200);

@@ -1,6 +1,6 @@
 // Webhooks while Cosmos DB throttles, fails, stalls and drops connections: nothing acknowledged is lost, one event per round.
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { REGIONS, startApp, type RunningApp } from '../support/app-host';
+import { expect, it } from 'vitest';
+import { REGIONS, useAppBehindFaults } from '../support/app-host';
 import {
   audit,
   HANG_MS,
@@ -13,29 +13,13 @@ import {
   toAnswer,
   type Answer,
 } from '../support/arrival-ledger';
-import { ALL_FAULTS, startFaultProxy, type FaultProxy } from '../support/fault-proxy';
+import { ALL_FAULTS } from '../support/fault-proxy';
 
 const REGISTRY = 'contoso.azurecr.io';
 const REPOSITORIES = ['faults/web', 'faults/api', 'faults/jobs/worker', 'faults/db'];
 const TAGS_PER_REPOSITORY = 6;
 
-let app: RunningApp;
-let proxy: FaultProxy;
-beforeAll(async () => {
-  app = await startApp(
-    {},
-    {
-      cosmosVia: async (target) => {
-        proxy = await startFaultProxy({ target, seed: 20260314 });
-        return proxy.endpoint;
-      },
-    },
-  );
-});
-afterAll(async () => {
-  await app?.stop();
-  await proxy?.close();
-});
+const { app, proxy } = useAppBehindFaults(20260314);
 
 it('acknowledges only what it stored, answers 503 problem+json otherwise, and emits one event per (tag, digest)', async () => {
   expect((await app.call('/api/health')).status).toBe(200); // the container exists before faults

@@ -1,16 +1,11 @@
 // Property-based fuzzing over HTTP: never a 5xx, and only events our own schema accepts change state.
-import { CosmosClient } from '@azure/cosmos';
+import type { CosmosClient } from '@azure/cosmos';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { MAX_JSON_DEPTH } from '../../src/http/handle';
 import { acrEventSchema, ignoredAction } from '../../src/replication/acr-event';
-import {
-  ADMIN_TOKEN,
-  READ_TOKEN,
-  startApp,
-  WEBHOOK_TOKEN,
-  type RunningApp,
-} from '../support/app-host';
+import { ADMIN_TOKEN, READ_TOKEN, useApp, WEBHOOK_TOKEN } from '../support/app-host';
+import { directClient } from '../support/cosmos';
 
 const ROTATED_TOKEN = 'fuzz-rotated-webhook-token-0001';
 const REGISTRY = 'fuzz.azurecr.io';
@@ -20,24 +15,15 @@ const HOOK = '/api/webhooks/acr/westus';
 /** Fixed, so a failure replays; fast-check prints it (and the shrunk case) when a property fails. */
 const SEED = 20260314;
 
-let app: RunningApp;
+const app = useApp({ WEBHOOK_TOKENS: `${ROTATED_TOKEN},${WEBHOOK_TOKEN}` });
 let cosmos: CosmosClient;
 const seen: string[] = [];
 
 beforeAll(async () => {
-  app = await startApp({ WEBHOOK_TOKENS: `${ROTATED_TOKEN},${WEBHOOK_TOKEN}` });
-  cosmos = new CosmosClient({
-    endpoint: app.cosmos.endpoint,
-    key: app.cosmos.key,
-    connectionPolicy: { enableEndpointDiscovery: false },
-  });
+  cosmos = directClient(app.cosmos);
   // The app creates its container on first use; the snapshots need it to exist.
   expect((await app.call(`/api/replications/${REGISTRY}`)).status).toBe(200);
 }, 60_000);
-
-afterAll(async () => {
-  await app?.stop();
-});
 
 let lastSnapshot: string[] | undefined;
 /** So the properties can show they reached both sides of the oracle. */

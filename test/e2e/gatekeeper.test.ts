@@ -1,38 +1,20 @@
 // The Gatekeeper external data provider over HTTP, through the real registrations: the response
 // shape and content type, the body limit, tokens in the URL, a real store outage. Every kind of image
 // key, batches and bad input are checked at the handler: src/http/gatekeeper-handler.test.ts.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { aDigest, aPushEvent } from '../support/fixtures';
 import {
   ADMIN_TOKEN,
   REGIONS,
-  startApp,
+  useAppBehindFaults,
   READ_TOKEN,
   WEBHOOK_TOKEN,
-  type RunningApp,
 } from '../support/app-host';
-import { startFaultProxy, type FaultProxy } from '../support/fault-proxy';
 
 const REGISTRY = 'contoso.azurecr.io';
 const REPO = 'team/web';
 
-let app: RunningApp;
-let proxy: FaultProxy;
-beforeAll(async () => {
-  app = await startApp(
-    {},
-    {
-      cosmosVia: async (target) => {
-        proxy = await startFaultProxy({ target, seed: 11 });
-        return proxy.endpoint;
-      },
-    },
-  );
-});
-afterAll(async () => {
-  await app?.stop();
-  await proxy?.close();
-});
+const { app, proxy } = useAppBehindFaults(11);
 
 interface Item {
   key: string;

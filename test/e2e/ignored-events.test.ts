@@ -1,14 +1,8 @@
 // Events the gate does not count are acknowledged (202): ACR logs every non-2xx as a failure.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startApp, type RunningApp } from '../support/app-host';
+import { describe, expect, it } from 'vitest';
+import { useApp } from '../support/app-host';
 
-let app: RunningApp;
-beforeAll(async () => {
-  app = await startApp();
-});
-afterAll(async () => {
-  await app?.stop();
-});
+const app = useApp();
 
 /** The quarantine sample of ACR's webhook reference, as published (placeholder host, short digest). */
 const docsQuarantineSample = {

@@ -9,14 +9,14 @@ import {
   ADMIN_TOKEN,
   appRoot,
   REGIONS,
-  startApp,
+  useApp,
   READ_TOKEN,
   WEBHOOK_TOKEN,
-  type RunningApp,
 } from '../support/app-host';
 import { startReceiver, type Receiver } from '../support/receiver';
 import {
   aProtectionRuleEvent,
+  githubAppSettings,
   signBody,
   startFakeGithub,
   type FakeGithub,
@@ -62,28 +62,23 @@ interface Observed {
 const DOC_ID = 'https://acr-replication-gate.invalid/openapi.json';
 const REGISTRY = 'contoso.azurecr.io';
 
-let app: RunningApp;
 let receiver: Receiver;
 let github: FakeGithub;
 const observed: Observed[] = [];
 
 beforeAll(async () => {
   github = await startFakeGithub();
-  app = await startApp({
-    MAX_BODY_BYTES: '4096',
-    AZURE_PIPELINES_HOSTS: '127.0.0.1',
-    GITHUB_APP_ID: github.appId,
-    GITHUB_APP_PRIVATE_KEY: github.privateKey,
-    GITHUB_WEBHOOK_SECRET: github.webhookSecret,
-    GITHUB_API_URL: github.apiUrl,
-  });
   receiver = await startReceiver();
 });
 afterAll(async () => {
   await receiver?.close();
   await github?.close();
-  await app?.stop();
 });
+const app = useApp(() => ({
+  MAX_BODY_BYTES: '4096',
+  AZURE_PIPELINES_HOSTS: '127.0.0.1',
+  ...githubAppSettings(github),
+}));
 
 /** Calls the app and records the answer for the final check. */
 async function call(

@@ -1,14 +1,8 @@
 // With OUTBOUND_GUARD=on (the default in Azure), subscriptions cannot aim at loopback, private or metadata addresses.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN_TOKEN, startApp, type RunningApp } from '../support/app-host';
+import { describe, expect, it } from 'vitest';
+import { ADMIN_TOKEN, useApp } from '../support/app-host';
 
-let app: RunningApp;
-beforeAll(async () => {
-  app = await startApp({ OUTBOUND_GUARD: 'on' });
-});
-afterAll(async () => {
-  await app?.stop();
-});
+const app = useApp({ OUTBOUND_GUARD: 'on' });
 
 const subscribe = (url: string) =>
   app.call('/api/subscriptions', {

@@ -2,13 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { aDigest, aPushEvent } from '../support/fixtures';
 import { loadSettings } from '../../src/config/settings';
-import {
-  ADMIN_TOKEN,
-  REGIONS,
-  startApp,
-  WEBHOOK_TOKEN,
-  type RunningApp,
-} from '../support/app-host';
+import { ADMIN_TOKEN, REGIONS, useApp, WEBHOOK_TOKEN } from '../support/app-host';
 import { createArmClient } from '../../src/registration/arm-client';
 import {
   listRegionalWebhooks,
@@ -23,7 +17,6 @@ const ARM_TOKEN = 'fake-arm-access-token';
 const REGISTRY = 'contoso.azurecr.io';
 
 let arm: FakeArm;
-let app: RunningApp;
 beforeAll(async () => {
   // Small pages, so listEvents has to follow nextLink.
   arm = await startFakeArm({
@@ -34,13 +27,18 @@ beforeAll(async () => {
     token: ARM_TOKEN,
     eventsPageSize: 1,
   });
-  app = await startApp({
-    RECONCILE_SUBSCRIPTION_ID: SUBSCRIPTION,
-    RECONCILE_RESOURCE_GROUP: RESOURCE_GROUP,
-    RECONCILE_REGISTRY: 'contoso',
-    RECONCILE_ARM_ENDPOINT: arm.endpoint,
-    RECONCILE_ARM_TOKEN: ARM_TOKEN,
-  });
+});
+afterAll(async () => {
+  await arm?.close();
+});
+const app = useApp(() => ({
+  RECONCILE_SUBSCRIPTION_ID: SUBSCRIPTION,
+  RECONCILE_RESOURCE_GROUP: RESOURCE_GROUP,
+  RECONCILE_REGISTRY: 'contoso',
+  RECONCILE_ARM_ENDPOINT: arm.endpoint,
+  RECONCILE_ARM_TOKEN: ARM_TOKEN,
+}));
+beforeAll(() => {
   // Our regional webhooks as `webhooks apply` creates them, and one of somebody else's.
   for (const region of [...REGIONS, 'team']) {
     const name = region === 'team' ? 'teamdeployhook' : `acrgate${region}`;
@@ -53,10 +51,6 @@ beforeAll(async () => {
       customHeaders: { Authorization: `Bearer ${WEBHOOK_TOKEN}` },
     });
   }
-});
-afterAll(async () => {
-  await app?.stop();
-  await arm?.close();
 });
 
 const cliEnv = () => ({ ACR_GATE_URL: `${app.url}/api`, ACR_GATE_WEBHOOK_TOKEN: WEBHOOK_TOKEN });

@@ -1,32 +1,17 @@
 // Regional rollouts end to end: a status scoped to some regions, the CLI's --regions, and one acrgate.tag.arrived per region.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { aDigest, aPushEvent } from '../support/fixtures';
-import { ADMIN_TOKEN, REGIONS, startApp, READ_TOKEN, type RunningApp } from '../support/app-host';
+import { REGIONS, removeSubscriptions, useApp, READ_TOKEN } from '../support/app-host';
 import { startReceiver, type Receiver } from '../support/receiver';
 import { runCli } from '../support/run-cli';
 
 const REGISTRY = 'contoso.azurecr.io';
-let app: RunningApp;
+const app = useApp();
 const receivers: Receiver[] = [];
-beforeAll(async () => {
-  app = await startApp();
-});
 afterEach(async () => {
   for (const r of receivers.splice(0)) await r.close();
-  const list = await admin('/api/subscriptions');
-  const { subscriptions } = (await list.json()) as { subscriptions: { id: string }[] };
-  for (const s of subscriptions) await admin(`/api/subscriptions/${s.id}`, { method: 'DELETE' });
+  await removeSubscriptions(app);
 });
-afterAll(async () => {
-  await app?.stop();
-});
-
-const admin = (path: string, init: RequestInit = {}) =>
-  app.call(path, {
-    ...init,
-    token: ADMIN_TOKEN,
-    headers: { 'content-type': 'application/json' },
-  });
 
 async function push(repository: string, tag: string, digest: string, region: string, i = 0) {
   const response = await app.post(
@@ -142,7 +127,7 @@ describe('acrgate.tag.arrived', () => {
   async function subscribe(body: Record<string, unknown>): Promise<Receiver> {
     const r = await startReceiver();
     receivers.push(r);
-    const response = await admin('/api/subscriptions', {
+    const response = await app.admin('/api/subscriptions', {
       method: 'POST',
       body: JSON.stringify({ url: r.url, ...body }),
     });
@@ -222,7 +207,7 @@ describe('acrgate.tag.arrived', () => {
   });
 
   it('refuses a regions filter that is not a list of region names', async () => {
-    const response = await admin('/api/subscriptions', {
+    const response = await app.admin('/api/subscriptions', {
       method: 'POST',
       body: JSON.stringify({ url: 'https://example.net/x', filter: { regions: ['East US'] } }),
     });

@@ -17,7 +17,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { METRICS } from '../../src/telemetry/otel-telemetry';
 import { aDigest, aPushEvent } from '../support/fixtures';
-import { ADMIN_TOKEN, REGIONS, startApp, type RunningApp } from '../support/app-host';
+import { ADMIN_TOKEN, REGIONS, useApp } from '../support/app-host';
 import { startReceiver } from '../support/receiver';
 
 const exporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);
@@ -29,20 +29,19 @@ const tracerProvider = new BasicTracerProvider({
   spanProcessors: [new SimpleSpanProcessor(spans)],
 });
 
-let app: RunningApp;
-beforeAll(async () => {
+beforeAll(() => {
   // The SDK a host would register (Azure Monitor's, on Azure): the app only uses the API.
   metrics.setGlobalMeterProvider(meterProvider);
   trace.setGlobalTracerProvider(tracerProvider);
-  app = await startApp();
 });
 afterAll(async () => {
-  await app?.stop();
   await meterProvider.shutdown();
   await tracerProvider.shutdown();
   metrics.disable();
   trace.disable();
 });
+// After the providers' hooks: started once they are set, stopped before they shut down.
+const app = useApp();
 
 const REGISTRY = 'contoso.azurecr.io';
 

@@ -1,14 +1,8 @@
 // Long-polls over HTTP on an instance that holds at most two: 503 + Retry-After beyond, and a place freed when a client goes away.
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { startApp, type RunningApp } from '../support/app-host';
+import { describe, expect, it, vi } from 'vitest';
+import { useApp } from '../support/app-host';
 
-let app: RunningApp;
-beforeAll(async () => {
-  app = await startApp({ MAX_WAITERS: '2' });
-});
-afterAll(async () => {
-  await app?.stop();
-});
+const app = useApp({ MAX_WAITERS: '2' });
 
 const REF = '/api/replications/contoso.azurecr.io/public/products/web';
 /** A bound for a busy machine, not a measured time. */

@@ -1,15 +1,9 @@
 // The long-poll: GET /api/replications/{registry}/{*reference}?wait=N over HTTP.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { aDigest, aPushEvent } from '../support/fixtures';
-import { REGIONS, startApp, type RunningApp } from '../support/app-host';
+import { REGIONS, useApp } from '../support/app-host';
 
-let app: RunningApp;
-beforeAll(async () => {
-  app = await startApp();
-});
-afterAll(async () => {
-  await app?.stop();
-});
+const app = useApp();
 
 const REGISTRY = 'contoso.azurecr.io';
 const hook = (region: string, body: unknown) => app.post(`/api/webhooks/acr/${region}`, body);

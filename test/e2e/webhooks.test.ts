@@ -1,18 +1,12 @@
 // End to end over HTTP: regional webhooks into the local host, status out, state in the embedded Cosmos DB.
 // What needs no wire (reads, lists, registries, a delete, the field of a bad body) is checked at the
 // handlers: src/http/*-handler(s).test.ts.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { aDigest, aPushEvent, permutations } from '../support/fixtures';
-import { REGIONS, startApp, type RunningApp } from '../support/app-host';
+import { REGIONS, useApp } from '../support/app-host';
 import { partialUpload } from '../support/partial-upload';
 
-let app: RunningApp;
-beforeAll(async () => {
-  app = await startApp();
-});
-afterAll(async () => {
-  await app?.stop();
-});
+const app = useApp();
 
 const REGISTRY = 'contoso.azurecr.io';
 const hook = (region: string, body: unknown) => app.post(`/api/webhooks/acr/${region}`, body);

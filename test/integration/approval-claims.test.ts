@@ -1,22 +1,15 @@
 // Several instances deciding the same approvals at once answer each exactly once: the claim is a conditional write.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { makeApprovals, type Answerer, type Decision } from '../../src/app/answer-approvals';
 import type { ApprovalRecord } from '../../src/app/ports';
 import { updateTag } from '../../src/app/update-tag';
-import { startEmbeddedCosmos, type EmbeddedCosmos } from '../../dev/embedded-cosmos';
 import { systemClock } from '../../src/main';
 import { applyPush } from '../../src/replication/tag-state';
 import { toInstant, type Instant } from '../../src/replication/timestamp';
 import { createCosmosClient, makeCosmosStore } from '../../src/store/cosmos-store';
-import { cosmosSettings, freshDatabase } from '../support/cosmos';
+import { cosmosSettings, freshDatabase, useEmbeddedCosmos } from '../support/cosmos';
 
-let cosmos: EmbeddedCosmos;
-beforeAll(async () => {
-  cosmos = await startEmbeddedCosmos();
-});
-afterAll(async () => {
-  await cosmos.close();
-});
+const cosmos = useEmbeddedCosmos();
 
 const REGISTRY = 'contoso.azurecr.io';
 const REPOSITORY = 'claims/approvals';

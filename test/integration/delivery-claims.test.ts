@@ -3,24 +3,21 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeDeliverer } from '../../src/app/deliver-events';
 import { createSubscription } from '../../src/app/manage-subscriptions';
 import { publishOutbox } from '../../src/app/publish-events';
-import { startEmbeddedCosmos, type EmbeddedCosmos } from '../../dev/embedded-cosmos';
 import { sendDelivery } from '../../src/events/send-delivery';
 import { toReplicatedEvent } from '../../src/events/replicated-event';
 import { applyPush, emptyTagState, evaluate } from '../../src/replication/tag-state';
 import { toInstant, type Instant } from '../../src/replication/timestamp';
 import { systemClock } from '../../src/main';
-import { anInstance, cosmosSettings, freshDatabase } from '../support/cosmos';
+import { anInstance, cosmosSettings, freshDatabase, useEmbeddedCosmos } from '../support/cosmos';
 import { startReceiver, type Receiver } from '../support/receiver';
 
-let cosmos: EmbeddedCosmos;
+const cosmos = useEmbeddedCosmos();
 let receiver: Receiver;
 beforeAll(async () => {
-  cosmos = await startEmbeddedCosmos();
   receiver = await startReceiver(() => ({ status: 200 }));
 });
 afterAll(async () => {
   await receiver.close();
-  await cosmos.close();
 });
 
 describe('delivery claims', () => {

@@ -2,10 +2,9 @@
 import { createServer, request as httpRequest } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AddressInfo } from 'node:net';
-import { CosmosClient } from '@azure/cosmos';
 import { HttpRequest, InvocationContext, type HttpResponseInit } from '@azure/functions';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { readStatus, toStatusBody, type StatusBody } from '../../src/app/read-status';
 import { recordArrival, type ArrivalOutcome } from '../../src/app/record-arrival';
@@ -21,7 +20,6 @@ import { makeAcrWebhookHandler } from '../../src/http/webhook-handler';
 import type { EventCursor } from '../../src/app/ports';
 import { startFaultProxy } from '../support/fault-proxy';
 import { setRequiredRegions, type RegionsDeps } from '../../src/app/required-regions';
-import { startEmbeddedCosmos, type EmbeddedCosmos } from '../../dev/embedded-cosmos';
 import { acrEventSchema, toIntent, type Intent } from '../../src/replication/acr-event';
 import {
   applyDelete,
@@ -34,7 +32,7 @@ import {
   type TagState,
 } from '../../src/replication/tag-state';
 import type { Instant } from '../../src/replication/timestamp';
-import { anInstance, cosmosSettings, freshDatabase } from '../support/cosmos';
+import { anInstance, cosmosSettings, freshDatabase, useEmbeddedCosmos } from '../support/cosmos';
 import { aDeleteEvent, aPushEvent } from '../support/fixtures';
 
 /*
@@ -476,25 +474,11 @@ const replicatedIn = async (database: string) =>
     .filter((e) => e.event.type === 'acrgate.tag.replicated')
     .map((e) => eventItemSchema.parse(e));
 
-let cosmos: EmbeddedCosmos;
-let reader: CosmosClient;
-
-beforeAll(async () => {
-  cosmos = await startEmbeddedCosmos();
-  reader = new CosmosClient({
-    endpoint: cosmos.endpoint,
-    key: cosmos.key,
-    connectionPolicy: { enableEndpointDiscovery: false },
-  });
-});
-afterAll(async () => {
-  reader?.dispose();
-  await cosmos?.close();
-});
+const cosmos = useEmbeddedCosmos();
 
 /** Reads items straight from Cosmos DB with a client of the test's own. */
 async function itemsOf<T>(database: string, type: string, schema: z.ZodType<T>): Promise<T[]> {
-  const { resources } = await reader
+  const { resources } = await cosmos.reader
     .database(database)
     .container('replication')
     .items.query<unknown>({
@@ -653,7 +637,7 @@ async function check(spec: Spec, batches: Scheduled[][]): Promise<void> {
     expect(stored).toEqual(model.completions);
   }
 
-  await reader.database(database).delete();
+  await cosmos.reader.database(database).delete();
 }
 
 interface RunOptions {
@@ -1016,7 +1000,7 @@ async function runRuleFree(history: History): Promise<void> {
       true,
     );
   }
-  await reader.database(database).delete();
+  await cosmos.reader.database(database).delete();
 }
 
 describe('properties stated without the rules', () => {
@@ -1106,7 +1090,7 @@ async function runFeed(spec: typeof feedArb extends fc.Arbitrary<infer F> ? F : 
     expect([...seen].sort()).toEqual(all.map((e) => e.event.id).sort());
   } finally {
     await proxy.close();
-    await reader.database(database).delete();
+    await cosmos.reader.database(database).delete();
   }
 }
 
@@ -1238,7 +1222,7 @@ async function runHostile(inputs: typeof inputArb extends fc.Arbitrary<infer I> 
   expect(listed.status ?? 200).toBeLessThan(500);
   const swept = await sweepRounds({ ...deps, stallAfterMs: 60_000 });
   expect(swept.malformed).toEqual([]);
-  await reader.database(database).delete();
+  await cosmos.reader.database(database).delete();
 }
 
 describe('properties stated without the rules: the feed and reads', () => {

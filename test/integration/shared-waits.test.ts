@@ -1,5 +1,5 @@
 // Long-polls against Cosmos DB: one store read per watched tag and poll whatever the waiters, a cap, and leaving on abort.
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { makeChangeNotifier, repositoryTopic } from '../../src/app/change-notifier';
 import type { Store } from '../../src/app/ports';
 import { recordArrival } from '../../src/app/record-arrival';
@@ -9,10 +9,9 @@ import {
   waitForReplication,
   type WaitOutcome,
 } from '../../src/app/wait-for-replication';
-import { startEmbeddedCosmos, type EmbeddedCosmos } from '../../dev/embedded-cosmos';
 import { acrEventSchema, toIntent, type Intent } from '../../src/replication/acr-event';
 import type { Reference } from '../../src/replication/names';
-import { anInstance, cosmosSettings, freshDatabase } from '../support/cosmos';
+import { anInstance, cosmosSettings, freshDatabase, useEmbeddedCosmos } from '../support/cosmos';
 import { aDigest, aPushEvent } from '../support/fixtures';
 
 const REGISTRY = 'contoso.azurecr.io';
@@ -23,13 +22,7 @@ const POLL_MS = 60_000;
 /** How long to wait for the reads to happen: a bound for a busy machine, not a measured time. */
 const SETTLED = { timeout: 60_000, interval: 20 };
 
-let cosmos: EmbeddedCosmos;
-beforeAll(async () => {
-  cosmos = await startEmbeddedCosmos();
-});
-afterAll(async () => {
-  await cosmos.close();
-});
+const cosmos = useEmbeddedCosmos();
 
 type Arrival = Extract<Intent, { kind: 'push' | 'delete' }>;
 const intentOf = (event: unknown): Arrival => {

@@ -1,19 +1,11 @@
 // The store contract against the Cosmos DB adapter (embedded server, real @azure/cosmos) and
 // against the in-memory store the handler tests use.
-import { afterAll, beforeAll } from 'vitest';
-import { startEmbeddedCosmos, type EmbeddedCosmos } from '../../dev/embedded-cosmos';
 import { createCosmosClient, makeCosmosStore } from '../../src/store/cosmos-store';
 import { storeContract } from '../contract/store-contract';
-import { cosmosSettings, freshDatabase } from '../support/cosmos';
+import { cosmosSettings, freshDatabase, useEmbeddedCosmos } from '../support/cosmos';
 import { makeMemoryStore } from '../support/memory-store';
 
-let cosmos: EmbeddedCosmos;
-beforeAll(async () => {
-  cosmos = await startEmbeddedCosmos();
-});
-afterAll(async () => {
-  await cosmos.close();
-});
+const cosmos = useEmbeddedCosmos();
 
 storeContract('Cosmos DB store', () => {
   const settings = cosmosSettings(cosmos.endpoint, cosmos.key, freshDatabase());

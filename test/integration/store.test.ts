@@ -2,18 +2,17 @@
 // Cosmos DB has (separate clients read back independently, outages, caches, Entra ID). What every
 // store must do is in test/contract/store-contract.ts, run against this adapter and the in-memory one.
 import { CosmosClient } from '@azure/cosmos';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { withShortLivedCache } from '../../src/app/cached-store';
 import { createCosmosClient, makeCosmosStore } from '../../src/store/cosmos-store';
 import { StoreUnavailableError } from '../../src/app/ports';
 import { readStatus } from '../../src/app/read-status';
 import { recordArrival } from '../../src/app/record-arrival';
 import { setRequiredRegions, type RegionsDeps } from '../../src/app/required-regions';
-import { startEmbeddedCosmos, type EmbeddedCosmos } from '../../dev/embedded-cosmos';
 import { acrEventSchema, toIntent, type Intent } from '../../src/replication/acr-event';
 import { toInstant, type Instant } from '../../src/replication/timestamp';
 import { aDigest, aPushEvent } from '../support/fixtures';
-import { anInstance, cosmosSettings, freshDatabase } from '../support/cosmos';
+import { anInstance, cosmosSettings, freshDatabase, useEmbeddedCosmos } from '../support/cosmos';
 import { anEvent, concurrentDeliveries } from '../contract/store-contract';
 
 const at = (text: string): Instant => {
@@ -23,14 +22,7 @@ const at = (text: string): Instant => {
 };
 
 const REGIONS = ['westus', 'eastus', 'canadacentral', 'westeurope'];
-let cosmos: EmbeddedCosmos;
-
-beforeAll(async () => {
-  cosmos = await startEmbeddedCosmos();
-});
-afterAll(async () => {
-  await cosmos.close();
-});
+const cosmos = useEmbeddedCosmos();
 
 type Arrival = Extract<Intent, { kind: 'push' | 'delete' }>;
 const intentOf = (event: unknown): Arrival => {

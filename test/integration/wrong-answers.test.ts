@@ -1,41 +1,28 @@
 // Issue 17: seven wrong answers found by trying the gate with realistic ACR sequences.
 // Each case runs the real use cases against the embedded Cosmos DB through @azure/cosmos.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CosmosClient } from '@azure/cosmos';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import type { RegionsDeps } from '../../src/app/required-regions';
 import { readFeed } from '../../src/app/read-events';
 import { listStatuses, readStatus, type StatusBody } from '../../src/app/read-status';
 import { recordArrival } from '../../src/app/record-arrival';
 import { sweepRounds } from '../../src/app/sweep-rounds';
-import { startEmbeddedCosmos, type EmbeddedCosmos } from '../../dev/embedded-cosmos';
 import { acrEventSchema, toIntent } from '../../src/replication/acr-event';
 import { MAX_DIGESTS } from '../../src/replication/tag-state';
 import type { EventCursor } from '../../src/app/ports';
 import { tagId, tagPartition } from '../../src/store/ids';
-import { anInstance, cosmosSettings, freshDatabase } from '../support/cosmos';
+import { anInstance, cosmosSettings, freshDatabase, useEmbeddedCosmos } from '../support/cosmos';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy';
 import { aDeleteEvent, aDigest, aPushEvent } from '../support/fixtures';
 
 const REGIONS = ['canadacentral', 'eastus', 'westeurope', 'westus'];
 const REGISTRY = 'contoso.azurecr.io';
 
-let cosmos: EmbeddedCosmos;
-let reader: CosmosClient;
+const cosmos = useEmbeddedCosmos();
 const proxies: FaultProxy[] = [];
 
-beforeAll(async () => {
-  cosmos = await startEmbeddedCosmos();
-  reader = new CosmosClient({
-    endpoint: cosmos.endpoint,
-    key: cosmos.key,
-    connectionPolicy: { enableEndpointDiscovery: false },
-  });
-});
 afterAll(async () => {
   for (const proxy of proxies) await proxy.close();
-  reader?.dispose();
-  await cosmos?.close();
 });
 
 interface Gate {
@@ -212,7 +199,7 @@ describe('issue 17: the gate answers right', () => {
     await push(deps, 'web', 'good', good, 'westus', ts(14, 9, 0));
     await push(deps, 'web', 'poisoned', aDigest(), 'westus', ts(14, 9, 0));
     // A tag stored before the fix, with a timestamp nothing can read back.
-    const container = reader.database(database).container('replication');
+    const container = cosmos.reader.database(database).container('replication');
     const id = tagId({ tag: 'poisoned' });
     const { resource } = await container
       .item(id, tagPartition(REGISTRY, 'web'))

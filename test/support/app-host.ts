@@ -1,9 +1,12 @@
 // Starts the function app the way `npm start` does: embedded Cosmos DB plus the local host, on loopback.
 import path from 'node:path';
-import { CosmosClient, type SqlQuerySpec } from '@azure/cosmos';
+import type { SqlQuerySpec } from '@azure/cosmos';
+import { afterAll, beforeAll } from 'vitest';
 import { startEmbeddedCosmos, type EmbeddedCosmos } from '../../dev/embedded-cosmos';
 import { loadFunctionApp, type LocalHost } from '../../dev/local-host';
-import { freshDatabase } from './cosmos';
+import { directClient, freshDatabase } from './cosmos';
+import { startFaultProxy, type FaultProxy } from './fault-proxy';
+import { lateBound } from './late-bound';
 
 export const WEBHOOK_TOKEN = 'e2e-webhook-token-0123456789';
 export const ADMIN_TOKEN = 'e2e-admin-token-0123456789abc';
@@ -21,6 +24,8 @@ export interface RunningApp {
   /** fetch against the app with a bearer token: by default the webhook token on `/api/webhooks/…`, the read token elsewhere. */
   call(pathAndQuery: string, init?: RequestInit & { token?: string | null }): Promise<Response>;
   post(pathAndQuery: string, body: unknown, token?: string): Promise<Response>;
+  /** fetch with the admin token and a JSON content type (the subscription and redelivery routes). */
+  admin(pathAndQuery: string, init?: RequestInit): Promise<Response>;
   /** Queries the app's container with a client of its own, straight from the embedded server. */
   query<T = unknown>(query: SqlQuerySpec | string): Promise<T[]>;
   /**
@@ -73,11 +78,7 @@ export async function startApp(
     if (token !== null) headers.set('authorization', `Bearer ${token}`);
     return fetch(`${url}${pathAndQuery}`, { ...rest, headers });
   };
-  const reader = new CosmosClient({
-    endpoint: cosmos.endpoint,
-    key: cosmos.key,
-    connectionPolicy: { enableEndpointDiscovery: false },
-  });
+  const reader = directClient(cosmos);
   const query = async <T>(spec: SqlQuerySpec | string): Promise<T[]> =>
     (await reader.database(database).container('replication').items.query<T>(spec).fetchAll())
       .resources;
@@ -104,9 +105,64 @@ export async function startApp(
         headers: { 'content-type': 'application/json', 'user-agent': 'AzureContainerRegistry/1.0' },
         body: JSON.stringify(body),
       }),
+    admin: (pathAndQuery, init = {}) =>
+      call(pathAndQuery, {
+        ...init,
+        token: ADMIN_TOKEN,
+        headers: {
+          'content-type': 'application/json',
+          ...(init.headers as Record<string, string> | undefined),
+        },
+      }),
     async stop() {
       await host.close();
       await cosmos.close();
     },
   };
+}
+
+/** Deletes every subscription: a test that subscribes then gets only its own deliveries. */
+export async function removeSubscriptions(app: RunningApp): Promise<void> {
+  const list = await app.admin('/api/subscriptions');
+  const { subscriptions } = (await list.json()) as { subscriptions: { id: string }[] };
+  for (const s of subscriptions) {
+    await app.admin(`/api/subscriptions/${s.id}`, { method: 'DELETE' });
+  }
+}
+
+type Env = Record<string, string>;
+
+/**
+ * The app for the calling test file: started in a beforeAll, stopped in an afterAll. Call it at
+ * the top level of the file, after the hooks that start what `env` reads (a function, so it is
+ * read only then).
+ */
+export function useApp(env: Env | (() => Env) = {}, options: StartAppOptions = {}): RunningApp {
+  let app: RunningApp | undefined;
+  beforeAll(async () => {
+    app = await startApp(typeof env === 'function' ? env() : env, options);
+  });
+  afterAll(async () => {
+    await app?.stop();
+  });
+  return lateBound(() => app, 'the app');
+}
+
+/** useApp with a fault proxy between the app and Cosmos DB; faults are off until `proxy.setFaults`. */
+export function useAppBehindFaults(
+  seed: number,
+  env: Env = {},
+): { app: RunningApp; proxy: FaultProxy } {
+  let proxy: FaultProxy | undefined;
+  // Registered before useApp's hooks: after-hooks run as a stack, so the app stops first, then the proxy.
+  afterAll(async () => {
+    await proxy?.close();
+  });
+  const app = useApp(env, {
+    cosmosVia: async (target) => {
+      proxy = await startFaultProxy({ target, seed });
+      return proxy.endpoint;
+    },
+  });
+  return { app, proxy: lateBound(() => proxy, 'the fault proxy') };
 }

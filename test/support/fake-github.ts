@@ -20,6 +20,14 @@ export interface FakeGithub {
   close(): Promise<void>;
 }
 
+/** The app settings that point the gate's GitHub App at this fake. */
+export const githubAppSettings = (github: FakeGithub): Record<string, string> => ({
+  GITHUB_APP_ID: github.appId,
+  GITHUB_APP_PRIVATE_KEY: github.privateKey,
+  GITHUB_WEBHOOK_SECRET: github.webhookSecret,
+  GITHUB_API_URL: github.apiUrl,
+});
+
 const b64url = (text: string): Buffer => Buffer.from(text, 'base64url');
 
 /** Checks an App JWT as GitHub does: RS256 over header.payload, signed with the App's key, iss = App id. */
