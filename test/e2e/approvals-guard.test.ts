@@ -1,8 +1,7 @@
 // With the outbound guard on, a PlanUrl on the allowlist that is a loopback address is still refused.
-import { randomUUID } from 'node:crypto';
 import { expect, it } from 'vitest';
 import { useApp } from '../support/app-host';
-import { aDigest, aPushEvent } from '../support/fixtures';
+import { aCheckHeaders, aDigest, aPushEvent } from '../support/fixtures';
 
 const app = useApp({ OUTBOUND_GUARD: 'on', AZURE_PIPELINES_HOSTS: '127.0.0.1' });
 
@@ -16,14 +15,7 @@ it('refuses a loopback PlanUrl with a 400 naming it, and stores nothing', async 
     method: 'POST',
     headers: {
       'content-type': 'application/json',
-      PlanUrl: 'http://127.0.0.1:9/org/',
-      ProjectId: randomUUID(),
-      HubName: 'build',
-      PlanId: randomUUID(),
-      JobId: randomUUID(),
-      TimelineId: randomUUID(),
-      TaskInstanceId: randomUUID(),
-      AuthToken: 'a-system-access-token',
+      ...aCheckHeaders('http://127.0.0.1:9/org/'),
     },
     body: JSON.stringify({ image: `contoso.azurecr.io/${repository}:1.0` }),
   });

@@ -9,7 +9,7 @@ import {
   startFakeGithub,
   type FakeGithub,
 } from '../support/fake-github';
-import { aDeleteEvent, aDigest, aPushEvent } from '../support/fixtures';
+import { aCheckHeaders, aDeleteEvent, aDigest, aPushEvent } from '../support/fixtures';
 import { startReceiver, type Receiver, type Script } from '../support/receiver';
 
 const REGISTRY = 'contoso.azurecr.io';
@@ -64,17 +64,12 @@ interface CheckIds {
   AuthToken: string;
 }
 
-const checkHeaders = (stand: Receiver): CheckIds => ({
+const checkHeaders = (stand: Receiver): CheckIds =>
   // $(system.CollectionUri) ends with a slash.
-  PlanUrl: stand.url.replace(/hook$/, 'contoso/'),
-  ProjectId: randomUUID(),
-  HubName: 'build',
-  PlanId: randomUUID(),
-  JobId: randomUUID(),
-  TimelineId: randomUUID(),
-  TaskInstanceId: randomUUID(),
-  AuthToken: `eyJ0eXAiOiJKV1Qi.${randomBytes(24).toString('base64url')}`,
-});
+  aCheckHeaders(
+    stand.url.replace(/hook$/, 'contoso/'),
+    `eyJ0eXAiOiJKV1Qi.${randomBytes(24).toString('base64url')}`,
+  );
 
 const check = (headers: Partial<CheckIds>, body: unknown, token: string | null = READ_TOKEN) =>
   app.call('/api/azure-pipelines/checks', {

@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROUTES } from '../../src/http/routes';
-import { aDeleteEvent, aDigest, aPushEvent } from '../support/fixtures';
+import { aCheckHeaders, aDeleteEvent, aDigest, aPushEvent } from '../support/fixtures';
 import {
   ADMIN_TOKEN,
   appRoot,
@@ -316,16 +316,10 @@ describe('every route, as the document describes it', () => {
 
     // Approvals: an Azure Pipelines check, a GitHub environment and its webhook.
     const azureDevOps = await startReceiver();
-    const checkHeaders = {
-      PlanUrl: azureDevOps.url.replace(/hook$/, 'org/'),
-      ProjectId: randomUUID(),
-      HubName: 'build',
-      PlanId: randomUUID(),
-      JobId: randomUUID(),
-      TimelineId: randomUUID(),
-      TaskInstanceId: randomUUID(),
-      AuthToken: 'a-system-access-token-for-the-test',
-    };
+    const checkHeaders = aCheckHeaders(
+      azureDevOps.url.replace(/hook$/, 'org/'),
+      'a-system-access-token-for-the-test',
+    );
     const image = `${REGISTRY}/${repository}:3.0`;
     const check = (headers: Record<string, string>) =>
       call('POST', '/api/azure-pipelines/checks', { body: { image }, headers });

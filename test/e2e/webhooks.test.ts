@@ -2,7 +2,7 @@
 // What needs no wire (reads, lists, registries, a delete, the field of a bad body) is checked at the
 // handlers: src/http/*-handler(s).test.ts.
 import { describe, expect, it } from 'vitest';
-import { aDigest, aPushEvent, permutations } from '../support/fixtures';
+import { aDigest, aPushEvent, aQuarantineSample, permutations } from '../support/fixtures';
 import { REGIONS, useApp } from '../support/app-host';
 import { partialUpload } from '../support/partial-upload';
 
@@ -26,19 +26,7 @@ describe('POST /api/webhooks/acr/{region}', () => {
   });
 
   it('acknowledges a quarantine event with 202 without validating what it does not use', async () => {
-    const response = await hook('westus', {
-      id: '0d799b14-404b-4859-b2f6-50c5ee2a2c3a',
-      timestamp: '2018-02-01T00:52:01.8925612Z',
-      action: 'quarantine',
-      target: {
-        size: 524,
-        digest: 'sha256:xxxxx',
-        length: 524,
-        repository: 'hello-world',
-        tag: '1',
-      },
-      request: { id: 'c2b8ff99', host: 'myregistry.azurecr.io:443/', method: 'GET' },
-    });
+    const response = await hook('westus', aQuarantineSample());
     expect(response.status).toBe(202);
     expect(await response.json()).toMatchObject({ status: 'ignored', action: 'quarantine' });
     expect((await status('hello-world:1')).response.status).toBe(404);

@@ -14,7 +14,7 @@ import { makeEventGridSink } from '../../src/events/event-grid-sink';
 import { sendDelivery } from '../../src/events/send-delivery';
 import type { GateEvent, StoredEvent, Subscription } from '../../src/events/types';
 import { instantFromDate } from '../../src/replication/timestamp';
-import { aDigest, aPushEvent } from '../support/fixtures';
+import { aDigest, aPushEvent, aSubscription as aStoredSubscription } from '../support/fixtures';
 
 const SECRET = 'whsec_' + Buffer.from('a 32-byte signing key for tests!').toString('base64');
 const FLUX_TOKEN = 'flux-receiver-token-5f2b9c0d';
@@ -103,20 +103,14 @@ afterAll(async () => {
   await close(receiver);
 });
 
-function aSubscription(path: string, overrides: Partial<Subscription> = {}): Subscription {
-  return {
+const aSubscription = (path: string, overrides: Partial<Subscription> = {}): Subscription =>
+  aStoredSubscription({
     id: `sub-${randomUUID()}`,
     url: `${base}${path}`,
-    format: 'cloudevents',
     secret: SECRET,
-    filter: {},
-    headers: {},
-    types: [],
-    enabled: true,
     createdAt: instantFromDate(new Date()),
     ...overrides,
-  };
-}
+  });
 
 function aReplicatedEvent(): StoredEvent {
   const registry = 'contoso.azurecr.io';

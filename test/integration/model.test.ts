@@ -20,7 +20,7 @@ import { makeAcrWebhookHandler } from '../../src/http/webhook-handler';
 import type { EventCursor } from '../../src/app/ports';
 import { startFaultProxy } from '../support/fault-proxy';
 import { setRequiredRegions, type RegionsDeps } from '../../src/app/required-regions';
-import { acrEventSchema, toIntent, type Intent } from '../../src/replication/acr-event';
+import type { Intent } from '../../src/replication/acr-event';
 import {
   applyDelete,
   applyPush,
@@ -33,7 +33,7 @@ import {
 } from '../../src/replication/tag-state';
 import type { Instant } from '../../src/replication/timestamp';
 import { anInstance, cosmosSettings, freshDatabase, useEmbeddedCosmos } from '../support/cosmos';
-import { aDeleteEvent, aPushEvent } from '../support/fixtures';
+import { aDeleteEvent, aPushEvent, intentOf } from '../support/fixtures';
 
 /*
  * What is checked, and why only this.
@@ -200,12 +200,6 @@ interface Scheduled {
 const timestampOf = (ms: number, subMillis: number): string =>
   `${new Date(ms).toISOString().slice(0, 23)}${String(subMillis % 1_000_000).padStart(6, '0')}Z`;
 
-function toArrival(payload: Record<string, unknown>): Arrival {
-  const intent = toIntent(acrEventSchema.parse(payload), { countQuarantine: false });
-  if (intent.kind !== 'push' && intent.kind !== 'delete') throw new Error('not an arrival');
-  return intent;
-}
-
 function aDelivery(
   kind: 'push' | 'delete',
   target: { registry: string; repository: string; tag: string | null },
@@ -229,7 +223,7 @@ function aDelivery(
     digest,
     ms,
     payload,
-    intent: toArrival(payload),
+    intent: intentOf(payload),
   };
 }
 
@@ -923,7 +917,7 @@ function deliveryOrder(history: History, reports: readonly Report[]): Report[] {
 
 async function deliver(instances: RegionsDeps[], order: readonly Report[]): Promise<void> {
   for (const [i, r] of order.entries()) {
-    const intent = toArrival(r.payload);
+    const intent = intentOf(r.payload);
     await recordArrival(at(instances, i), intent, r.region, r.payload);
   }
 }

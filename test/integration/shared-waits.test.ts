@@ -9,10 +9,9 @@ import {
   waitForReplication,
   type WaitOutcome,
 } from '../../src/app/wait-for-replication';
-import { acrEventSchema, toIntent, type Intent } from '../../src/replication/acr-event';
 import type { Reference } from '../../src/replication/names';
 import { anInstance, cosmosSettings, freshDatabase, useEmbeddedCosmos } from '../support/cosmos';
-import { aDigest, aPushEvent } from '../support/fixtures';
+import { aDigest, aPushEvent, intentOf } from '../support/fixtures';
 
 const REGISTRY = 'contoso.azurecr.io';
 const REPOSITORY = 'public/products/web';
@@ -23,13 +22,6 @@ const POLL_MS = 60_000;
 const SETTLED = { timeout: 60_000, interval: 20 };
 
 const cosmos = useEmbeddedCosmos();
-
-type Arrival = Extract<Intent, { kind: 'push' | 'delete' }>;
-const intentOf = (event: unknown): Arrival => {
-  const intent = toIntent(acrEventSchema.parse(event), { countQuarantine: false });
-  if (intent.kind !== 'push' && intent.kind !== 'delete') throw new Error('not an arrival');
-  return intent;
-};
 
 /** The real Cosmos store, its tag reads counted: a decorator of our own port. */
 function setup(maxWaiters = 10_000) {

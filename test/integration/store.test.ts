@@ -9,9 +9,8 @@ import { StoreUnavailableError } from '../../src/app/ports';
 import { readStatus } from '../../src/app/read-status';
 import { recordArrival } from '../../src/app/record-arrival';
 import { setRequiredRegions, type RegionsDeps } from '../../src/app/required-regions';
-import { acrEventSchema, toIntent, type Intent } from '../../src/replication/acr-event';
 import { toInstant, type Instant } from '../../src/replication/timestamp';
-import { aDigest, aPushEvent } from '../support/fixtures';
+import { aDigest, aPushEvent, intentOf } from '../support/fixtures';
 import { anInstance, cosmosSettings, freshDatabase, useEmbeddedCosmos } from '../support/cosmos';
 import { anEvent, concurrentDeliveries } from '../contract/store-contract';
 
@@ -23,13 +22,6 @@ const at = (text: string): Instant => {
 
 const REGIONS = ['westus', 'eastus', 'canadacentral', 'westeurope'];
 const cosmos = useEmbeddedCosmos();
-
-type Arrival = Extract<Intent, { kind: 'push' | 'delete' }>;
-const intentOf = (event: unknown): Arrival => {
-  const intent = toIntent(acrEventSchema.parse(event), { countQuarantine: false });
-  if (intent.kind !== 'push' && intent.kind !== 'delete') throw new Error('not an arrival');
-  return intent;
-};
 
 function setup(regions = REGIONS) {
   const settings = cosmosSettings(cosmos.endpoint, cosmos.key, freshDatabase());

@@ -1,5 +1,8 @@
 // Test data builders: realistic ACR payloads with fresh values, overridable per test.
 import { randomBytes, randomUUID } from 'node:crypto';
+import type { Subscription } from '../../src/events/types';
+import { acrEventSchema, toIntent, type Intent } from '../../src/replication/acr-event';
+import type { Instant } from '../../src/replication/timestamp';
 
 export const aDigest = (): string => `sha256:${randomBytes(32).toString('hex')}`;
 
@@ -56,3 +59,57 @@ export function permutations<T>(items: readonly T[]): T[][] {
     permutations([...items.slice(0, i), ...items.slice(i + 1)]).map((rest) => [item, ...rest]),
   );
 }
+
+/** ACR's quarantine sample: its host (`…:443/`) and short digest would fail validation as a push. */
+export const aQuarantineSample = () => ({
+  id: '0d799b14-404b-4859-b2f6-50c5ee2a2c3a',
+  timestamp: '2018-02-01T00:52:01.8925612Z',
+  action: 'quarantine',
+  target: {
+    size: 524,
+    digest: 'sha256:xxxxx',
+    length: 524,
+    repository: 'hello-world',
+    tag: '1',
+  },
+  request: {
+    id: 'c2b8ff99-5b5d-49a9-9d58-bcb4e9f4cd76',
+    host: 'myregistry.azurecr.io:443/',
+    method: 'GET',
+  },
+});
+
+export type Arrival = Extract<Intent, { kind: 'push' | 'delete' }>;
+
+/** A push or delete payload as the use cases receive it (parsed, quarantine not counted). */
+export function intentOf(event: unknown): Arrival {
+  const intent = toIntent(acrEventSchema.parse(event), { countQuarantine: false });
+  if (intent.kind !== 'push' && intent.kind !== 'delete') throw new Error('not an arrival');
+  return intent;
+}
+
+/** A stored subscription to every event, CloudEvents format. */
+export const aSubscription = (overrides: Partial<Subscription> = {}): Subscription => ({
+  id: 'sub-1',
+  url: 'https://hooks.example.net/acr-gate',
+  format: 'cloudevents',
+  secret: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',
+  filter: {},
+  headers: {},
+  types: [],
+  enabled: true,
+  createdAt: '2026-03-14T09:30:00.000000000Z' as Instant,
+  ...overrides,
+});
+
+/** The headers an Azure Pipelines check in Callback mode sends, with fresh ids. */
+export const aCheckHeaders = (planUrl: string, authToken = 'a-system-access-token') => ({
+  PlanUrl: planUrl,
+  ProjectId: randomUUID(),
+  HubName: 'build',
+  PlanId: randomUUID(),
+  JobId: randomUUID(),
+  TimelineId: randomUUID(),
+  TaskInstanceId: randomUUID(),
+  AuthToken: authToken,
+});

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { acrEventSchema, ignoredAction, toIntent } from '../../src/replication/acr-event';
-import { aDeleteEvent, aPushEvent } from '../support/fixtures';
+import { aDeleteEvent, aPushEvent, aQuarantineSample } from '../support/fixtures';
 
 const parse = (body: unknown) => acrEventSchema.safeParse(body);
 const opts = { countQuarantine: false };
@@ -39,23 +39,7 @@ describe('ACR webhook payloads', () => {
   });
 
   it('tells ignored kinds apart by their action alone (a quarantine event with a host that does not validate)', () => {
-    const sample = {
-      id: '0d799b14-404b-4859-b2f6-50c5ee2a2c3a',
-      timestamp: '2018-02-01T00:52:01.8925612Z',
-      action: 'quarantine',
-      target: {
-        size: 524,
-        digest: 'sha256:xxxxx',
-        length: 524,
-        repository: 'hello-world',
-        tag: '1',
-      },
-      request: {
-        id: 'c2b8ff99-5b5d-49a9-9d58-bcb4e9f4cd76',
-        host: 'myregistry.azurecr.io:443/',
-        method: 'GET',
-      },
-    };
+    const sample = aQuarantineSample();
     expect(parse(sample).success).toBe(false);
     expect(ignoredAction(sample, { countQuarantine: false })).toMatchObject({
       action: 'quarantine',

@@ -18,24 +18,14 @@ import {
   type TagState,
 } from '../../src/replication/tag-state';
 import type { Instant } from '../../src/replication/timestamp';
-import { aDigest } from '../support/fixtures';
+import { aDigest, aSubscription as aStoredSubscription } from '../support/fixtures';
 
 const AT = '2026-03-14T09:00:00.000000000Z' as Instant;
 const t = (second: number) => `2026-03-14T09:00:0${second}.500000000Z` as Instant;
 const REGIONS = ['eastus', 'westeurope', 'westus'];
 
-const aSubscription = (overrides: Partial<Subscription> = {}): Subscription => ({
-  id: 'sub-1',
-  url: 'https://hooks.example.net/x',
-  format: 'cloudevents',
-  secret: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',
-  filter: {},
-  headers: {},
-  types: [],
-  enabled: true,
-  createdAt: AT,
-  ...overrides,
-});
+const aSubscription = (overrides: Partial<Subscription> = {}): Subscription =>
+  aStoredSubscription({ url: 'https://hooks.example.net/x', createdAt: AT, ...overrides });
 
 const key = { registry: 'contoso.azurecr.io', repository: 'team/web', tag: '1.2' };
 

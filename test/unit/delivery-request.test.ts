@@ -17,25 +17,13 @@ import {
 } from '../../src/events/replicated-event';
 import type { AttemptResult, StoredEvent, Subscription } from '../../src/events/types';
 import { instantFromDate, type Instant } from '../../src/replication/timestamp';
-import { aDigest, aPushEvent } from '../support/fixtures';
+import { aDigest, aPushEvent, aSubscription as aStoredSubscription } from '../support/fixtures';
 
 const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
 const AT: Instant = instantFromDate(new Date('2026-03-14T09:30:00.000Z'));
 
-function aSubscription(overrides: Partial<Subscription> = {}): Subscription {
-  return {
-    id: 'sub-1',
-    url: 'https://hooks.example.net/acr-gate',
-    format: 'cloudevents',
-    secret: SECRET,
-    filter: {},
-    headers: {},
-    types: [],
-    enabled: true,
-    createdAt: AT,
-    ...overrides,
-  };
-}
+const aSubscription = (overrides: Partial<Subscription> = {}): Subscription =>
+  aStoredSubscription({ secret: SECRET, createdAt: AT, ...overrides });
 
 interface EventOptions {
   type?: string;
