@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROUTES } from '../../src/http/routes';
 import { aDigest, aPushEvent } from '../support/fixtures';
 import { appRoot, startApp, type RunningApp } from '../support/app-host';
-import { LOOPBACK_PLATFORM } from '../support/azure-platform';
+import { LOOPBACK_APP_SETTINGS } from '../support/azure-platform';
 
 let bundle: string;
 let app: RunningApp | undefined;
@@ -102,12 +102,7 @@ describe('npm run bundle', () => {
     const { stdout, stderr } = await promisify(execFile)(process.execPath, ['-e', script], {
       env: {
         PATH: process.env.PATH ?? '',
-        ...LOOPBACK_PLATFORM,
-        COSMOS_ENDPOINT: 'http://127.0.0.1:9/',
-        COSMOS_KEY: 'unused-key',
-        REPLICATION_REGIONS: 'westus,eastus',
-        WEBHOOK_TOKENS: 'webhook-token-0123456789',
-        ADMIN_TOKENS: 'admin-token-0123456789ab',
+        ...LOOPBACK_APP_SETTINGS,
         READ_TOKENS: 'read-token-0123456789abcd',
         RECONCILE_SUBSCRIPTION_ID: '00000000-0000-0000-0000-000000000000',
         RECONCILE_RESOURCE_GROUP: 'rg',

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { aDigest, aPushEvent } from '../support/fixtures';
 import { loadSettings } from '../../src/config/settings';
 import { ADMIN_TOKEN, REGIONS, useApp, WEBHOOK_TOKEN } from '../support/app-host';
+import type { ReconcileReport } from '../../src/app/reconcile-webhooks';
 import { createArmClient } from '../../src/registration/arm-client';
 import {
   listRegionalWebhooks,
@@ -95,15 +96,6 @@ async function pushWithLostDeliveries(tag: string, delivered: string[]) {
   return digest;
 }
 
-interface Report {
-  webhooks: number;
-  events: number;
-  replayed: number;
-  alreadyKnown: number;
-  skipped: number;
-  failed: number;
-}
-
 describe('acr-gate reconcile', () => {
   it('replays the two lost regions: the tag becomes replicated with exactly one event', async () => {
     arm.seedEvents('acrgatewestus', [
@@ -128,7 +120,7 @@ describe('acr-gate reconcile', () => {
     expect(run.stderr).toContain('reconcile: replayed push');
     expect(run.code).toBe(0);
     // The two we had stored count as known: replayed with all nine fractional digits, they change nothing.
-    expect(JSON.parse(run.stdout) as Report).toMatchObject({
+    expect(JSON.parse(run.stdout) as ReconcileReport).toMatchObject({
       webhooks: 4,
       events: 5,
       replayed: 2,

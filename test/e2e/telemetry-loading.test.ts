@@ -2,16 +2,9 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { appRoot } from '../support/app-host';
-import { LOOPBACK_PLATFORM } from '../support/azure-platform';
+import { LOOPBACK_APP_SETTINGS } from '../support/azure-platform';
 
-const base = {
-  ...LOOPBACK_PLATFORM,
-  COSMOS_ENDPOINT: 'http://127.0.0.1:9/',
-  COSMOS_KEY: 'unused-key',
-  REPLICATION_REGIONS: 'westus,eastus',
-  WEBHOOK_TOKENS: 'webhook-token-0123456789',
-  ADMIN_TOKENS: 'admin-token-0123456789ab',
-};
+const base = LOOPBACK_APP_SETTINGS;
 
 /** Builds the handlers in a fresh process (from dist/) and says whether the package got loaded. */
 function loadsMonitor(env: Record<string, string>): boolean {

@@ -1,6 +1,6 @@
 // `npm run test:production` (CI): `npm pack`, then `npm install -g <tgz>` into an empty prefix as on a
 // clean machine; the installed acr-gate gates a tag against the running app. ~1 min, so not in npm test.
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import path from 'node:path';
@@ -15,6 +15,7 @@ import {
   WEBHOOK_TOKEN,
   type RunningApp,
 } from '../support/app-host';
+import { runCommand, type CliRun } from '../support/run-cli';
 
 const run = promisify(execFile);
 const NPM = 'npm';
@@ -39,24 +40,8 @@ const npmEnv = (): NodeJS.ProcessEnv =>
     ),
   );
 
-function acrGate(
-  args: string[],
-  env: Record<string, string>,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(path.join(prefix, 'bin', 'acr-gate'), args, {
-      cwd: work,
-      env: { PATH: process.env.PATH ?? '', CI: 'true', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const acrGate = (args: string[], env: Record<string, string>): Promise<CliRun> =>
+  runCommand(path.join(prefix, 'bin', 'acr-gate'), args, env, { cwd: work });
 
 beforeAll(async () => {
   app = await startApp();

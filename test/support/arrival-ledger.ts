@@ -1,7 +1,8 @@
 // The books of a fault run: every arrival sent and every answer, audited against what Cosmos DB stored.
 import { createHash } from 'node:crypto';
-import { CosmosClient } from '@azure/cosmos';
+import { expect } from 'vitest';
 import type { RunningApp } from './app-host';
+import { directClient } from './cosmos';
 import { seededRandom } from './fault-proxy';
 import { aPushEvent } from './fixtures';
 
@@ -212,11 +213,7 @@ export async function readStoredState(
   cosmos: { endpoint: string; key: string },
   database: string,
 ): Promise<StoredState> {
-  const client = new CosmosClient({
-    endpoint: cosmos.endpoint,
-    key: cosmos.key,
-    connectionPolicy: { enableEndpointDiscovery: false },
-  });
+  const client = directClient(cosmos);
   try {
     const container = client.database(database).container('replication');
     const { resources: tagItems } = await container.items
@@ -307,4 +304,15 @@ export async function inPool<T>(
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
+}
+
+/** Once every acknowledged arrival is in: nothing lost, each round's event exactly once, no outbox left. */
+export function expectSettled(final: Audit): void {
+  expect(final.lost).toEqual([]);
+  expect(final.missingEvents).toEqual([]);
+  expect(final.unexpectedEvents).toEqual([]);
+  expect(final.doubledEvents).toEqual([]);
+  expect(final.eventsEmitted).toBe(final.eventsExpected);
+  expect(final.notReplicated).toEqual([]);
+  expect(final.pendingOutboxes).toBe(0);
 }

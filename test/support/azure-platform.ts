@@ -13,3 +13,13 @@ export const LOOPBACK_PLATFORM = {
   APPLICATIONINSIGHTS_STATSBEAT_DISABLED: 'true',
   APPLICATIONINSIGHTS_SDKSTATS_DISABLED: 'true',
 } as const;
+
+/** Enough settings for the app to build its handlers, its Cosmos DB on a closed loopback port. */
+export const LOOPBACK_APP_SETTINGS = {
+  ...LOOPBACK_PLATFORM,
+  COSMOS_ENDPOINT: 'http://127.0.0.1:9/',
+  COSMOS_KEY: 'unused-key',
+  REPLICATION_REGIONS: 'westus,eastus',
+  WEBHOOK_TOKENS: 'webhook-token-0123456789',
+  ADMIN_TOKENS: 'admin-token-0123456789ab',
+} as const;

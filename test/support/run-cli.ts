@@ -14,8 +14,21 @@ export function runCli(
   env: Record<string, string> = {},
   timeoutMs = 60_000,
 ): Promise<CliRun> {
+  return runCommand(process.execPath, [path.join(appRoot, 'bin/acr-gate.js'), ...args], env, {
+    timeoutMs,
+  });
+}
+
+/** A command with only PATH, CI=true and `env` in its environment; killed after `timeoutMs` if given. */
+export function runCommand(
+  command: string,
+  args: string[],
+  env: Record<string, string>,
+  options: { cwd?: string; timeoutMs?: number } = {},
+): Promise<CliRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(appRoot, 'bin/acr-gate.js'), ...args], {
+    const child = spawn(command, args, {
+      ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
       env: { PATH: process.env.PATH ?? '', CI: 'true', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -23,7 +36,10 @@ export function runCli(
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    const timer =
+      options.timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => child.kill('SIGKILL'), options.timeoutMs);
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
