@@ -3,6 +3,7 @@ import { expect, it } from 'vitest';
 import { REGIONS, useAppBehindFaults } from '../support/app-host';
 import {
   audit,
+  expectSettled,
   HANG_MS,
   inPool,
   makeArrivalLedger,
@@ -14,7 +15,6 @@ import {
   type Answer,
   type Arrival,
   type ArrivalLedger,
-  expectSettled,
 } from '../support/arrival-ledger';
 import { ALL_FAULTS } from '../support/fault-proxy';
 

@@ -7,13 +7,13 @@ import { READ_TOKEN, REGIONS, useAppBehindFaults, WEBHOOK_TOKEN } from '../suppo
 import {
   anArrival,
   audit,
+  expectSettled,
   digestOf,
   makeArrivalLedger,
   readStoredState,
   resendUnacknowledged,
   toWebhookBody,
   type Arrival,
-  expectSettled,
 } from '../support/arrival-ledger';
 import { ALL_FAULTS, seededRandom } from '../support/fault-proxy';
 
