@@ -1,0 +1,84 @@
+// The tag write's two ways of storing what it decided: in its own batch, or, past the store's
+// limit per request, through the outbox published after it. In memory: the store's contract
+// suite holds the in-memory store to the Cosmos DB adapter's behaviour.
+import { describe, expect, it } from 'vitest';
+import { recordArrival } from '../../src/app/record-arrival';
+import type { RegionsDeps } from '../../src/app/required-regions';
+import { makeTagCache } from '../../src/app/tag-cache';
+import type { NewDelivery } from '../../src/app/update-tag';
+import { REPLICATED_EVENT_TYPE } from '../../src/events/event-types';
+import type { Subscription } from '../../src/events/types';
+import { acrEventSchema, toIntent } from '../../src/replication/acr-event';
+import { instantFromDate } from '../../src/replication/timestamp';
+import { aDigest, aPushEvent } from '../support/fixtures';
+import { makeMemoryStore } from '../support/memory-store';
+
+const REGIONS = ['westus', 'eastus', 'canadacentral', 'westeurope'];
+
+const subscription = (id: string): Subscription => ({
+  id,
+  url: `https://receiver.example/${id}`,
+  format: 'cloudevents',
+  secret: 'whsec_c2VjcmV0',
+  filter: {},
+  headers: {},
+  types: [REPLICATED_EVENT_TYPE],
+  enabled: true,
+  createdAt: instantFromDate(new Date(0)),
+});
+
+async function aRound(subscriptions: number) {
+  const store = makeMemoryStore();
+  for (let i = 0; i < subscriptions; i++) await store.subscriptions.create(subscription(`s${i}`));
+  const claimed: NewDelivery[] = [];
+  const deps: RegionsDeps = {
+    store,
+    clock: { now: () => instantFromDate(new Date()) },
+    defaultRegions: REGIONS,
+    maxAttempts: 12,
+    tagCache: makeTagCache(),
+    onNewDeliveries: (d) => claimed.push(...d),
+    firstAttemptLeaseMs: 35_000,
+  };
+  const digest = aDigest();
+  for (const region of REGIONS) {
+    const intent = toIntent(acrEventSchema.parse(aPushEvent({ tag: 'v1', digest })), {
+      countQuarantine: false,
+    });
+    if (intent.kind !== 'push') throw new Error('not a push');
+    await recordArrival(deps, intent, region);
+  }
+  const [event] = (await store.events.latest(10)).filter(
+    (e) => e.event.type === REPLICATED_EVENT_TYPE,
+  );
+  if (!event) throw new Error('no replicated event');
+  const tag = await store.tags.get({
+    registry: 'contoso.azurecr.io',
+    repository: 'public/products/web',
+    tag: 'v1',
+  });
+  return { store, claimed, event, tag };
+}
+
+describe('what a completing write decided', () => {
+  it('is stored with it, claimed for a first attempt sent at once', async () => {
+    const { store, claimed, event, tag } = await aRound(3);
+    const deliveries = await store.deliveries.listForEvent(event.event.id);
+    expect(deliveries.map((d) => d.record.subscriptionId).sort()).toEqual(['s0', 's1', 's2']);
+    // Claimed: the timer leaves them to the instance that decided them.
+    expect(deliveries.every((d) => (d.record.nextAttemptAt ?? '') > event.recordedAt)).toBe(true);
+    expect(claimed.map((c) => c.subscription.id).sort()).toEqual(['s0', 's1', 's2']);
+    expect(claimed.every((c) => c.event.event.id === event.event.id)).toBe(true);
+    expect(tag?.record.outbox).toEqual([]);
+  });
+
+  it('goes through the outbox when it is more than one request can carry', async () => {
+    // 120 deliveries and the event: past the 100 items of one batch.
+    const { store, event, tag } = await aRound(120);
+    const deliveries = await store.deliveries.listForEvent(event.event.id);
+    expect(deliveries).toHaveLength(120);
+    // Published after the write: due at once, for the delivery timer (or the immediate sender).
+    expect(deliveries.every((d) => d.record.state === 'pending')).toBe(true);
+    expect(tag?.record.outbox).toEqual([]);
+  });
+});
