@@ -1,8 +1,8 @@
 // The Azure Pipelines check handler called directly, answering a loopback stand-in of Azure DevOps.
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { approvalHandlerDeps } from '../../test/support/approval-harness';
-import { aDigest, aPushEvent } from '../../test/support/fixtures';
+import { aCheckHeaders, aDigest, aPushEvent } from '../../test/support/fixtures';
 import { call, expectProblem, REGISTRY, type Call } from '../../test/support/handler-harness';
 import { startReceiver, type Receiver } from '../../test/support/receiver';
 import { plusMillis } from '../replication/timestamp';
@@ -20,16 +20,11 @@ afterAll(async () => {
 });
 
 /** The system values Azure Pipelines sends, each check its own. */
-const checkHeaders = () => ({
-  PlanUrl: devops.url.replace(/hook$/, 'contoso/'),
-  ProjectId: randomUUID(),
-  HubName: 'build',
-  PlanId: randomUUID(),
-  JobId: randomUUID(),
-  TimelineId: randomUUID(),
-  TaskInstanceId: randomUUID(),
-  AuthToken: `eyJ0eXAiOiJKV1Qi.${randomBytes(24).toString('base64url')}`,
-});
+const checkHeaders = () =>
+  aCheckHeaders(
+    devops.url.replace(/hook$/, 'contoso/'),
+    `eyJ0eXAiOiJKV1Qi.${randomBytes(24).toString('base64url')}`,
+  );
 
 const checkCall = (
   headers: Record<string, string>,

@@ -1,44 +1,23 @@
 // The dashboard handler called directly: rounds recorded through the webhook handler into the
 // in-memory store, the page read back as the handler renders it.
 import { describe, expect, it } from 'vitest';
-import { aDigest, aPushEvent } from '../../test/support/fixtures';
 import {
   call,
   expectProblem,
   handlerDeps,
+  pushEverywhere,
   REGISTRY,
   TOKENS,
   type Call,
 } from '../../test/support/handler-harness';
 import { makeDashboardHandler } from './dashboard-handler';
 import { makeCreateSubscriptionHandler } from './subscription-handlers';
-import { makeAcrWebhookHandler } from './webhook-handler';
 
 const OTHER = 'fabrikam.azurecr.io';
 const MARKUP = '/<script>alert(1)</script>';
 
 const deps = () => ({ ...handlerDeps(), stallAfterMs: 30 * 60_000 });
 type Deps = ReturnType<typeof deps>;
-
-/** Pushes `registry`/web:`tag` in every region: a replicated round, and its event in the feed. */
-async function replicated(d: Deps, registry: string, tag: string) {
-  const digest = aDigest();
-  for (const region of d.defaultRegions) {
-    const answer = await call(makeAcrWebhookHandler(d), {
-      url: `/api/webhooks/acr/${region}`,
-      params: { region },
-      token: 'webhook',
-      json: aPushEvent({
-        registry,
-        repository: 'web',
-        tag,
-        digest,
-        timestamp: new Date().toISOString(),
-      }),
-    });
-    expect(answer.status).toBe(202);
-  }
-}
 
 const page = (d: Deps, c: Partial<Call> & { url: string }) =>
   call(makeDashboardHandler(d), { token: 'read', ...c });
@@ -48,7 +27,7 @@ const registryPage = (d: Deps, registry: string, extra: Partial<Call> = {}) =>
 describe('GET /api/dashboard[/{registry}]', () => {
   it('renders a registry page as script-free HTML that is never cached or framed', async () => {
     const d = deps();
-    await replicated(d, REGISTRY, '1.0');
+    await pushEverywhere(d, { registry: REGISTRY, repository: 'web', tag: '1.0' });
     const answer = await registryPage(d, REGISTRY);
     expect(answer.status).toBe(200);
     expect(answer.headers.get('content-type')).toBe('text/html; charset=utf-8');
@@ -70,8 +49,8 @@ describe('GET /api/dashboard[/{registry}]', () => {
   // Moved down from test/e2e/dashboard.test.ts.
   it('lists the registries with recent events on the index page', async () => {
     const d = deps();
-    await replicated(d, REGISTRY, '1.0');
-    await replicated(d, OTHER, '2.0');
+    await pushEverywhere(d, { registry: REGISTRY, repository: 'web', tag: '1.0' });
+    await pushEverywhere(d, { registry: OTHER, repository: 'web', tag: '2.0' });
     const index = await page(d, { url: '/api/dashboard' });
     expect(index.status).toBe(200);
     expect(index.text).toContain(`href="/api/dashboard/${REGISTRY}"`);
@@ -149,7 +128,7 @@ describe('GET /api/dashboard[/{registry}]', () => {
       json: { url: `http://127.0.0.1:9/hook${MARKUP}`, filter: { registry: REGISTRY } },
     });
     expect(created.status).toBe(201);
-    await replicated(d, REGISTRY, '1.0');
+    await pushEverywhere(d, { registry: REGISTRY, repository: 'web', tag: '1.0' });
     const admin = await registryPage(d, REGISTRY, { token: 'admin' });
     expect(admin.text).toContain('/hook/&lt;script&gt;alert(1)&lt;/script&gt;');
     expect(admin.text).not.toContain('<script>');

@@ -9,13 +9,17 @@ import {
   startFakeGithub,
   type FakeGithub,
 } from '../../test/support/fake-github';
-import { aDigest, aPushEvent } from '../../test/support/fixtures';
-import { call, expectProblem, REGISTRY, type Call } from '../../test/support/handler-harness';
+import {
+  call,
+  expectProblem,
+  pushEverywhere,
+  REGISTRY,
+  type Call,
+} from '../../test/support/handler-harness';
 import {
   makeGithubProtectionRuleHandler,
   makePutGithubEnvironmentHandler,
 } from './github-handlers';
-import { makeAcrWebhookHandler } from './webhook-handler';
 
 const OWNER = 'Contoso';
 const REPO = 'web';
@@ -85,19 +89,6 @@ const callbacksOf = (payload: Record<string, unknown>) => {
   return github.callbacks().filter((c) => c.path === path);
 };
 
-async function pushEverywhere(d: Deps, repository: string, tag: string) {
-  const digest = aDigest();
-  for (const region of d.defaultRegions) {
-    const answer = await call(makeAcrWebhookHandler(d), {
-      url: `/api/webhooks/acr/${region}`,
-      params: { region },
-      token: 'webhook',
-      json: aPushEvent({ repository, tag, digest, timestamp: new Date().toISOString() }),
-    });
-    expect(answer.status).toBe(202);
-  }
-}
-
 describe('PUT /api/github/environments/{owner}/{repo}/{environment}', () => {
   it('stores the image template and its regions (sorted, once each) for an admin', async () => {
     const d = deps();
@@ -163,7 +154,7 @@ describe('POST /api/github/deployment-protection-rule', () => {
     const repository = 'gh/approve';
     const payload = anEvent('production');
     const sha = (payload.deployment as { sha: string }).sha;
-    await pushEverywhere(d, repository, sha);
+    await pushEverywhere(d, { repository, tag: sha });
     await mapEnvironment(d, 'production', { image: `${REGISTRY}/${repository}:{sha}` });
     const answer = await deliver(d, payload);
     expect(answer.status).toBe(202);

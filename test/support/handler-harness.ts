@@ -1,5 +1,6 @@
 // Calls handler factories the way @azure/functions' own tests do: a real HttpRequest and
 // InvocationContext, no host, and the in-memory store (held to the Cosmos DB store's contract).
+import { expect } from 'vitest';
 import {
   HttpRequest,
   InvocationContext,
@@ -13,6 +14,8 @@ import { makeAuthorizer } from '../../src/http/auth';
 import { makeGuard } from '../../src/http/guard';
 import { ROUTES } from '../../src/http/routes';
 import { instantFromDate } from '../../src/replication/timestamp';
+import { makeAcrWebhookHandler } from '../../src/http/webhook-handler';
+import { aDigest, aPushEvent, type PushOptions } from './fixtures';
 import { makeMemoryStore } from './memory-store';
 
 export const TOKENS = {
@@ -113,4 +116,22 @@ export function expectProblem(answer: Answer, status: number): Record<string, un
     throw new Error(`not a problem: ${JSON.stringify(answer.body)}`);
   }
   return answer.body;
+}
+
+/** One push reported by every region of `deps`, each answered 202: a replicated round. */
+export async function pushEverywhere(
+  deps: Parameters<typeof makeAcrWebhookHandler>[0] & { defaultRegions: readonly string[] },
+  push: PushOptions,
+): Promise<string> {
+  const digest = push.digest ?? aDigest();
+  for (const region of deps.defaultRegions) {
+    const answer = await call(makeAcrWebhookHandler(deps), {
+      url: `/api/webhooks/acr/${region}`,
+      params: { region },
+      token: 'webhook',
+      json: aPushEvent({ timestamp: new Date().toISOString(), ...push, digest }),
+    });
+    expect(answer.status).toBe(202);
+  }
+  return digest;
 }
