@@ -2,6 +2,8 @@
 // limit per request, through the outbox published after it. In memory: the store's contract
 // suite holds the in-memory store to the Cosmos DB adapter's behaviour.
 import { describe, expect, it } from 'vitest';
+import { withShortLivedCache } from '../../src/app/cached-store';
+import type { Store } from '../../src/app/ports';
 import { recordArrival } from '../../src/app/record-arrival';
 import type { RegionsDeps } from '../../src/app/required-regions';
 import { makeTagCache } from '../../src/app/tag-cache';
@@ -80,5 +82,62 @@ describe('what a completing write decided', () => {
     // Published after the write: due at once, for the delivery timer (or the immediate sender).
     expect(deliveries.every((d) => d.record.state === 'pending')).toBe(true);
     expect(tag?.record.outbox).toEqual([]);
+  });
+});
+
+/** The store, counting every call by repository and method (the round trips a Cosmos DB store makes). */
+function counted(store: Store): { store: Store; calls: string[] } {
+  const calls: string[] = [];
+  const wrap = <T extends object>(name: string, repository: T): T =>
+    new Proxy(repository, {
+      get(target, method, receiver) {
+        const value = Reflect.get(target, method, receiver) as unknown;
+        if (typeof value !== 'function') return value;
+        return (...args: unknown[]) => {
+          calls.push(`${name}.${String(method)}`);
+          return (value as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+  const wrapped = Object.fromEntries(
+    Object.entries(store).map(([name, repository]) => [
+      name,
+      typeof repository === 'object' && repository !== null ? wrap(name, repository) : repository,
+    ]),
+  ) as unknown as Store;
+  return { store: wrapped, calls };
+}
+
+describe('what each arrival of a round asks of the store', () => {
+  it('one write for an arrival that does not complete; regions, deletes and one write for the one that does', async () => {
+    const { store, calls } = counted(makeMemoryStore());
+    await store.subscriptions.create(subscription('s0'));
+    const deps: RegionsDeps = {
+      store: withShortLivedCache(store, 60_000),
+      clock: { now: () => instantFromDate(new Date()) },
+      defaultRegions: REGIONS,
+      maxAttempts: 12,
+      tagCache: makeTagCache(),
+    };
+    const digest = aDigest();
+    const perArrival: string[][] = [];
+    const arrive = async (region: string) => {
+      calls.length = 0;
+      const intent = toIntent(acrEventSchema.parse(aPushEvent({ tag: 'cost', digest })), {
+        countQuarantine: false,
+      });
+      if (intent.kind !== 'push') throw new Error('not a push');
+      await recordArrival(deps, intent, region);
+      perArrival.push([...calls]);
+    };
+    await arrive('westus'); // warms the instance's regions and subscriptions caches
+    for (const region of REGIONS.slice(1)) await arrive(region);
+    await arrive('eastus'); // a duplicate
+    expect(perArrival.slice(1)).toEqual([
+      ['tags.save'],
+      ['tags.save'],
+      ['registries.getRegions', 'deletions.get', 'tags.save'],
+      ['tags.get'],
+    ]);
   });
 });
