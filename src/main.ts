@@ -1,6 +1,6 @@
 // The composition root: parses settings once, creates each client once, and builds every handler.
 import type { HttpHandler } from '@azure/functions';
-import { coalescePerRepository, makeApprovals } from './app/answer-approvals';
+import { makeApprovals, resumeOnTagWrite } from './app/answer-approvals';
 import { withShortLivedCache } from './app/cached-store';
 import { makeChangeNotifier } from './app/change-notifier';
 import { makeDeliverer } from './app/deliver-events';
@@ -191,7 +191,6 @@ export function buildHandlers(settings: Settings = loadSettings()) {
     },
     retryScheduleMs: settings.delivery.retryScheduleMs ?? DEFAULT_RETRY_SCHEDULE_MS,
     leaseMs: settings.delivery.timeoutMs + 30_000,
-    noneWaitingTtlMs: settings.cacheTtlMs,
     log: (line) => console.log(line),
   });
   const approvalFailed = (error: unknown) => {
@@ -200,10 +199,8 @@ export function buildHandlers(settings: Settings = loadSettings()) {
   const advanceSoon = (registry: string, repository: string, id: string) => {
     void approvals.advanceOne(registry, repository, id).catch(approvalFailed);
   };
-  const resumeSoon = coalescePerRepository(
-    (registry, repository) => approvals.resumeFor(registry, repository),
-    approvalFailed,
-  );
+  // A tag write looks up approvals only in a repository where this instance knows one waits.
+  const onTagWritten = resumeOnTagWrite(approvals, approvalFailed);
 
   // Index reads and region checks: Entra ID (AcrPull) or anonymous; trust from the system and NODE_EXTRA_CA_CERTS.
   const images: ImageDeps = {
@@ -237,8 +234,7 @@ export function buildHandlers(settings: Settings = loadSettings()) {
     stallAfterMs: settings.stallAfterMs,
     outboundGuard,
     feedSettleMs: settings.feedSettleMs,
-    onTagWritten: (key: { registry: string; repository: string }) =>
-      resumeSoon(key.registry, key.repository),
+    onTagWritten,
   };
   const approvalRoutes = {
     ...core,

@@ -36,12 +36,6 @@ export interface ApprovalDeps {
   retryScheduleMs: readonly number[];
   /** How long a claim holds an answer: one send plus margin. Then another instance may take it. */
   leaseMs: number;
-  /**
-   * How long "this repository has no waiting approval" is remembered, so arrivals cost no query.
-   * An approval opened on this instance is seen at once; one opened on another instance within
-   * this long, or by the timer.
-   */
-  noneWaitingTtlMs?: number;
   random?: () => number;
   log?: (line: string) => void;
 }
@@ -75,13 +69,26 @@ export function classifyAnswer(result: AttemptResult): 'done' | 'retry' | 'refus
 const withoutSecrets = (target: Record<string, string>, fields: readonly string[]) =>
   Object.fromEntries(Object.entries(target).filter(([key]) => !fields.includes(key)));
 
+const repositoryKey = (registry: string, repository: string) => `${registry}/${repository}`;
+const EMPTY_REPORT: ResumeReport = { examined: 0, answered: 0, retrying: 0, failed: 0 };
+
 export function makeApprovals(deps: ApprovalDeps) {
   const random = deps.random ?? Math.random;
   const log = deps.log ?? (() => undefined);
-  const noneWaitingUntil = new Map<string, number>();
-  // Bumped by each open: an empty list read while one was being opened proves nothing.
-  let opened = 0;
-  const repositoryKey = (registry: string, repository: string) => `${registry}/${repository}`;
+  /**
+   * The repositories where, as far as this instance knows, an approval waits: a tag write anywhere
+   * else makes no approvals query. Fed by `open` on this instance and by the timer's `resumeDue`,
+   * whose query sees every instance's approvals; emptied when a look finds none left waiting.
+   * Each entry carries the generation it was last marked at, so a look that began before a newer
+   * mark (an `open` racing it) does not remove it.
+   */
+  const waitingIn = new Map<string, number>();
+  let generation = 0;
+  const mark = (key: string) => waitingIn.set(key, ++generation);
+  /** Forgets `key` unless it was marked again after `seen` (the generation when the look began). */
+  const forget = (key: string, seen: number | undefined) => {
+    if (seen !== undefined && waitingIn.get(key) === seen) waitingIn.delete(key);
+  };
 
   /** What the tag's state says now: approve, reject, or keep waiting. */
   async function judge(record: ApprovalRecord, now: Instant): Promise<Verdict> {
@@ -257,55 +264,77 @@ export function makeApprovals(deps: ApprovalDeps) {
     return 'skipped';
   }
 
-  async function advanceAll(items: StoredApproval[]): Promise<ResumeReport> {
-    const report: ResumeReport = { examined: 0, answered: 0, retrying: 0, failed: 0 };
+  /** Advances each; the keys of repositories where one is still waiting (or could not be advanced). */
+  async function advanceAll(
+    items: StoredApproval[],
+  ): Promise<{ report: ResumeReport; stillWaiting: Set<string> }> {
+    const report: ResumeReport = { ...EMPTY_REPORT };
+    const stillWaiting = new Set<string>();
     for (const item of items) {
       report.examined += 1;
+      const key = repositoryKey(item.record.registry, item.record.repository);
       try {
         const outcome = await advance(item);
         if (outcome === 'answered' || outcome === 'retrying' || outcome === 'failed') {
           report[outcome] += 1;
         }
+        if (outcome === 'waiting') stillWaiting.add(key);
       } catch (error) {
         if (!(error instanceof StoreUnavailableError)) throw error;
         log(`approval ${item.record.id} not advanced: ${error.message}`);
+        if (item.record.state === 'waiting') stillWaiting.add(key);
       }
     }
-    return report;
+    return { report, stillWaiting };
   }
 
   return {
     /** Stores a new approval; false when it exists already (the same request sent again). */
     async open(record: ApprovalRecord): Promise<boolean> {
-      opened += 1;
-      noneWaitingUntil.delete(repositoryKey(record.registry, record.repository));
-      return deps.store.approvals.create(record);
+      // Marked before the write, so a tag write landing meanwhile looks rather than skips, and
+      // again after it, so a look whose query ran before the write landed cannot unmark it.
+      const key = repositoryKey(record.registry, record.repository);
+      mark(key);
+      const created = await deps.store.approvals.create(record);
+      mark(key);
+      return created;
     },
     /** Decides and answers one approval now if its image allows (called right after `open`). */
     async advanceOne(registry: string, repository: string, id: string): Promise<Outcome> {
       const stored = await deps.store.approvals.get(registry, repository, id);
       return stored ? advance(stored) : 'skipped';
     },
-    /** After a write of one of the repository's tags: its waiting approvals may be decided now. */
+    /** Whether this instance knows of an approval waiting in the repository: a map lookup, no I/O. */
+    mayBeWaiting(registry: string, repository: string): boolean {
+      return waitingIn.has(repositoryKey(registry, repository));
+    },
+    /**
+     * After a write of one of the repository's tags: its waiting approvals may be decided now.
+     * Costs nothing (no query) unless this instance knows of one waiting there.
+     */
     async resumeFor(registry: string, repository: string): Promise<ResumeReport> {
       const key = repositoryKey(registry, repository);
-      const until = noneWaitingUntil.get(key);
-      if (until !== undefined && until > Date.now()) {
-        return { examined: 0, answered: 0, retrying: 0, failed: 0 };
-      }
-      const openedBefore = opened;
+      const seen = waitingIn.get(key);
+      if (seen === undefined) return { ...EMPTY_REPORT };
       const waiting = await deps.store.approvals.listWaiting(registry, repository);
-      if (waiting.length === 0 && opened === openedBefore && (deps.noneWaitingTtlMs ?? 0) > 0) {
-        if (noneWaitingUntil.size > 10_000) noneWaitingUntil.clear();
-        noneWaitingUntil.set(key, Date.now() + (deps.noneWaitingTtlMs ?? 0));
-      } else {
-        noneWaitingUntil.delete(key);
-      }
-      return advanceAll(waiting);
+      const { report, stillWaiting } = await advanceAll(waiting);
+      if (!stillWaiting.has(key)) forget(key, seen);
+      return report;
     },
-    /** The timer: every waiting approval (deadlines, missed writes) and every due retry or lapsed lease. */
+    /**
+     * The timer: every waiting approval (deadlines, writes on other instances, missed writes) and
+     * every due retry or lapsed lease. What it finds still waiting, this instance now knows of;
+     * when the list is complete (under `limit`), repositories it does not name are forgotten.
+     */
     async resumeDue(limit = 500): Promise<ResumeReport> {
-      return advanceAll(await deps.store.approvals.listDue(deps.clock.now(), limit));
+      const before = new Map(waitingIn);
+      const due = await deps.store.approvals.listDue(deps.clock.now(), limit);
+      const { report, stillWaiting } = await advanceAll(due);
+      for (const key of stillWaiting) mark(key);
+      if (due.length < limit) {
+        for (const [key, seen] of before) if (!stillWaiting.has(key)) forget(key, seen);
+      }
+      return report;
     },
   };
 }
@@ -340,5 +369,23 @@ export function coalescePerRepository(
         again.delete(key);
       }
     })();
+  };
+}
+
+/**
+ * The tag-write hook (`UpdateDeps.onTagWritten`): resumes a repository's approvals only where this
+ * instance knows one waits, so a write elsewhere costs a map lookup and no query. An approval
+ * opened on another instance is answered by the timer (`resumeDue`), within its period.
+ */
+export function resumeOnTagWrite(
+  approvals: Pick<Approvals, 'mayBeWaiting' | 'resumeFor'>,
+  onError: (error: unknown) => void,
+): (key: { registry: string; repository: string }) => void {
+  const resumeSoon = coalescePerRepository(
+    (registry, repository) => approvals.resumeFor(registry, repository),
+    onError,
+  );
+  return ({ registry, repository }) => {
+    if (approvals.mayBeWaiting(registry, repository)) resumeSoon(registry, repository);
   };
 }
