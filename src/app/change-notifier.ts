@@ -4,10 +4,10 @@ import { EventEmitter } from 'node:events';
 export interface ChangeNotifier {
   notify(topic: string): void;
   /**
-   * Resolves on the next change of `topic`, or after `timeoutMs`, or when `signal` aborts,
-   * whichever comes first; then nothing of it is left (listener, timer).
+   * Resolves on the next change of `topic`, or when `signal` aborts (the caller's poll interval,
+   * on its own scheduler), whichever comes first; then nothing of it is left (listener).
    */
-  next(topic: string, timeoutMs: number, signal?: AbortSignal): Promise<void>;
+  next(topic: string, signal: AbortSignal): Promise<void>;
 }
 
 export const repositoryTopic = (registry: string, repository: string): string =>
@@ -21,18 +21,16 @@ export function makeChangeNotifier(): ChangeNotifier {
     notify: (topic) => {
       emitter.emit(topic);
     },
-    next: (topic, timeoutMs, signal) =>
+    next: (topic, signal) =>
       new Promise<void>((resolve) => {
         const done = () => {
-          clearTimeout(timer);
           emitter.off(topic, done);
-          signal?.removeEventListener('abort', done);
+          signal.removeEventListener('abort', done);
           resolve();
         };
-        const timer = setTimeout(done, Math.max(0, timeoutMs));
         emitter.on(topic, done);
-        signal?.addEventListener('abort', done, { once: true });
-        if (signal?.aborted) done();
+        signal.addEventListener('abort', done, { once: true });
+        if (signal.aborted) done();
       }),
   };
 }

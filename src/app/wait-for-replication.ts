@@ -1,5 +1,4 @@
 // Long-poll: returns as soon as the referenced tag is replicated, its digest moved on, or time is up.
-import { setTimeout as sleep } from 'node:timers/promises';
 import { knownDigests } from '../replication/tag-state';
 import { repositoryTopic, type ChangeNotifier } from './change-notifier';
 import {
@@ -11,6 +10,7 @@ import {
   type StatusBody,
 } from './read-status';
 import { getRequiredRegions } from './required-regions';
+import { sleepOn, systemScheduler, type Scheduler } from './scheduler';
 
 export interface WaitDeps extends ReadDeps {
   /** This instance's long-polls: one store read per watched tag and poll, however many wait. */
@@ -93,6 +93,8 @@ export interface SharedWaitsDeps extends ReadDeps {
   pollMs: number;
   /** Long-polls this instance holds at once; one more is answered `busy`. */
   maxWaiters: number;
+  /** The polls, the settle pause and the waiters' deadlines run on it. Default: the system's timers. */
+  scheduler?: Scheduler;
 }
 
 export interface SharedWaits {
@@ -121,6 +123,9 @@ interface Watch {
   wake: () => void;
 }
 
+/** After a notification, how long to let racing writes land before re-reading. */
+const SETTLE_MS = 5;
+
 /**
  * Every long-poll on this instance for the same tag (or digest) shares one loop: one store read
  * per poll, its answer given to each waiter. The loop stops when its last waiter leaves: answered,
@@ -129,6 +134,7 @@ interface Watch {
  */
 export function makeSharedWaits(deps: SharedWaitsDeps): SharedWaits {
   const watches = new Map<string, Watch>();
+  const scheduler = deps.scheduler ?? systemScheduler;
   let waiters = 0;
   let reads = 0;
 
@@ -138,9 +144,19 @@ export function makeSharedWaits(deps: SharedWaitsDeps): SharedWaits {
       while (watch.waiters.size > 0) {
         // Subscribe before reading, so a write between the read and the wait is not missed.
         // A newcomer or the last waiter leaving wakes the loop early (and frees the subscription).
+        // The poll interval runs from here, so a slow read does not stretch it.
         const wake = new AbortController();
         watch.wake = () => wake.abort();
-        const changed = deps.notifier.next(topic, deps.pollMs, wake.signal);
+        const changed = deps.notifier.next(topic, wake.signal);
+        let polled = false;
+        const cancelPoll = scheduler.after(deps.pollMs, () => {
+          polled = true;
+          wake.abort();
+        });
+        const stop = () => {
+          cancelPoll();
+          wake.abort();
+        };
         watch.joined = false;
         const readers = [...watch.waiters];
         let found: ResolvedTag | undefined;
@@ -150,7 +166,7 @@ export function makeSharedWaits(deps: SharedWaitsDeps): SharedWaits {
         } catch (error) {
           // A store failure answers those who were waiting on this read (503); newcomers retry.
           for (const waiter of readers) waiter.fail(error);
-          wake.abort();
+          stop();
           continue;
         }
         for (const waiter of readers) {
@@ -163,12 +179,14 @@ export function makeSharedWaits(deps: SharedWaitsDeps): SharedWaits {
           else if (waiter.expired) waiter.finish({ kind: 'timeout', status });
         }
         if (watch.waiters.size === 0 || watch.joined) {
-          wake.abort();
+          stop();
           continue;
         }
         await changed;
+        cancelPoll();
         // Several writes land together when regions race; let them settle before re-reading.
-        await sleep(5);
+        // A poll that came due has nothing to settle, nor has a loop whose last waiter left.
+        if (!polled && watch.waiters.size > 0) await sleepOn(scheduler, SETTLE_MS);
       }
     } finally {
       watches.delete(key);
@@ -197,7 +215,7 @@ export function makeSharedWaits(deps: SharedWaitsDeps): SharedWaits {
         const leave = () => {
           if (!shared.waiters.delete(waiter)) return false;
           waiters -= 1;
-          clearTimeout(timer);
+          cancelDeadline();
           options.signal?.removeEventListener('abort', onAbort);
           // The last one out stops the loop now rather than at its next poll.
           if (shared.waiters.size === 0) shared.wake();
@@ -220,10 +238,10 @@ export function makeSharedWaits(deps: SharedWaitsDeps): SharedWaits {
         shared.waiters.add(waiter);
         waiters += 1;
         options.signal?.addEventListener('abort', onAbort, { once: true });
-        const timer = setTimeout(() => {
+        const cancelDeadline = scheduler.after(options.timeoutMs, () => {
           if (waiter.seen) waiter.finish({ kind: 'timeout', status: waiter.last });
           else waiter.expired = true;
-        }, options.timeoutMs);
+        });
         if (fresh) {
           void run(key, shared, registry, reference).catch((error: unknown) => {
             for (const other of [...shared.waiters]) other.fail(error);
