@@ -9,7 +9,7 @@ export interface GateResult {
   rounds: number;
   /** From the completing webhook's response to the long-poll's, on the instance that took the webhook. */
   sameInstance: Summary;
-  /** The same, with the long-poll on another instance: it re-reads every WAIT_POLL_MS (500 ms). */
+  /** The same, with the long-poll on another instance: it re-reads every WAIT_POLL_MS (200 ms). */
   otherInstance: Summary;
   /** From the completing webhook being sent, for comparison (the notifier fires before the answer). */
   sameInstanceFromSend: Summary;
@@ -64,7 +64,7 @@ export async function measureGate(env: BenchEnv, a: Child, b: Child): Promise<Ga
     // What `acr-gate wait` does: ?wait=30, on the instance the webhooks go to and on another one.
     const onA = status(urlA, tag, 30);
     const onB = status(urlB, tag, 30);
-    // A random moment in the other instance's 500 ms poll cycle, after both are surely waiting.
+    // A random moment in the other instance's poll cycle, after both are surely waiting.
     await sleep(100 + Math.random() * 500);
     const sent = performance.now();
     await push(urlA, tag, 3);

@@ -281,15 +281,11 @@ function growthRows(gr: GrowthResult): Row[] {
       vsFirst(`arrival webhook p50, ${n}`, p.arrivalLatency.p50, first.arrivalLatency.p50),
       vsPointRead(`status read p50, ${n}`, p.statusRead.p50, p.pointRead.p50),
       vsPointRead(`status read p99, ${n}`, p.statusRead.p99, p.pointRead.p99),
-      ...(p.completingLatency && first.completingLatency
-        ? [
-            vsFirst(
-              `completing webhook p50 (${num(p.completingRoundTrips)} RT), ${n}`,
-              p.completingLatency.p50,
-              first.completingLatency.p50,
-            ),
-          ]
-        : []),
+      vsFirst(
+        `completing webhook p50 (${num(p.completingRoundTrips)} RT), ${n}`,
+        p.completingLatency.p50,
+        first.completingLatency.p50,
+      ),
       ...(p.listRegistry && first.listRegistry
         ? [
             vsFirst(
@@ -299,6 +295,18 @@ function growthRows(gr: GrowthResult): Row[] {
             ),
           ]
         : []),
+      [
+        `approvals queries while measured (no approval waiting), ${n}`,
+        p.approvalQueries,
+        '',
+        'none expected',
+        0,
+      ],
+      vsFirst(
+        `approvals timer query (listDue) p50 (${p.timerQuery.roundTrips} RT), ${n}`,
+        p.timerQuery.latency.p50,
+        first.timerQuery.latency.p50,
+      ),
       ...(p.listRepository && first.listRepository
         ? [
             vsFirst(
