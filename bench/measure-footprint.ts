@@ -86,6 +86,8 @@ export async function startApp(
     // The Azure Pipelines check posts TaskCompleted to the bench's loopback stand-in.
     AZURE_PIPELINES_HOSTS: '127.0.0.1',
     READ_TOKENS: READ_TOKEN,
+    // To compare poll intervals in the gate run: `WAIT_POLL_MS=500 npm run bench -- --only=gate`.
+    ...(process.env.WAIT_POLL_MS ? { WAIT_POLL_MS: process.env.WAIT_POLL_MS } : {}),
   });
   return withFirstWebhook(child, name);
 }

@@ -1,6 +1,8 @@
 // Measurement 3: how soon a waiting pipeline learns that a tag is everywhere, long-poll beside a 10-second poller.
 import { performance } from 'node:perf_hooks';
-import type { BenchEnv } from './support/bench-env';
+import { DEFAULT_WAIT_POLL_MS } from '../src/config/settings';
+import { snapshot, type BenchEnv } from './support/bench-env';
+import { diffCounts, type Counts } from './support/counting-proxy';
 import type { Child } from './support/child-rpc';
 import { sleep, summarize, type Summary } from './support/stats';
 import { READ_TOKEN, postPush } from './support/workload';
@@ -14,6 +16,15 @@ export interface GateResult {
   /** From the completing webhook being sent, for comparison (the notifier fires before the answer). */
   sameInstanceFromSend: Summary;
   longPollFailures: number;
+  /**
+   * `waiters` long-polls on one incomplete tag on instance B, nothing else running: store reads
+   * per second, by kind. `read tag` is the shared poll; `read registry` the regions, cached per
+   * instance for CACHE_TTL_MS whatever the number of waits.
+   */
+  waitingReadsPerSecond: Record<string, number>;
+  waiters: number;
+  /** WAIT_POLL_MS the instances ran with. */
+  pollMs: number;
   poller: {
     pollers: number;
     intervalMs: number;
@@ -76,14 +87,58 @@ export async function measureGate(env: BenchEnv, a: Child, b: Child): Promise<Ga
     fromSend.push(ra.at - sent);
   }
   env.log('  gate: long-poll rounds done; waiting for the 10-second pollers');
+  const poller = await pollers;
+  const waiting = await waitingCost(env, urlA, urlB, WAITERS);
   return {
     rounds,
     sameInstance: summarize(same),
     otherInstance: summarize(other),
     sameInstanceFromSend: summarize(fromSend),
     longPollFailures,
-    poller: await pollers,
+    waitingReadsPerSecond: waiting,
+    waiters: WAITERS,
+    pollMs: Number(process.env.WAIT_POLL_MS ?? DEFAULT_WAIT_POLL_MS),
+    poller,
   };
+}
+
+/** Long-polls held on one tag in the cost window: they share one read per poll. */
+const WAITERS = 10;
+const COST_WINDOW_MS = 10_000;
+
+/** What waiting costs the store: `waiters` long-polls on one incomplete tag, reads per second by kind. */
+async function waitingCost(
+  env: BenchEnv,
+  urlA: string,
+  urlB: string,
+  waiters: number,
+): Promise<Record<string, number>> {
+  const tag = `cost-${Date.now()}`;
+  for (const region of [0, 1, 2]) await push(urlA, tag, region);
+  const abort = new AbortController();
+  const held = Array.from({ length: waiters }, () =>
+    fetch(`${urlB}/api/replications/${REGISTRY}/${REPOSITORY}:${tag}?wait=30`, {
+      headers: { authorization: `Bearer ${READ_TOKEN}` },
+      signal: abort.signal,
+    }).then(
+      (r) => r.arrayBuffer(),
+      () => undefined,
+    ),
+  );
+  // Their first reads are done; what follows is polling alone.
+  await sleep(500);
+  const before = await snapshot(env);
+  const from = performance.now();
+  await sleep(COST_WINDOW_MS);
+  const counts: Counts = diffCounts(await snapshot(env), before);
+  const seconds = (performance.now() - from) / 1000;
+  abort.abort();
+  await Promise.all(held);
+  return Object.fromEntries(
+    Object.entries(counts)
+      .filter(([kind]) => kind.startsWith('read ') || kind.startsWith('query '))
+      .map(([kind, c]) => [kind, c.requests / seconds]),
+  );
 }
 
 /**

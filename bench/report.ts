@@ -220,6 +220,27 @@ function gateRows(g: GateResult): Row[] {
       g.sameInstanceFromSend.p50,
       p50,
     ),
+    [
+      `long-poll ?wait=30, other instance, p99 (WAIT_POLL_MS ${g.pollMs})`,
+      g.otherInstance.p99,
+      'ms',
+      'issue target',
+      250,
+    ],
+    [
+      `tag reads per minute, ${g.waiters} long-polls on one tag on one instance`,
+      (g.waitingReadsPerSecond['read tag'] ?? 0) * 60,
+      'reads',
+      `one per poll (60 s / ${g.pollMs} ms)`,
+      60_000 / g.pollMs,
+    ],
+    [
+      'registry reads per minute while they wait (cached; every wait of the instance shares it)',
+      (g.waitingReadsPerSecond['read registry'] ?? 0) * 60,
+      'reads',
+      'one per CACHE_TTL_MS (5 s)',
+      12,
+    ],
   ];
 }
 

@@ -61,6 +61,9 @@ const endpointMap = (key: z.ZodType<string>, what: string) =>
       return out;
     });
 
+/** Another instance's write is heard within 250 ms (p99), at one point read per poll: docs/benchmarks.md. */
+export const DEFAULT_WAIT_POLL_MS = 200;
+
 const envSchema = z.object({
   COSMOS_ENDPOINT: z.url({
     message: 'must be the account URL, e.g. https://acct.documents.azure.com:443/',
@@ -109,7 +112,7 @@ const envSchema = z.object({
   MAX_BODY_BYTES: positiveInt(64 * 1024, 4 * 1024 * 1024),
   STORE_MAX_ATTEMPTS: positiveInt(12, 100),
   CACHE_TTL_MS: z.coerce.number().int().min(0).max(300_000).default(5_000),
-  WAIT_POLL_MS: z.coerce.number().int().min(50).max(10_000).default(500),
+  WAIT_POLL_MS: z.coerce.number().int().min(50).max(10_000).default(DEFAULT_WAIT_POLL_MS),
   MAX_WAITERS: positiveInt(1000, 100_000),
   OUTBOUND_GUARD: z.enum(['on', 'off']).optional(),
   STALL_AFTER: durationMs.default(30 * 60_000),
