@@ -18,6 +18,16 @@ export interface TagCache {
    * copy the previous one stored, instead of racing each other through the store.
    */
   exclusive<T>(key: TagKey, work: () => Promise<T>): Promise<T>;
+  /**
+   * Like `exclusive`, but items of one tag and `kind` that queue while an earlier write of the tag
+   * runs are done together: `run` gets every item that joined, in order, and answers each.
+   */
+  together<I, R>(key: TagKey, kind: string, item: I, run: (items: I[]) => Promise<R[]>): Promise<R>;
+}
+
+interface Group {
+  items: unknown[];
+  answers: { resolve(value: unknown): void; reject(error: unknown): void }[];
 }
 
 const cacheKey = (key: TagKey): string =>
@@ -28,21 +38,52 @@ export function makeTagCache(max = 2_000): TagCache {
   // lru-cache: a well-kept, allocation-light LRU; a Map re-inserted on read would do, less clearly.
   const entries = new LRUCache<string, StoredTag>({ max });
   const lanes = new Map<string, Promise<unknown>>();
+  const open = new Map<string, Group>();
+  const exclusive = <T>(key: TagKey, work: () => Promise<T>): Promise<T> => {
+    const id = cacheKey(key);
+    const previous = lanes.get(id) ?? Promise.resolve();
+    const run = previous.then(work, work);
+    const settled = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    lanes.set(id, settled);
+    // The last in line removes the lane, so an idle tag holds no memory.
+    void settled.then(() => {
+      if (lanes.get(id) === settled) lanes.delete(id);
+    });
+    return run;
+  };
   return {
-    exclusive: <T>(key: TagKey, work: () => Promise<T>): Promise<T> => {
-      const id = cacheKey(key);
-      const previous = lanes.get(id) ?? Promise.resolve();
-      const run = previous.then(work, work);
-      const settled = run.then(
-        () => undefined,
-        () => undefined,
-      );
-      lanes.set(id, settled);
-      // The last in line removes the lane, so an idle tag holds no memory.
-      void settled.then(() => {
-        if (lanes.get(id) === settled) lanes.delete(id);
+    exclusive,
+    together: <I, R>(
+      key: TagKey,
+      kind: string,
+      item: I,
+      run: (items: I[]) => Promise<R[]>,
+    ): Promise<R> => {
+      const id = `${cacheKey(key)}|${kind}`;
+      let group = open.get(id);
+      if (group === undefined) {
+        const starting: Group = { items: [], answers: [] };
+        group = starting;
+        open.set(id, starting);
+        void exclusive(key, async () => {
+          // Closed once it starts: what comes later forms the next group.
+          if (open.get(id) === starting) open.delete(id);
+          try {
+            const results = await run(starting.items as I[]);
+            starting.answers.forEach((a, i) => a.resolve(results[i]));
+          } catch (error) {
+            for (const a of starting.answers) a.reject(error);
+          }
+        });
+      }
+      const joined = group;
+      return new Promise<R>((resolve, reject) => {
+        joined.items.push(item);
+        joined.answers.push({ resolve: (value) => resolve(value as R), reject });
       });
-      return run;
     },
     get: (key) => {
       const found = entries.get(cacheKey(key));

@@ -112,8 +112,52 @@ export function updateTag(
   requiredRegions: readonly string[],
   options: UpdateOptions = {},
 ): Promise<UpdateResult> {
-  const run = () => writeTag(deps, key, change, requiredRegions, options);
-  return deps.tagCache ? deps.tagCache.exclusive(key, run) : run();
+  if (!deps.tagCache) return writeTag(deps, key, change, requiredRegions, options);
+  // Changes of one tag that queue behind a running write of it go together, in one write.
+  return deps.tagCache.together(
+    key,
+    JSON.stringify([requiredRegions, options]),
+    change,
+    (changes: Change[]) => writeTogether(deps, key, changes, requiredRegions, options),
+  );
+}
+
+type Change = (state: TagState) => TagState | Promise<TagState>;
+
+/**
+ * One write for several changes, applied in the order they came. Each caller learns whether its
+ * own change wrote anything; the events the write decided go to the last one that did.
+ */
+async function writeTogether(
+  deps: UpdateDeps,
+  key: TagKey,
+  changes: Change[],
+  requiredRegions: readonly string[],
+  options: UpdateOptions,
+): Promise<UpdateResult[]> {
+  const [only] = changes;
+  if (changes.length === 1 && only) {
+    return [await writeTag(deps, key, only, requiredRegions, options)];
+  }
+  let changed: boolean[] = [];
+  const all = async (state: TagState): Promise<TagState> => {
+    // Run again on every attempt: whether each change changed anything is the last attempt's.
+    changed = changes.map(() => false);
+    let current = state;
+    for (const [i, change] of changes.entries()) {
+      const next = await change(current);
+      changed[i] = next !== current;
+      current = next;
+    }
+    return current;
+  };
+  const result = await writeTag(deps, key, all, requiredRegions, options);
+  const last = changed.lastIndexOf(true);
+  return changes.map((_, i) =>
+    i === last
+      ? result
+      : { ...result, written: result.written && changed[i] === true, completed: null, arrived: [] },
+  );
 }
 
 async function writeTag(
