@@ -141,3 +141,44 @@ describe('what each arrival of a round asks of the store', () => {
     ]);
   });
 });
+
+describe('arrivals of one tag that come at once', () => {
+  it('queue behind the running write and go together in one, each told what it changed', async () => {
+    const { store, calls } = counted(makeMemoryStore());
+    const deps: RegionsDeps = {
+      store: withShortLivedCache(store, 60_000),
+      clock: { now: () => instantFromDate(new Date()) },
+      defaultRegions: [...REGIONS, 'japaneast'],
+      maxAttempts: 12,
+      tagCache: makeTagCache(),
+    };
+    const digest = aDigest();
+    const push = (region: string) => {
+      const intent = toIntent(acrEventSchema.parse(aPushEvent({ tag: 'together', digest })), {
+        countQuarantine: false,
+      });
+      if (intent.kind !== 'push') throw new Error('not a push');
+      return recordArrival(deps, intent, region);
+    };
+    // They queue behind the first write or join it before it starts (one is a duplicate).
+    const outcomes = await Promise.all(
+      ['westus', 'eastus', 'canadacentral', 'westeurope', 'eastus'].map(push),
+    );
+    const saves = calls.filter((c) => c === 'tags.save').length;
+    expect(saves).toBeGreaterThanOrEqual(1);
+    expect(saves).toBeLessThanOrEqual(2);
+    expect(outcomes.map((o) => o.kind === 'push' && o.result.written)).toEqual([
+      true,
+      true,
+      true,
+      true,
+      false,
+    ]);
+    const tag = await store.tags.get({
+      registry: 'contoso.azurecr.io',
+      repository: 'public/products/web',
+      tag: 'together',
+    });
+    expect(tag?.record.evaluation.missingRegions).toEqual(['japaneast']);
+  });
+});
