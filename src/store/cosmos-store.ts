@@ -1,6 +1,5 @@
 // The Cosmos DB adapter: the only module that imports @azure/cosmos. Conflicts come back as values.
 import { CosmosClient, type Container } from '@azure/cosmos';
-import { DefaultAzureCredential } from '@azure/identity';
 import type { Store } from '../app/ports';
 import { makeApprovalRepository, makeGithubEnvironmentRepository } from './approval-repository';
 import { guard, statusOf } from './cosmos-errors';
@@ -11,6 +10,7 @@ import { makeImageRepository } from './image-repository';
 import { makeRegistryRepository } from './registry-repository';
 import { makeSubscriptionRepository } from './subscription-repository';
 import { makeTagRepository } from './tag-repository';
+import { lazyCredential } from '../util/lazy-credential';
 
 export interface CosmosSettings {
   endpoint: string;
@@ -54,7 +54,9 @@ export function createCosmosClient(settings: CosmosSettings): CosmosClient {
   const local = new URL(settings.endpoint).protocol === 'http:';
   return new CosmosClient({
     endpoint: settings.endpoint,
-    ...(settings.key ? { key: settings.key } : { aadCredentials: new DefaultAzureCredential() }),
+    ...(settings.key
+      ? { key: settings.key }
+      : { aadCredentials: lazyCredential((identity) => new identity.DefaultAzureCredential()) }),
     connectionPolicy: { enableEndpointDiscovery: !local, requestTimeout: 10_000 },
     userAgentSuffix: 'acr-replication-gate',
   });

@@ -1,5 +1,5 @@
 // Application Insights through OpenTelemetry, loaded only when APPLICATIONINSIGHTS_CONNECTION_STRING is set.
-import { ManagedIdentityCredential } from '@azure/identity';
+import type * as Identity from '@azure/identity';
 import type * as AzureMonitor from '@azure/monitor-opentelemetry';
 import type { Settings } from '../config/settings';
 
@@ -15,6 +15,8 @@ export function startAzureMonitor(options: NonNullable<Settings['azureMonitor']>
   started = true;
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded only when configured
   const monitor = require('@azure/monitor-opentelemetry') as typeof AzureMonitor;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- likewise: not at every start
+  const { ManagedIdentityCredential } = require('@azure/identity') as typeof Identity;
   // The distro turns the Azure SDK's logging on at `warning`, which prints every expected 404
   // read of Cosmos DB; errors only, unless the operator asks for more.
   process.env.APPLICATIONINSIGHTS_INSTRUMENTATION_LOGGING_LEVEL ??= 'ERROR';
