@@ -79,6 +79,15 @@ export async function ensureContainer(
     }
     return container;
   }
+  // Nearly always there: one read of the container proves it, where createIfNotExists reads the
+  // database, then the container (two round trips in a row on every instance's first request).
+  const existing = client.database(settings.database).container(settings.container);
+  try {
+    await existing.read();
+    return existing;
+  } catch (error) {
+    if (statusOf(error) !== 404) throw error;
+  }
   // createIfNotExists is read-then-create: instances starting together race, and the loser sees 409.
   for (let attempt = 1; ; attempt++) {
     try {
