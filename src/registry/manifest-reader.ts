@@ -1,8 +1,9 @@
 // The registry's data plane through @azure/container-registry: the only module that imports it.
 import type { TokenCredential } from '@azure/core-auth';
 import type { PipelinePolicy, TlsSettings } from '@azure/core-rest-pipeline';
-import { ContainerRegistryContentClient } from '@azure/container-registry';
-import { DefaultAzureCredential } from '@azure/identity';
+// Loaded on the first read (images the gate follows): most webhooks never read a registry.
+import type * as Acr from '@azure/container-registry';
+import { lazyCredential } from '../util/lazy-credential';
 import { MAX_INDEX_BYTES, parseIndex, type ImageChild } from '../replication/image-index';
 
 export type IndexRead =
@@ -72,9 +73,13 @@ export function describeFailure(error: unknown): string {
 
 export function makeManifestReader(options: ReaderOptions): ManifestReader {
   const credential =
-    options.auth === 'entra' ? (options.credential ?? new DefaultAzureCredential()) : undefined;
-  const clients = new Map<string, ContainerRegistryContentClient>();
-  const client = (endpoint: string, repository: string) => {
+    options.auth === 'entra'
+      ? (options.credential ?? lazyCredential((identity) => new identity.DefaultAzureCredential()))
+      : undefined;
+  const clients = new Map<string, Acr.ContainerRegistryContentClient>();
+  let sdk: Promise<typeof Acr> | undefined;
+  const client = async (endpoint: string, repository: string) => {
+    const { ContainerRegistryContentClient } = await (sdk ??= import('@azure/container-registry'));
     const key = `${endpoint} ${repository}`;
     let c = clients.get(key);
     if (!c) {
@@ -93,7 +98,9 @@ export function makeManifestReader(options: ReaderOptions): ManifestReader {
   return {
     async readIndex(endpoint, repository, digest, signal) {
       try {
-        const result = await client(endpoint, repository).getManifest(digest, {
+        const result = await (
+          await client(endpoint, repository)
+        ).getManifest(digest, {
           abortSignal: signal,
         });
         const parsed = parseIndex(result.manifest);
@@ -108,7 +115,7 @@ export function makeManifestReader(options: ReaderOptions): ManifestReader {
       for (const digest of digests) {
         try {
           // A GET by digest: the SDK has no HEAD of a manifest, and it checks the content's digest.
-          await client(endpoint, repository).getManifest(digest, { abortSignal: signal });
+          await (await client(endpoint, repository)).getManifest(digest, { abortSignal: signal });
         } catch (error) {
           return { ok: false, reason: `${digest}: ${describeFailure(error)}` };
         }
