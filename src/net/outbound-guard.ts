@@ -2,7 +2,8 @@
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { isIP, type LookupFunction } from 'node:net';
 import ipaddr from 'ipaddr.js';
-import { Agent, buildConnector, fetch as undiciFetch } from 'undici';
+// undici (0.4 MiB bundled) loads on the first guarded call, not at start: most instances make none.
+import type * as Undici from 'undici';
 
 /**
  * Why `address` may not be called, or undefined when it is a public unicast address. Only
@@ -125,27 +126,30 @@ export function makeOutboundGuard(options: { enabled: boolean; resolve?: Resolve
       (error: NodeJS.ErrnoException) => callback(error, '', 4),
     );
   };
-  const connect = buildConnector({ lookup });
-  const dispatcher = new Agent({
-    connect: (connectOptions, callback) => {
-      // An IP literal never goes through lookup: judge it here.
-      const reason = isIP(connectOptions.hostname.replace(/^\[(.*)\]$/, '$1'))
-        ? blockedReason(connectOptions.hostname)
-        : undefined;
-      if (reason !== undefined) {
-        callback(new BlockedDestinationError(connectOptions.hostname, reason), null);
-        return;
-      }
-      connect(connectOptions, callback);
-    },
-  });
+  const withUndici = ({ Agent, buildConnector, fetch }: typeof Undici) => {
+    const connect = buildConnector({ lookup });
+    const dispatcher = new Agent({
+      connect: (connectOptions, callback) => {
+        // An IP literal never goes through lookup: judge it here.
+        const reason = isIP(connectOptions.hostname.replace(/^\[(.*)\]$/, '$1'))
+          ? blockedReason(connectOptions.hostname)
+          : undefined;
+        if (reason !== undefined) {
+          callback(new BlockedDestinationError(connectOptions.hostname, reason), null);
+          return;
+        }
+        connect(connectOptions, callback);
+      },
+    });
+    return { dispatcher, fetch };
+  };
+  let undici: Promise<ReturnType<typeof withUndici>> | undefined;
   return {
     enabled: true,
-    fetch: (url, init) =>
-      undiciFetch(url, {
-        ...(init as Parameters<typeof undiciFetch>[1]),
-        dispatcher,
-      }),
+    fetch: async (url, init) => {
+      const { dispatcher, fetch } = await (undici ??= import('undici').then(withUndici));
+      return fetch(url, { ...(init as Parameters<typeof fetch>[1]), dispatcher });
+    },
     refusal: async (url) => {
       const { hostname } = new URL(url);
       try {
