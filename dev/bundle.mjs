@@ -24,10 +24,24 @@ const entries = fs
   .sort();
 if (entries.length === 0) throw new Error(`no functions/*.ts under ${root}`);
 
-// Loaded only when APPLICATIONINSIGHTS_CONNECTION_STRING is set (src/telemetry/azure-monitor.ts):
-// bundled on its own into node_modules/ beside main.js, where that require() finds it, so the
-// other instances do not parse its 3 MiB at start.
-const LAZY_PACKAGES = ['@azure/monitor-opentelemetry'];
+// Packages the app loads only on the paths that use them, never at start: each is bundled on its
+// own into node_modules/ beside main.js, where that require() finds it, so an instance does not
+// parse them (together larger than main.js) before its first request. The app must import them
+// only lazily (import() or a require() inside a function); the bundle test checks main.js does.
+const LAZY_PACKAGES = [
+  // only with APPLICATIONINSIGHTS_CONNECTION_STRING (src/telemetry/azure-monitor.ts), 3 MiB
+  '@azure/monitor-opentelemetry',
+  // Entra ID: the first token asked for (src/util/lazy-credential.ts), with MSAL
+  '@azure/identity',
+  // the outbound guard's first call (src/net/outbound-guard.ts)
+  'undici',
+  // the first manifest read (src/registry/manifest-reader.ts)
+  '@azure/container-registry',
+  // the first event sent to an Event Grid topic (src/events/event-grid-sink.ts)
+  '@azure/eventgrid',
+  // the reconcile timer's first run (src/main.ts, src/registration/arm-webhooks.ts)
+  '@azure/arm-containerregistry',
+];
 
 fs.rmSync(outDir, { recursive: true, force: true });
 const common = {
@@ -48,7 +62,8 @@ for (const name of LAZY_PACKAGES) {
     // Through require(), so esbuild takes the package's CommonJS build (its ESM one reads import.meta.url).
     stdin: { contents: `module.exports = require('${name}');`, resolveDir: root },
     outfile: path.join(outDir, 'node_modules', name, 'index.js'),
-    external: ['@azure/functions-core'],
+    // One copy of each: a lazy package that uses another (the monitor, Entra ID) requires it.
+    external: ['@azure/functions-core', ...LAZY_PACKAGES.filter((other) => other !== name)],
   });
 }
 // Minified, but names are kept: errors are told apart by `error.name` and class names. Source maps
@@ -62,6 +77,9 @@ const result = await esbuild.build({
   },
   ...common,
   outfile: path.join(outDir, 'main.js'),
+  // import() of a lazy package as require() (inside a promise), which finds it in node_modules/ as
+  // CommonJS with its named exports: a real import() from CommonJS would see only `default`.
+  supported: { 'dynamic-import': false },
   // Provided by the Functions Node.js worker (and by dev/local-host.ts), never installed.
   external: ['@azure/functions-core', ...LAZY_PACKAGES],
 });

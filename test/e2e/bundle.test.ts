@@ -9,11 +9,31 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROUTES } from '../../src/http/routes';
 import { aDigest, aPushEvent } from '../support/fixtures';
-import { appRoot, startApp, type RunningApp } from '../support/app-host';
+import { appRoot, REGIONS, startApp, type RunningApp } from '../support/app-host';
 import { LOOPBACK_APP_SETTINGS } from '../support/azure-platform';
+import { startReceiver, type Receiver } from '../support/receiver';
+
+/** Left out of main.js by dev/bundle.mjs, with what the app takes from each. */
+const LAZY_PACKAGES = [
+  '@azure/monitor-opentelemetry',
+  '@azure/identity',
+  'undici',
+  '@azure/container-registry',
+  '@azure/eventgrid',
+  '@azure/arm-containerregistry',
+];
+const USED_EXPORTS: Record<string, string[]> = {
+  '@azure/monitor-opentelemetry': ['useAzureMonitor'],
+  '@azure/identity': ['DefaultAzureCredential', 'ManagedIdentityCredential'],
+  undici: ['Agent', 'buildConnector', 'fetch'],
+  '@azure/container-registry': ['ContainerRegistryContentClient'],
+  '@azure/eventgrid': ['EventGridPublisherClient', 'AzureKeyCredential'],
+  '@azure/arm-containerregistry': ['ContainerRegistryManagementClient'],
+};
 
 let bundle: string;
 let app: RunningApp | undefined;
+let topic: Receiver | undefined;
 
 beforeAll(async () => {
   // In os.tmpdir(): no node_modules above it, so a package left out of the bundle cannot resolve.
@@ -23,8 +43,12 @@ beforeAll(async () => {
     '--outdir',
     bundle,
   ]);
+  // An Event Grid topic's loopback stand-in: publishing to it loads @azure/eventgrid from beside main.js.
+  topic = await startReceiver(() => ({ status: 200 }));
   app = await startApp(
     {
+      EVENTGRID_TOPIC_ENDPOINT: topic.url.replace(/\/hook$/, '/api/events'),
+      EVENTGRID_TOPIC_KEY: 'topic-key-for-tests',
       // So that the conditional timer registers too (its ARM client loads on its first run).
       RECONCILE_SUBSCRIPTION_ID: '00000000-0000-0000-0000-000000000000',
       RECONCILE_RESOURCE_GROUP: 'rg',
@@ -36,6 +60,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await app?.stop();
+  await topic?.close();
   if (bundle) fs.rmSync(bundle, { recursive: true, force: true });
 });
 
@@ -50,14 +75,11 @@ describe('npm run bundle', () => {
     expect(fs.readFileSync(path.join(bundle, 'host.json'), 'utf8')).toBe(
       fs.readFileSync(path.join(appRoot, 'host.json'), 'utf8'),
     );
-    // The one package left out of main.js, bundled on its own (loaded only when configured).
-    expect(fs.readdirSync(path.join(bundle, 'node_modules'), { recursive: true }).sort()).toEqual([
-      '@azure',
-      path.join('@azure', 'monitor-opentelemetry'),
-      path.join('@azure', 'monitor-opentelemetry', 'index.js'),
-      path.join('@azure', 'monitor-opentelemetry', 'index.js.LEGAL.txt'),
-      path.join('@azure', 'monitor-opentelemetry', 'index.js.map'),
-    ]);
+    // The packages left out of main.js, each bundled on its own (loaded only on the paths that use them).
+    const files = fs.readdirSync(path.join(bundle, 'node_modules'), { recursive: true });
+    expect(files.filter((file) => String(file).endsWith(`${path.sep}index.js`)).sort()).toEqual(
+      LAZY_PACKAGES.map((name) => path.join(name, 'index.js')).sort(),
+    );
   });
 
   it('registers every function functions/routes.ts registers (src/http/routes.ts, timers) from main.js alone', () => {
@@ -71,6 +93,20 @@ describe('npm run bundle', () => {
     const cache = Object.keys((Module as unknown as { _cache: object })._cache);
     const fromBundle = cache.filter((file) => file.startsWith(bundle + path.sep));
     expect(fromBundle).toEqual([path.join(bundle, 'main.js')]);
+  });
+
+  it('loads no lazy package at start; each resolves beside main.js, as CommonJS with the exports the app uses', () => {
+    const cache = Object.keys((Module as unknown as { _cache: object })._cache);
+    expect(cache.filter((file) => file.startsWith(path.join(bundle, 'node_modules')))).toEqual([]);
+    // As main.js's require() finds them: from the bundle's folder, no node_modules above it.
+    const fromMain = Module.createRequire(path.join(bundle, 'main.js'));
+    for (const name of LAZY_PACKAGES) {
+      expect(fromMain.resolve(name)).toBe(path.join(bundle, 'node_modules', name, 'index.js'));
+      if (name === '@azure/monitor-opentelemetry') continue; // loaded in a process of its own below
+      const loaded = fromMain(name) as Record<string, unknown>;
+      for (const used of USED_EXPORTS[name] ?? [])
+        expect(typeof loaded[used], `${name}.${used}`).toBe('function');
+    }
   });
 
   it('answers a webhook and stores the arrival in Cosmos DB', async () => {
@@ -88,6 +124,33 @@ describe('npm run bundle', () => {
       status: 'replicating',
       missingRegions: ['canadacentral', 'eastus', 'westeurope'],
     });
+  });
+
+  it("publishes to Event Grid through main.js's import() of the package beside it", async () => {
+    const running = app as RunningApp;
+    const digest = aDigest();
+    for (const [i, region] of REGIONS.entries()) {
+      const response = await running.post(
+        `/api/webhooks/acr/${region}`,
+        aPushEvent({
+          repository: 'bundle/topic',
+          tag: '1.0',
+          digest,
+          timestamp: `2026-03-14T09:00:0${i}Z`,
+        }),
+      );
+      expect(response.status).toBe(202);
+    }
+    // The first attempt goes out without the timer; a package import() could not read fails it.
+    for (let i = 0; i < 100 && topic?.received.length === 0; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(topic?.received).toHaveLength(1);
+    expect(JSON.parse(topic?.received[0]?.body ?? '[]')).toMatchObject([
+      { type: 'acrgate.tag.replicated', data: { digest, tag: '1.0' } },
+    ]);
+    const cache = Object.keys((Module as unknown as { _cache: object })._cache);
+    expect(cache).toContain(path.join(bundle, 'node_modules', '@azure', 'eventgrid', 'index.js'));
   });
 
   it('loads Azure Monitor from its own file beside main.js only when Application Insights is set', async () => {
