@@ -33,6 +33,22 @@ interface Group {
 const cacheKey = (key: TagKey): string =>
   JSON.stringify([key.registry, key.repository, key.tag, key.untaggedDigest ?? null]);
 
+/**
+ * Freezes a plain value and everything it holds, in place, and returns it. The rules are pure
+ * functions over plain data (src/replication/tag-state.ts): they build new states and never
+ * change the one they are given, so a stored tag can be shared as it is instead of copied.
+ * Frozen, a change to it anywhere would throw (strict mode) rather than alter this memory.
+ */
+function deepFreeze<T>(value: T): T {
+  const pending: unknown[] = [value];
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    if (typeof next !== 'object' || next === null || Object.isFrozen(next)) continue;
+    Object.freeze(next);
+    for (const key of Object.keys(next)) pending.push((next as Record<string, unknown>)[key]);
+  }
+  return value;
+}
+
 /** Bounded by count: a tag item is a few KB, so the default holds a few MB. */
 export function makeTagCache(max = 2_000): TagCache {
   // lru-cache: a well-kept, allocation-light LRU; a Map re-inserted on read would do, less clearly.
@@ -85,11 +101,10 @@ export function makeTagCache(max = 2_000): TagCache {
         joined.answers.push({ resolve: (value) => resolve(value as R), reject });
       });
     },
-    get: (key) => {
-      const found = entries.get(cacheKey(key));
-      return found && structuredClone(found);
-    },
-    set: (key, stored) => void entries.set(cacheKey(key), structuredClone(stored)),
+    // Shared, not copied: a tag written under load went through structuredClone twice per
+    // webhook, the app's largest cost of its own (docs/benchmarks.md, measurement 2).
+    get: (key) => entries.get(cacheKey(key)),
+    set: (key, stored) => void entries.set(cacheKey(key), deepFreeze(stored)),
     delete: (key) => void entries.delete(cacheKey(key)),
   };
 }
