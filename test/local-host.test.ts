@@ -26,6 +26,9 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await host?.close();
+  // Closing stops the server: nothing answers on its port afterwards. (Checked here, after every
+  // test, since an app loads once per process and a closed host cannot listen again.)
+  if (baseUrl !== undefined) await expect(fetch(`${baseUrl}/api/items/1`)).rejects.toThrow();
 });
 
 const get = async (pathAndQuery: string) => {
@@ -323,12 +326,5 @@ describe('package.json main', () => {
     expect(mainFiles(appRoot, 'functions/echo.js')).toEqual(['functions/echo.js']);
     expect(mainFiles(appRoot, 'functions/missing.js')).toEqual([]);
     expect(() => mainFiles(appRoot, '**/echo.js')).toThrow(/only the file name/);
-  });
-});
-
-describe('close', () => {
-  it('stops the server', async () => {
-    await host.close();
-    await expect(fetch(`${baseUrl}/api/items/1`)).rejects.toThrow();
   });
 });

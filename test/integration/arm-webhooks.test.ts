@@ -1,5 +1,5 @@
 // Webhook registration through the real ARM SDK client, against a loopback fake of ARM.
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   applyWebhooks,
   discoverRegions,
@@ -54,7 +54,8 @@ describe('applyWebhooks against ARM', () => {
   const webhook: WebhookTarget = { apiUrl: API, token: HOOK_TOKEN };
   const ALL = ['acrgatecanadacentral', 'acrgateeastus', 'acrgatewesteurope', 'acrgatewestus'];
 
-  beforeAll(async () => {
+  // A fresh ARM per test: each arranges the webhooks it starts from (see `applied`).
+  beforeEach(async () => {
     fake = await startFakeArm({
       ...TARGET,
       token: ARM_TOKEN,
@@ -67,12 +68,14 @@ describe('applyWebhooks against ARM', () => {
       ],
     });
   });
-  afterAll(async () => {
+  afterEach(async () => {
     await fake.close();
   });
-  beforeEach(() => {
+  /** The registry after a first apply with `token`; the requests it made are forgotten. */
+  const applied = async (token = HOOK_TOKEN) => {
+    await applyWebhooks(client(), TARGET, { ...webhook, token });
     fake.requests.length = 0;
-  });
+  };
 
   it('discovers the provisioned replicas, home region and disabled endpoints included', async () => {
     const skipped: SkippedReplica[] = [];
@@ -117,12 +120,14 @@ describe('applyWebhooks against ARM', () => {
   });
 
   it('changes nothing on a second run', async () => {
+    await applied();
     const result = await applyWebhooks(client(), TARGET, webhook);
     expect(result).toMatchObject({ created: [], updated: [], unchanged: ALL });
     expect(fake.writes()).toEqual([]);
   });
 
   it('updates every webhook when the token changes', async () => {
+    await applied();
     const result = await applyWebhooks(client(), TARGET, { ...webhook, token: ROTATED_TOKEN });
     expect(result).toMatchObject({ created: [], updated: ALL, unchanged: [] });
     expect(fake.writes().map((r) => r.method)).toEqual(['PATCH', 'PATCH', 'PATCH', 'PATCH']);
@@ -132,6 +137,7 @@ describe('applyWebhooks against ARM', () => {
   });
 
   it('creates the webhook of a replica that became ready later', async () => {
+    await applied(ROTATED_TOKEN);
     const northeurope = fake.replicas.find((r) => r.location === 'northeurope');
     if (northeurope === undefined) throw new Error('fixture changed');
     northeurope.provisioningState = 'Succeeded';
@@ -142,6 +148,7 @@ describe('applyWebhooks against ARM', () => {
   });
 
   it('recreates a webhook that is in the wrong location', async () => {
+    await applied(ROTATED_TOKEN);
     hook('acrgateeastus').location = 'westus';
     const result = await applyWebhooks(client(), TARGET, { ...webhook, token: ROTATED_TOKEN });
     expect(result.updated).toEqual(['acrgateeastus']);
@@ -156,6 +163,7 @@ describe('applyWebhooks against ARM', () => {
   });
 
   it('repairs drift, keeps foreign headers and leaves other webhooks alone', async () => {
+    await applied(ROTATED_TOKEN);
     const drifted = hook('acrgatewestus');
     drifted.status = 'disabled';
     drifted.actions = ['push'];
@@ -182,6 +190,7 @@ describe('applyWebhooks against ARM', () => {
   });
 
   it('applies a scope, then treats it as settled', async () => {
+    await applied(ROTATED_TOKEN);
     const scoped = { ...webhook, token: ROTATED_TOKEN, scope: 'web/frontend:*' };
     const first = await applyWebhooks(client(), TARGET, scoped, ['westus', 'eastus']);
     expect(first).toEqual({
