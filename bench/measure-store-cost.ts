@@ -73,7 +73,8 @@ const REGISTRY = 'storecost.azurecr.io';
 const REPOSITORY = 'bench/store-cost';
 
 const isWrite = (operation: string): boolean =>
-  /^(create|replace|upsert|patch|put|delete)\b/.test(operation) || operation === 'outbox clear';
+  /^(create|replace|upsert|patch|put|delete|batch)\b/.test(operation) ||
+  operation === 'outbox clear';
 
 /** The webhooks of one tag, labelled with the kind of arrival each is. */
 function script(
