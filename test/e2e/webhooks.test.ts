@@ -3,10 +3,12 @@
 // handlers: src/http/*-handler(s).test.ts.
 import { describe, expect, it } from 'vitest';
 import { aDigest, aPushEvent, aQuarantineSample, permutations } from '../support/fixtures';
-import { REGIONS, useApp } from '../support/app-host';
+import { REGIONS, useAppBehindFaults } from '../support/app-host';
 import { partialUpload } from '../support/partial-upload';
 
-const app = useApp();
+// Behind a fault proxy, so the outage test injects 503s instead of closing the shared store
+// (which would fail every test that runs after it).
+const { app, proxy } = useAppBehindFaults(2);
 
 const REGISTRY = 'contoso.azurecr.io';
 const hook = (region: string, body: unknown) => app.post(`/api/webhooks/acr/${region}`, body);
@@ -212,10 +214,17 @@ describe('POST /api/webhooks/acr/{region}', () => {
 describe('when the store is unavailable', () => {
   it('answers 503 and reports the store in /api/health', async () => {
     expect((await app.call('/api/health', { token: null })).status).toBe(200);
-    await app.cosmos.close();
-    const response = await hook('westus', aPushEvent({ tag: 'lost' }));
-    expect(response.status).toBe(503);
-    expect(response.headers.get('content-type')).toBe('application/problem+json');
-    expect((await app.call('/api/health', { token: null })).status).toBe(503);
+    // Every Cosmos DB request answered 503, for this test only: the others keep their store.
+    proxy.setFaults({ rate: 1, kinds: ['503'] });
+    try {
+      const response = await hook('westus', aPushEvent({ tag: 'lost' }));
+      expect(response.status).toBe(503);
+      expect(response.headers.get('content-type')).toBe('application/problem+json');
+      expect((await app.call('/api/health', { token: null })).status).toBe(503);
+    } finally {
+      proxy.setFaults({ rate: 0 });
+    }
+    expect((await app.call('/api/health', { token: null })).status).toBe(200);
+    expect((await status('public/products/web:lost')).response.status).toBe(404);
   });
 });
