@@ -1,5 +1,5 @@
 // Recovering lost webhook deliveries from ARM listEvents: the CLI and the timer, against a loopback fake of ARM.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { aDigest, aPushEvent } from '../support/fixtures';
 import { loadSettings } from '../../src/config/settings';
 import { ADMIN_TOKEN, REGIONS, useApp, WEBHOOK_TOKEN } from '../support/app-host';
@@ -54,6 +54,18 @@ beforeAll(() => {
   }
 });
 
+// Each test starts from ACR's event log as `webhooks apply` leaves it (the ping it sends), and
+// seeds the deliveries it replays itself: no test counts what another one left behind.
+beforeEach(() => {
+  arm.webhookEvents.clear();
+  arm.seedEvents('acrgatewestus', [
+    {
+      content: { id: 'ping-1', timestamp: '2026-03-14T10:59:00Z', action: 'ping' },
+      statusCode: 200,
+    },
+  ]);
+});
+
 const cliEnv = () => ({ ACR_GATE_URL: `${app.url}/api`, ACR_GATE_WEBHOOK_TOKEN: WEBHOOK_TOKEN });
 const reconcileArgs = () => [
   'reconcile',
@@ -98,12 +110,6 @@ async function pushWithLostDeliveries(tag: string, delivered: string[]) {
 
 describe('acr-gate reconcile', () => {
   it('replays the two lost regions: the tag becomes replicated with exactly one event', async () => {
-    arm.seedEvents('acrgatewestus', [
-      {
-        content: { id: 'ping-1', timestamp: '2026-03-14T10:59:00Z', action: 'ping' },
-        statusCode: 200,
-      },
-    ]);
     arm.seedEvents('teamdeployhook', [
       {
         content: aPushEvent({ tag: 'not-ours', timestamp: '2026-03-14T11:00:00Z' }),
@@ -144,6 +150,11 @@ describe('acr-gate reconcile', () => {
   });
 
   it('replays nothing new on a second run', async () => {
+    await pushWithLostDeliveries('lost-twice', ['westus', 'eastus']);
+    const first = await runCli(reconcileArgs(), cliEnv());
+    expect(first.code).toBe(0);
+    expect(JSON.parse(first.stdout) as ReconcileReport).toMatchObject({ replayed: 2 });
+
     const run = await runCli(
       reconcileArgs().filter((a) => a !== '--json'),
       cliEnv(),
@@ -152,10 +163,12 @@ describe('acr-gate reconcile', () => {
     expect(run.stdout).toBe(
       '4 webhook(s), 5 event(s): 0 replayed, 4 already known, 1 skipped, 0 failed\n',
     );
-    expect(await app.storedEventsFor('public/products/web:lost-cli')).toHaveLength(1);
+    expect(await app.storedEventsFor('public/products/web:lost-twice')).toHaveLength(1);
   });
 
   it('exits 77 when the gate refuses the webhook token', async () => {
+    // A lost delivery of its own, so that there is something to replay.
+    await pushWithLostDeliveries('refused', ['westus']);
     const refused = await runCli(reconcileArgs(), {
       ...cliEnv(),
       ACR_GATE_WEBHOOK_TOKEN: 'not-a-webhook-token-0123',
@@ -191,6 +204,7 @@ describe('listRegionalWebhooks and listWebhookEvents', () => {
   });
 
   it('returns every page with the body exactly as sent and our status code', async () => {
+    await pushWithLostDeliveries('listed', ['westus', 'eastus']);
     const events = await listWebhookEvents(client(), target, 'acrgatewestus');
     expect(events.length).toBeGreaterThanOrEqual(2);
     expect(events[0]).toMatchObject({ content: { action: 'ping' }, responseStatus: 200 });
@@ -215,6 +229,7 @@ describe('the reconcileWebhooks timer', () => {
     const digest = await pushWithLostDeliveries('lost-timer', ['westus']);
     expect((await status('public/products/web:lost-timer')).body.status).toBe('replicating');
 
+    let from = app.logs.length;
     await app.host.runTimer('reconcileWebhooks');
     expect((await status('public/products/web:lost-timer')).body).toMatchObject({
       digest,
@@ -222,12 +237,16 @@ describe('the reconcileWebhooks timer', () => {
       pushedAt: '2026-03-14T11:00:00.987654321Z',
     });
     expect(await app.storedEventsFor('public/products/web:lost-timer')).toHaveLength(1);
-    expect(app.logs.join('\n')).toMatch(
-      /reconcile: 4 webhook\(s\), 9 event\(s\): 3 replayed, 5 already known, 1 skipped, 0 failed/,
+    // The ping seeded before each test, and this test's four pushes.
+    expect(app.logs.slice(from).join('\n')).toMatch(
+      /reconcile: 4 webhook\(s\), 5 event\(s\): 3 replayed, 1 already known, 1 skipped, 0 failed/,
     );
 
+    from = app.logs.length;
     await app.host.runTimer('reconcileWebhooks');
-    expect(app.logs.join('\n')).toMatch(/0 replayed, 8 already known, 1 skipped, 0 failed/);
+    expect(app.logs.slice(from).join('\n')).toMatch(
+      /reconcile: 4 webhook\(s\), 5 event\(s\): 0 replayed, 4 already known, 1 skipped, 0 failed/,
+    );
     expect(await app.storedEventsFor('public/products/web:lost-timer')).toHaveLength(1);
   });
 });
