@@ -43,7 +43,10 @@ afterAll(async () => {
 // After the providers' hooks: started once they are set, stopped before they shut down.
 const app = useApp();
 
+// Each test pushes to a registry of its own and reads only its points, since the cumulative
+// metrics of the one app outlive a test: what another test recorded, in any order, is not counted.
 const REGISTRY = 'contoso.azurecr.io';
+const STALLING_REGISTRY = 'fabrikam.azurecr.io';
 
 async function exported(name: string): Promise<MetricData | undefined> {
   await reader.forceFlush();
@@ -53,6 +56,8 @@ async function exported(name: string): Promise<MetricData | undefined> {
 
 describe('OpenTelemetry from a replication round', () => {
   it("records each region's lag after the push, counts arrivals and the completion, and traces each webhook", async () => {
+    // Only this test's webhook spans: whatever ran before it is dropped.
+    spans.reset();
     const digest = aDigest();
     const tag = `telemetry-${digest.slice(7, 15)}`;
     // westus takes the push; the replicas report 4 s, 65 s and 125 s later (ACR's timestamps).
@@ -121,13 +126,20 @@ describe('OpenTelemetry from a replication round', () => {
       // Only westus, months ago by ACR's timestamp: open far past STALL_AFTER (30m).
       const pushed = await app.post(
         '/api/webhooks/acr/westus',
-        aPushEvent({ tag: 'stalls', digest: aDigest(), timestamp: '2026-03-14T09:00:00Z' }),
+        aPushEvent({
+          registry: STALLING_REGISTRY,
+          tag: 'stalls',
+          digest: aDigest(),
+          timestamp: '2026-03-14T09:00:00Z',
+        }),
       );
       expect(pushed.status).toBe(202);
       await app.host.runTimer('sweepRounds');
 
       const stalls = await exported(METRICS.stalls);
-      expect(stalls?.dataPoints.find((p) => p.attributes.registry === REGISTRY)?.value).toBe(1);
+      expect(
+        stalls?.dataPoints.find((p) => p.attributes.registry === STALLING_REGISTRY)?.value,
+      ).toBe(1);
 
       // The stalled event goes to the subscription: at once, or by the delivery timer.
       const delivered = async () =>
