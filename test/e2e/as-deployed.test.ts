@@ -96,6 +96,8 @@ const database = freshDatabase();
 let deployed: Record<string, string>;
 let params: Record<string, string>;
 let arm: Record<string, string>;
+/** The app as first deployed, before infra/ has created the database: asked once, in beforeAll. */
+let beforeInfra: { health: number; databases: string[] };
 
 beforeAll(async () => {
   cosmos = await startEmbeddedCosmos();
@@ -123,6 +125,12 @@ beforeAll(async () => {
   Object.assign(process.env, LOOPBACK_PLATFORM, deployed, { COSMOS_KEY: cosmos.key });
   host = await loadFunctionApp({ appRoot, log: (line) => logs.push(line) });
   ({ url } = await host.listen(0));
+  // Seen here, before any test, because a test creates the database (as infra/ would) and the
+  // app cannot be loaded twice in one process: whichever test runs first, this is what it met.
+  const health = await fetch(`${url}/api/health`);
+  await health.arrayBuffer();
+  const { resources } = await reader.databases.readAll().fetchAll();
+  beforeInfra = { health: health.status, databases: resources.map((d) => d.id) };
 });
 
 afterAll(async () => {
@@ -149,12 +157,10 @@ describe('the app with the app settings infra/ gives it', () => {
     expect(Object.keys(deployed)).not.toContain('COSMOS_KEY');
   });
 
-  it('does not create the database: until infra/ has, the store is unhealthy and says why', async () => {
-    const health = await fetch(`${url}/api/health`);
-    expect(health.status).toBe(503);
+  it('does not create the database: until infra/ has, the store is unhealthy and says why', () => {
+    expect(beforeInfra.health).toBe(503);
     expect(logs.join('\n')).toMatch(/COSMOS_CREATE_IF_MISSING is false/);
-    const { resources } = await reader.databases.readAll().fetchAll();
-    expect(resources.map((d) => d.id)).not.toContain(database);
+    expect(beforeInfra.databases).not.toContain(database);
   });
 
   it('works once the database and container exist as db.bicep makes them', async () => {
