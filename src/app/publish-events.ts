@@ -1,5 +1,6 @@
 // Publishes a tag's outbox: stores each event, opens a delivery per matching subscription, then empties the outbox.
 import { appliesTo } from '../events/delivery-request';
+import { repositoryOf } from '../events/replicated-event';
 import type { GateEvent, Subscription } from '../events/types';
 import type { Clock, DeliveryRecord, Store, StoredTag } from './ports';
 import { StoreUnavailableError } from './ports';
@@ -29,24 +30,23 @@ export const newDelivery = (
   event: GateEvent,
   subscriptionId: string,
   now: DeliveryRecord['updatedAt'],
-): DeliveryRecord => {
-  const { registry, repository } = event.data as { registry?: unknown; repository?: unknown };
-  return {
-    eventId: event.id,
-    subscriptionId,
-    state: 'pending',
-    attempts: [],
-    attemptsInRound: 0,
-    nextAttemptAt: now,
-    updatedAt: now,
-    ...(typeof registry === 'string' && typeof repository === 'string'
-      ? { registry, repository }
-      : {}),
-  };
-};
+): DeliveryRecord => ({
+  eventId: event.id,
+  subscriptionId,
+  state: 'pending',
+  attempts: [],
+  attemptsInRound: 0,
+  nextAttemptAt: now,
+  updatedAt: now,
+  ...repositoryOf(event),
+});
 
 /** A write that landed after the settle window is moved past any cursor that may have passed it. */
-async function restampIfLate(deps: PublishDeps, id: string, stampedAt: Instant): Promise<void> {
+export async function restampIfLate(
+  deps: PublishDeps,
+  id: string,
+  stampedAt: Instant,
+): Promise<void> {
   const settleMs = deps.feedSettleMs ?? 0;
   let stamped = stampedAt;
   for (let attempt = 0; settleMs > 0 && attempt < 5; attempt++) {

@@ -22,12 +22,18 @@ import {
 import { repositoryTopic, type ChangeNotifier } from './change-notifier';
 import type { Decided, DeliveryRecord, Store, StoredDelivery, StoredTag, TagRecord } from './ports';
 import { MAX_ITEMS_PER_WRITE, StoreUnavailableError } from './ports';
-import { newDelivery, publishOutbox, subscriptionsFor, type PublishDeps } from './publish-events';
+import {
+  newDelivery,
+  publishOutbox,
+  restampIfLate,
+  subscriptionsFor,
+  type PublishDeps,
+} from './publish-events';
 import type { TagCache } from './tag-cache';
 import { reportTagWrite, type Telemetry } from './telemetry';
 import { appliesTo } from '../events/delivery-request';
 import type { StoredEvent, Subscription } from '../events/types';
-import { millisBetween, plusMillis, type Instant } from '../replication/timestamp';
+import { plusMillis, type Instant } from '../replication/timestamp';
 import { sameSet } from '../util/values';
 
 /** A delivery stored with the write that decided its event, claimed for its first attempt. */
@@ -104,11 +110,13 @@ async function startingPoint(
   return stored;
 }
 
+type Change = (state: TagState) => TagState | Promise<TagState>;
+
 export function updateTag(
   deps: UpdateDeps,
   key: TagKey,
   /** Pure but for reads it may need (an index's children). */
-  change: (state: TagState) => TagState | Promise<TagState>,
+  change: Change,
   requiredRegions: readonly string[],
   options: UpdateOptions = {},
 ): Promise<UpdateResult> {
@@ -121,8 +129,6 @@ export function updateTag(
     (changes: Change[]) => writeTogether(deps, key, changes, requiredRegions, options),
   );
 }
-
-type Change = (state: TagState) => TagState | Promise<TagState>;
 
 /**
  * One write for several changes, applied in the order they came. Each caller learns whether its
@@ -163,7 +169,7 @@ async function writeTogether(
 async function writeTag(
   deps: UpdateDeps,
   key: TagKey,
-  change: (state: TagState) => TagState | Promise<TagState>,
+  change: Change,
   requiredRegions: readonly string[],
   options: UpdateOptions,
 ): Promise<UpdateResult> {
@@ -292,58 +298,59 @@ const withDeletes = (state: TagState, digest: string, deletes: Record<string, In
     state,
   );
 
-/** The events a write decided and a delivery for each subscription that wants one. */
+/**
+ * The events a write decided and a delivery for each subscription that wants one; `sends[i]` is
+ * what the first attempt of `deliveries[i]` sends, and to whom.
+ */
 async function decide(
   deps: UpdateDeps,
   entries: OutboxEntry[],
   now: Instant,
-): Promise<Decided & { wanted: Map<string, Subscription> }> {
-  const wanted = new Map<string, Subscription>();
-  if (entries.length === 0) return { events: [], deliveries: [], wanted };
+): Promise<Decided & { sends: Omit<NewDelivery, 'delivery'>[] }> {
+  if (entries.length === 0) return { events: [], deliveries: [], sends: [] };
   const subscriptions = await subscriptionsFor(deps);
-  const events = entries.map((entry) => ({ entry, recordedAt: now }));
-  const claimUntil =
-    deps.onNewDeliveries && deps.firstAttemptLeaseMs !== undefined
-      ? plusMillis(now, deps.firstAttemptLeaseMs)
-      : now;
+  const claimUntil = claimsFirstAttempt(deps) ? plusMillis(now, deps.firstAttemptLeaseMs) : now;
   const deliveries: DeliveryRecord[] = [];
-  for (const stored of events) {
-    for (const subscription of subscriptions.filter((s) =>
-      appliesTo(s, { ...stored.entry, recordedAt: stored.recordedAt }),
-    )) {
-      wanted.set(subscription.id, subscription);
+  const sends: Omit<NewDelivery, 'delivery'>[] = [];
+  for (const entry of entries) {
+    const event: StoredEvent = { ...entry, recordedAt: now };
+    for (const subscription of subscriptions.filter((s) => appliesTo(s, event))) {
       deliveries.push({
-        ...newDelivery(stored.entry.event, subscription.id, now),
+        ...newDelivery(entry.event, subscription.id, now),
         nextAttemptAt: claimUntil,
       });
+      sends.push({ event, subscription });
     }
   }
-  return { events, deliveries, wanted };
+  return { events: entries.map((entry) => ({ entry, recordedAt: now })), deliveries, sends };
 }
+
+/** Deliveries are stored claimed when this instance sends their first attempt itself. */
+const claimsFirstAttempt = (
+  deps: UpdateDeps,
+): deps is UpdateDeps & {
+  onNewDeliveries: NonNullable<UpdateDeps['onNewDeliveries']>;
+  firstAttemptLeaseMs: number;
+} => deps.onNewDeliveries !== undefined && deps.firstAttemptLeaseMs !== undefined;
 
 /** A late write is moved past any feed cursor that passed it; new deliveries go out at once. */
 async function afterInlineWrite(
   deps: UpdateDeps,
-  decided: Decided & { wanted: Map<string, Subscription> },
+  decided: Decided & { sends: Omit<NewDelivery, 'delivery'>[] },
   stored: StoredDelivery[],
 ): Promise<void> {
-  const settleMs = deps.feedSettleMs ?? 0;
   for (const { entry, recordedAt } of decided.events) {
-    if (settleMs > 0 && millisBetween(recordedAt, deps.clock.now()) >= settleMs) {
-      await deps.store.events.restamp(entry.event.id, deps.clock.now());
-    }
+    await restampIfLate(deps, entry.event.id, recordedAt);
   }
   if (stored.length === 0) return;
-  const events = new Map(decided.events.map((e) => [e.entry.event.id, e]));
-  const fresh: NewDelivery[] = stored.flatMap((delivery) => {
-    const event = events.get(delivery.record.eventId);
-    const subscription = decided.wanted.get(delivery.record.subscriptionId);
-    return event && subscription
-      ? [{ delivery, event: { ...event.entry, recordedAt: event.recordedAt }, subscription }]
-      : [];
-  });
-  if (deps.onNewDeliveries && deps.firstAttemptLeaseMs !== undefined) {
-    deps.onNewDeliveries(fresh);
+  if (claimsFirstAttempt(deps)) {
+    // The store answers the deliveries in the order they were given: sends[i] is stored[i]'s.
+    deps.onNewDeliveries(
+      stored.flatMap((delivery, i) => {
+        const send = decided.sends[i];
+        return send ? [{ delivery, ...send }] : [];
+      }),
+    );
   } else {
     deps.onDeliveries?.(stored.map((d) => d.record));
   }

@@ -53,6 +53,16 @@ export interface ArrivedEventData {
 }
 
 /** What a tag's write puts in its outbox: the event, and what an `acr` relay needs. */
+/** The repository an event is about: every event of a tag names its registry and repository. */
+export function repositoryOf(
+  event: GateEvent,
+): { registry: string; repository: string } | undefined {
+  const { registry, repository } = event.data as { registry?: unknown; repository?: unknown };
+  return typeof registry === 'string' && typeof repository === 'string'
+    ? { registry, repository }
+    : undefined;
+}
+
 export interface OutboxEntry {
   event: GateEvent;
   acrPayload?: Record<string, unknown>;

@@ -5,19 +5,16 @@ import type { StoredEvent } from '../events/types';
 import { createIdempotent, guard, parse, readEach } from './cosmos-errors';
 import { eventDocumentSchema } from './documents';
 import { registrySource, sortKeyAfter, toCursor } from './event-cursor';
-import type { OutboxEntry } from '../events/replicated-event';
+import { repositoryOf, type OutboxEntry } from '../events/replicated-event';
 import type { Instant } from '../replication/timestamp';
 import { EVENTS_PARTITION, tagPartition } from './ids';
 
 /** An event lives beside its tag (every event names the tag's registry and repository). */
 export function eventDocument(entry: OutboxEntry, recordedAt: Instant) {
-  const { registry, repository } = entry.event.data as { registry?: unknown; repository?: unknown };
+  const about = repositoryOf(entry.event);
   return {
     id: entry.event.id,
-    pk:
-      typeof registry === 'string' && typeof repository === 'string'
-        ? tagPartition(registry, repository)
-        : EVENTS_PARTITION,
+    pk: about ? tagPartition(about.registry, about.repository) : EVENTS_PARTITION,
     type: 'event' as const,
     event: entry.event,
     ...(entry.acrPayload === undefined ? {} : { acrPayload: entry.acrPayload }),
