@@ -39,7 +39,7 @@ const LAZY_PACKAGES = [
   '@azure/container-registry',
   // the first event sent to an Event Grid topic (src/events/event-grid-sink.ts)
   '@azure/eventgrid',
-  // the reconcile timer's first run (src/main.ts, src/registration/arm-webhooks.ts)
+  // the reconcile timer's first run (src/main.ts, src/registration/arm-client.ts)
   '@azure/arm-containerregistry',
 ];
 

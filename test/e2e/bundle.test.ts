@@ -14,14 +14,6 @@ import { LOOPBACK_APP_SETTINGS } from '../support/azure-platform';
 import { startReceiver, type Receiver } from '../support/receiver';
 
 /** Left out of main.js by dev/bundle.mjs, with what the app takes from each. */
-const LAZY_PACKAGES = [
-  '@azure/monitor-opentelemetry',
-  '@azure/identity',
-  'undici',
-  '@azure/container-registry',
-  '@azure/eventgrid',
-  '@azure/arm-containerregistry',
-];
 const USED_EXPORTS: Record<string, string[]> = {
   '@azure/monitor-opentelemetry': ['useAzureMonitor'],
   '@azure/identity': ['DefaultAzureCredential', 'ManagedIdentityCredential'],
@@ -30,6 +22,7 @@ const USED_EXPORTS: Record<string, string[]> = {
   '@azure/eventgrid': ['EventGridPublisherClient', 'AzureKeyCredential'],
   '@azure/arm-containerregistry': ['ContainerRegistryManagementClient'],
 };
+const LAZY_PACKAGES = Object.keys(USED_EXPORTS);
 
 let bundle: string;
 let app: RunningApp | undefined;

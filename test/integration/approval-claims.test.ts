@@ -8,6 +8,7 @@ import { applyPush } from '../../src/replication/tag-state';
 import { toInstant, type Instant } from '../../src/replication/timestamp';
 import { createCosmosClient, makeCosmosStore } from '../../src/store/cosmos-store';
 import { cosmosSettings, freshDatabase, useEmbeddedCosmos } from '../support/cosmos';
+import { aWaitingApproval } from '../support/fixtures';
 
 const cosmos = useEmbeddedCosmos();
 
@@ -27,27 +28,15 @@ function countingAnswerer() {
   return { answers, answerer };
 }
 
-const anApproval = (i: number): ApprovalRecord => {
-  const now = systemClock.now();
-  return {
+const anApproval = (i: number): ApprovalRecord =>
+  aWaitingApproval({
     id: `race-${i}`,
-    kind: 'azure-pipelines',
     registry: REGISTRY,
     repository: REPOSITORY,
-    reference: { kind: 'tag', repository: REPOSITORY, tag: `t${i}` },
-    regions: null,
-    state: 'waiting',
-    decision: null,
-    deadline: toInstant('2099-01-01T00:00:00Z') as Instant,
-    nextAttemptAt: null,
-    attempts: [],
-    reports: 0,
-    lastReport: null,
-    target: { authToken: `secret-${i}` },
-    createdAt: now,
-    updatedAt: now,
-  };
-};
+    tag: `t${i}`,
+    at: systemClock.now(),
+    authToken: `secret-${i}`,
+  });
 
 describe('approval claims', () => {
   it('answers each approval once when five instances race on it, and drops the secret', async () => {

@@ -1,5 +1,6 @@
 // Test data builders: realistic ACR payloads with fresh values, overridable per test.
 import { randomBytes, randomUUID } from 'node:crypto';
+import type { ApprovalRecord } from '../../src/app/ports';
 import type { Subscription } from '../../src/events/types';
 import { acrEventSchema, toIntent, type Intent } from '../../src/replication/acr-event';
 import type { Instant } from '../../src/replication/timestamp';
@@ -112,4 +113,31 @@ export const aCheckHeaders = (planUrl: string, authToken = 'a-system-access-toke
   TimelineId: randomUUID(),
   TaskInstanceId: randomUUID(),
   AuthToken: authToken,
+});
+
+/** An Azure Pipelines check waiting on `registry/repository:tag`, with a secret it must drop. */
+export const aWaitingApproval = (options: {
+  id: string;
+  registry: string;
+  repository: string;
+  tag: string;
+  at: Instant;
+  authToken?: string;
+}): ApprovalRecord => ({
+  id: options.id,
+  kind: 'azure-pipelines',
+  registry: options.registry,
+  repository: options.repository,
+  reference: { kind: 'tag', repository: options.repository, tag: options.tag },
+  regions: null,
+  state: 'waiting',
+  decision: null,
+  deadline: '2099-01-01T00:00:00.000000000Z' as Instant,
+  nextAttemptAt: null,
+  attempts: [],
+  reports: 0,
+  lastReport: null,
+  target: { authToken: options.authToken ?? `secret-${options.id}` },
+  createdAt: options.at,
+  updatedAt: options.at,
 });

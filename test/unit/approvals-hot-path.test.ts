@@ -9,8 +9,8 @@ import {
 import type { ApprovalRecord, ApprovalRepository, Clock, Store } from '../../src/app/ports';
 import { recordArrival } from '../../src/app/record-arrival';
 import { acrEventSchema, toIntent, type Intent } from '../../src/replication/acr-event';
-import { instantFromDate, toInstant, type Instant } from '../../src/replication/timestamp';
-import { aDigest, aPushEvent } from '../support/fixtures';
+import { instantFromDate } from '../../src/replication/timestamp';
+import { aDigest, aPushEvent, aWaitingApproval } from '../support/fixtures';
 import { makeMemoryStore } from '../support/memory-store';
 
 const REGISTRY = 'contoso.azurecr.io';
@@ -73,24 +73,8 @@ function anInstance(store: Store) {
   return { approvals, answers, failures, push };
 }
 
-const anApproval = (id: string, repository: string, tag: string): ApprovalRecord => ({
-  id,
-  kind: 'azure-pipelines',
-  registry: REGISTRY,
-  repository,
-  reference: { kind: 'tag', repository, tag },
-  regions: null,
-  state: 'waiting',
-  decision: null,
-  deadline: toInstant('2099-01-01T00:00:00Z') as Instant,
-  nextAttemptAt: null,
-  attempts: [],
-  reports: 0,
-  lastReport: null,
-  target: { authToken: `secret-${id}` },
-  createdAt: clock.now(),
-  updatedAt: clock.now(),
-});
+const anApproval = (id: string, repository: string, tag: string): ApprovalRecord =>
+  aWaitingApproval({ id, registry: REGISTRY, repository, tag, at: clock.now() });
 
 describe('approvals off the tag-write path', () => {
   it('makes no approvals query for a tag write in a repository with no waiting approval', async () => {
