@@ -58,6 +58,9 @@ resource container 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/container
         kind: 'Hash'
         version: 2
       }
+      // Items live for ever unless they carry a `ttl` (only the no-deletion checks do); the app's
+      // CONTAINER_DEFAULT_TTL (src/store/cosmos-store.ts), which a test keeps equal.
+      defaultTtl: -1
       // The app's INDEXING_POLICY (src/store/cosmos-store.ts); a test keeps the two equal.
       indexingPolicy: {
         indexingMode: 'consistent'

@@ -36,9 +36,39 @@ export interface Decided {
   deliveries: DeliveryRecord[];
 }
 
+/**
+ * The deletes of one digest as a write saw them. A write that completes a round carries them, and
+ * lands only if they are still so when it lands: a delete recorded meanwhile refuses the write
+ * (`deletes-changed`), so no round completes past a delete, and no read is needed to know it.
+ */
+export interface SeenDeletes {
+  digest: string;
+  /** Region → latest delete timestamp; empty when none is recorded. */
+  regions: Record<string, Instant>;
+  /** The store's version of what was seen; null when the store holds nothing for the digest. */
+  version: string | null;
+  /** When a delete was last recorded (what the sweep goes by); null when none is. */
+  updatedAt: Instant | null;
+}
+
+/** What is known of a digest for which the store holds no deletes. */
+export const noDeletesSeen = (digest: string): SeenDeletes => ({
+  digest,
+  regions: {},
+  version: null,
+  updatedAt: null,
+});
+
 /** A saved tag, and the deliveries stored with it (with their ETags, for their first attempt). */
 export type TagSaveResult =
-  { ok: true; etag: string; deliveries: StoredDelivery[] } | { ok: false; reason: 'conflict' };
+  | {
+      ok: true;
+      etag: string;
+      deliveries: StoredDelivery[];
+      /** With `deletes`: their version after the write, which checked (and so touched) them. */
+      deletesVersion?: string;
+    }
+  | { ok: false; reason: 'conflict' | 'deletes-changed' };
 
 /** Most items one tag write stores with it (the store's limit per request, the tag included). */
 export const MAX_ITEMS_PER_WRITE = 100;
@@ -55,12 +85,14 @@ export interface TagRepository {
   get(key: TagKey): Promise<StoredTag | undefined>;
   /**
    * Create (`expected` 'absent') or replace only if the ETag still matches; with `decided`, its
-   * events and deliveries in the same request (at most MAX_ITEMS_PER_WRITE items in all).
+   * events and deliveries in the same request (at most MAX_ITEMS_PER_WRITE items in all); with
+   * `deletes`, only if the digest's deletes are still as seen, checked in the same request.
    */
   save(
     record: TagRecord,
     expected: { etag: string } | 'absent',
     decided?: Decided,
+    deletes?: SeenDeletes,
   ): Promise<TagSaveResult>;
   findByDigest(registry: string, repository: string, digest: string): Promise<StoredTag[]>;
   /** Many tags of one repository in one query (those that exist), for batched reads. */
@@ -178,12 +210,12 @@ export interface RecordedDeletion {
 
 /**
  * Deletes remembered per (repository, digest), whatever tags point at it: a delete delivered
- * before any push of its digest to a tag still applies when that round would complete (updateTag
- * reads them then, with the registry's regions).
+ * before any push of its digest to a tag still applies when that round would complete (the write
+ * that completes it checks them: see SeenDeletes).
  */
 export interface DeletionRepository {
-  /** Region → latest delete timestamp; empty when the digest was never deleted. */
-  get(registry: string, repository: string, digest: string): Promise<Record<string, Instant>>;
+  /** The digest's deletes and their version (regions empty, version null: none recorded). */
+  get(registry: string, repository: string, digest: string): Promise<SeenDeletes>;
   /** Keeps the latest timestamp per region; idempotent. `now` stamps the change for the sweep. */
   record(
     registry: string,

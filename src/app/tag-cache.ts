@@ -1,7 +1,7 @@
 // This instance's memory of the tags it wrote or read last: a write needs no read when it is current.
 import { LRUCache } from 'lru-cache';
 import type { TagKey } from '../replication/tag-state';
-import type { StoredTag } from './ports';
+import type { SeenDeletes, StoredTag } from './ports';
 
 /**
  * A tag as this instance last stored or read it, with its ETag. Only ever a guess: a write made
@@ -23,6 +23,18 @@ export interface TagCache {
    * runs are done together: `run` gets every item that joined, in order, and answers each.
    */
   together<I, R>(key: TagKey, kind: string, item: I, run: (items: I[]) => Promise<R[]>): Promise<R>;
+  /**
+   * What this instance last saw of a digest's deletes: the version a write completing a round of
+   * it checks in the store (a guess too: a wrong one costs a refused write and a read).
+   */
+  seenDeletes(key: TagKey, digest: string): SeenDeletes | undefined;
+  rememberDeletes(key: TagKey, seen: SeenDeletes): void;
+  /**
+   * Runs `work` once earlier work for the same digest's deletes has finished: the completing
+   * writes of tags sharing a digest each check (and so touch) its deletes, and would otherwise
+   * refuse each other.
+   */
+  checkingDeletes<T>(key: TagKey, digest: string, work: () => Promise<T>): Promise<T>;
 }
 
 interface Group {
@@ -53,10 +65,14 @@ function deepFreeze<T>(value: T): T {
 export function makeTagCache(max = 2_000): TagCache {
   // lru-cache: a well-kept, allocation-light LRU; a Map re-inserted on read would do, less clearly.
   const entries = new LRUCache<string, StoredTag>({ max });
+  const deletes = new LRUCache<string, SeenDeletes>({ max });
+  const deletesKey = (key: TagKey, digest: string): string =>
+    JSON.stringify([key.registry, key.repository, digest]);
   const lanes = new Map<string, Promise<unknown>>();
   const open = new Map<string, Group>();
-  const exclusive = <T>(key: TagKey, work: () => Promise<T>): Promise<T> => {
-    const id = cacheKey(key);
+  const exclusive = <T>(key: TagKey, work: () => Promise<T>): Promise<T> =>
+    inLane(cacheKey(key), work);
+  const inLane = <T>(id: string, work: () => Promise<T>): Promise<T> => {
     const previous = lanes.get(id) ?? Promise.resolve();
     const run = previous.then(work, work);
     const settled = run.then(
@@ -106,5 +122,9 @@ export function makeTagCache(max = 2_000): TagCache {
     get: (key) => entries.get(cacheKey(key)),
     set: (key, stored) => void entries.set(cacheKey(key), deepFreeze(stored)),
     delete: (key) => void entries.delete(cacheKey(key)),
+    seenDeletes: (key, digest) => deletes.get(deletesKey(key, digest)),
+    rememberDeletes: (key, seen) =>
+      void deletes.set(deletesKey(key, seen.digest), deepFreeze(seen)),
+    checkingDeletes: (key, digest, work) => inLane(`deletes|${deletesKey(key, digest)}`, work),
   };
 }

@@ -20,8 +20,17 @@ import {
   type TagState,
 } from '../replication/tag-state';
 import { repositoryTopic, type ChangeNotifier } from './change-notifier';
-import type { Decided, DeliveryRecord, Store, StoredDelivery, StoredTag, TagRecord } from './ports';
-import { MAX_ITEMS_PER_WRITE, StoreUnavailableError } from './ports';
+import type {
+  Decided,
+  DeliveryRecord,
+  SeenDeletes,
+  Store,
+  StoredDelivery,
+  StoredTag,
+  TagRecord,
+  TagSaveResult,
+} from './ports';
+import { MAX_ITEMS_PER_WRITE, StoreUnavailableError, noDeletesSeen } from './ports';
 import {
   newDelivery,
   publishOutbox,
@@ -194,7 +203,7 @@ async function writeTag(
     if (completing !== undefined) {
       // An event cannot be taken back: what may have changed elsewhere a moment ago is read fresh.
       if (fresh?.digest !== completing) fresh = await completionFacts(deps, key, completing);
-      after = withDeletes(after, completing, fresh.deletes);
+      after = withDeletes(after, completing, fresh.deletes.regions);
       if (!sameSet(fresh.regions, required)) required = fresh.regions;
       evaluation = evaluate(after, required);
     }
@@ -242,11 +251,23 @@ async function writeTag(
     const inline = decided.events.length + decided.deliveries.length < MAX_ITEMS_PER_WRITE;
     const outbox = [...(existing?.record.outbox ?? []), ...(inline ? [] : decidedEntries)];
     const record: TagRecord = { state, evaluation, outbox, arrivals, updatedAt: now };
-    const saved = await deps.store.tags.save(
-      record,
-      existing ? { etag: existing.etag } : 'absent',
-      inline ? decided : undefined,
-    );
+    const expected = existing ? { etag: existing.etag } : 'absent';
+    const saved =
+      completed === null || fresh === undefined
+        ? await deps.store.tags.save(record, expected, inline ? decided : undefined)
+        : await saveCompleting(deps, key, fresh.deletes, (deletes) =>
+            deps.store.tags.save(record, expected, inline ? decided : undefined, deletes),
+          );
+    if (!saved.ok && saved.reason === 'deletes-changed' && fresh !== undefined) {
+      // A delete of the digest was recorded since it was seen: read it, and decide again.
+      fresh = {
+        ...fresh,
+        deletes: await deps.store.deletions.get(key.registry, key.repository, fresh.digest),
+      };
+      deps.tagCache?.rememberDeletes(key, fresh.deletes);
+      guess = existing ?? 'absent';
+      continue;
+    }
     if (saved.ok) {
       const stored = { record, etag: saved.etag };
       deps.tagCache?.set(key, stored);
@@ -271,26 +292,54 @@ async function writeTag(
 interface CompletionFacts {
   digest: string;
   regions: string[];
-  deletes: Record<string, Instant>;
+  deletes: SeenDeletes;
 }
 
 /**
- * Read together (two point reads at once) when a write would complete a round: the registry's
- * regions past any cache (one added a moment ago on another instance counts) and the deletes of
- * the digest (one delivered before the push it undoes applies now: a deleted manifest never
- * completes a round).
+ * What a write that would complete a round must not take from an old memory: the registry's
+ * regions, read past any cache (one added a moment ago on another instance counts), and the
+ * digest's deletes (one delivered before the push it undoes applies: a deleted manifest never
+ * completes a round). The deletes are not read: the write checks them in the store, as this
+ * instance last saw them or, if it never did, as none; a wrong guess is refused and then read.
  */
 async function completionFacts(
   deps: UpdateDeps,
   key: TagKey,
   digest: string,
 ): Promise<CompletionFacts> {
-  const [own, deletes] = await Promise.all([
-    deps.store.registries.getRegions(key.registry, { fresh: true }),
-    deps.store.deletions.get(key.registry, key.repository, digest),
-  ]);
+  const own = await deps.store.registries.getRegions(key.registry, { fresh: true });
+  const deletes = deps.tagCache?.seenDeletes(key, digest) ?? noDeletesSeen(digest);
   return { digest, regions: own?.regions ?? [...deps.defaultRegions], deletes };
 }
+
+/**
+ * The completing write, one at a time per digest on this instance: each checks (and so touches)
+ * the digest's deletes, so a tag completing beside another of the same digest checks the version
+ * the other left, when what it saw is still what that one checked.
+ */
+async function saveCompleting(
+  deps: UpdateDeps,
+  key: TagKey,
+  seen: SeenDeletes,
+  save: (deletes: SeenDeletes) => Promise<TagSaveResult>,
+): Promise<TagSaveResult> {
+  const cache = deps.tagCache;
+  if (!cache) return save(seen);
+  return cache.checkingDeletes(key, seen.digest, async () => {
+    const latest = cache.seenDeletes(key, seen.digest);
+    const deletes =
+      latest !== undefined && sameDeletes(latest.regions, seen.regions) ? latest : seen;
+    const saved = await save(deletes);
+    if (saved.ok && saved.deletesVersion !== undefined) {
+      cache.rememberDeletes(key, { ...deletes, version: saved.deletesVersion });
+    }
+    return saved;
+  });
+}
+
+const sameDeletes = (a: Record<string, Instant>, b: Record<string, Instant>): boolean =>
+  Object.keys(a).length === Object.keys(b).length &&
+  Object.entries(a).every(([region, at]) => b[region] === at);
 
 const withDeletes = (state: TagState, digest: string, deletes: Record<string, Instant>): TagState =>
   Object.entries(deletes).reduce(

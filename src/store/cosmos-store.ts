@@ -22,6 +22,12 @@ export interface CosmosSettings {
 }
 
 /** Only what is filtered or sorted on is indexed; observations, payloads and attempts never are. */
+/**
+ * -1: items never expire unless they carry a `ttl` of their own, as a completing write's
+ * no-deletion check does (src/store/deletion-repository.ts). Without it, `ttl` is ignored.
+ */
+export const CONTAINER_DEFAULT_TTL = -1;
+
 export const INDEXING_POLICY = {
   indexingMode: 'consistent' as const,
   automatic: true,
@@ -96,6 +102,7 @@ export async function ensureContainer(
         id: settings.container,
         partitionKey: { paths: ['/pk'] },
         indexingPolicy: INDEXING_POLICY,
+        defaultTtl: CONTAINER_DEFAULT_TTL,
       });
       return container;
     } catch (error) {

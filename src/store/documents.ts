@@ -186,6 +186,23 @@ export const deletionDocumentSchema = z.object({
   _etag: z.string(),
 });
 
+/**
+ * Written where a deletion would be (same id) by a write that completed a round while none was
+ * recorded: its create, or its replace under the ETag, in the same batch as the tag is what
+ * proves no delete came in between. A later delete replaces it. It expires (the container's
+ * items live for ever unless they say otherwise); the next completing write makes a new one.
+ */
+export const noDeletionDocumentSchema = z.object({
+  id: z.string(),
+  pk: z.string(),
+  type: z.literal('no-deletion'),
+  registry: z.string(),
+  repository: z.string(),
+  digest: z.string(),
+  updatedAt: storedInstantSchema,
+  _etag: z.string(),
+});
+
 const attemptSchema = z.object({
   at: storedInstantSchema,
   durationMs: z.number(),

@@ -3,6 +3,7 @@ import type { Container, ItemDefinition, JSONObject, OperationInput } from '@azu
 import {
   InvalidContinuationTokenError,
   type Decided,
+  type SeenDeletes,
   type TagSaveResult,
   type StoredTag,
   type TagListQuery,
@@ -11,10 +12,13 @@ import {
 } from '../app/ports';
 import { knownDigests, roundKey, type TagKey } from '../replication/tag-state';
 import { guard, isConflict, parse, readEach, statusOf } from './cosmos-errors';
+import { deletesCheck } from './deletion-repository';
 import { deliveryDocument } from './delivery-repository';
 import { tagDocumentSchema, type TagDocument } from './documents';
 import { eventDocument } from './event-repository';
 import { tagId, tagPartition } from './ids';
+
+const NOTHING_DECIDED: Decided = { events: [], deliveries: [] };
 
 function toTagDocument(record: TagRecord): Omit<TagDocument, '_etag'> {
   const { state, evaluation } = record;
@@ -112,12 +116,17 @@ async function saveWithDecided(
   doc: ReturnType<typeof toTagDocument>,
   expected: { etag: string } | 'absent',
   decided: Decided,
+  deletes: SeenDeletes | undefined,
 ): Promise<TagSaveResult> {
   const partitionKey = doc.pk;
   // Our documents are JSON by construction (they are validated when read back).
   const json = (value: object): JSONObject => value as JSONObject;
   const deliveries = decided.deliveries.map(deliveryDocument);
+  // The deletes' check goes first: the embedded server stops at the first failure without undoing
+  // what went before, so nothing the check refuses is ever applied, there or on Cosmos DB.
+  const check = deletes && deletesCheck(doc.registry, doc.repository, deletes, doc.updatedAt);
   const operations: OperationInput[] = [
+    ...(check ? [{ ...check, partitionKey, resourceBody: json(check.resourceBody) }] : []),
     expected === 'absent'
       ? { operationType: 'Create', partitionKey, resourceBody: json(doc) }
       : {
@@ -142,10 +151,18 @@ async function saveWithDecided(
   try {
     results = (await c.items.batch(operations, partitionKey)).result ?? [];
   } catch (error) {
-    if (isConflict(error)) return { ok: false, reason: 'conflict' };
+    // Which operation failed is not known here: the caller reads the tag and the deletes again.
+    if (isConflict(error) || (check && statusOf(error) === 404)) {
+      return { ok: false, reason: 'conflict' };
+    }
     throw error;
   }
-  const [tag] = results;
+  const checked = check ? results[0] : undefined;
+  if (checked !== undefined && [404, 409, 412].includes(checked.statusCode)) {
+    return { ok: false, reason: 'deletes-changed' };
+  }
+  const first = check ? 1 : 0;
+  const tag = results[first];
   if (tag !== undefined && (tag.statusCode === 409 || tag.statusCode === 412)) {
     return { ok: false, reason: 'conflict' };
   }
@@ -155,7 +172,7 @@ async function saveWithDecided(
       statusCode: failed?.statusCode,
     });
   }
-  const firstDelivery = 1 + decided.events.length;
+  const firstDelivery = first + 1 + decided.events.length;
   return {
     ok: true,
     etag: tag.eTag ?? '',
@@ -163,6 +180,7 @@ async function saveWithDecided(
       record,
       etag: results[firstDelivery + i]?.eTag ?? '',
     })),
+    ...(checked?.eTag === undefined ? {} : { deletesVersion: checked.eTag }),
   };
 }
 
@@ -196,11 +214,12 @@ export function makeTagRepository(container: () => Promise<Container>): TagRepos
           : fromTagDocument(response.resource);
       }),
 
-    save: (record, expected, decided) =>
+    save: (record, expected, decided, deletes) =>
       guard('write', async (): Promise<TagSaveResult> => {
         const c = await container();
         const doc = toTagDocument(record);
-        if (decided === undefined || decided.events.length + decided.deliveries.length === 0) {
+        const alone = (decided?.events.length ?? 0) + (decided?.deliveries.length ?? 0) === 0;
+        if (alone && deletes === undefined) {
           try {
             const response =
               expected === 'absent'
@@ -215,7 +234,7 @@ export function makeTagRepository(container: () => Promise<Container>): TagRepos
             throw error;
           }
         }
-        return saveWithDecided(c, doc, expected, decided);
+        return saveWithDecided(c, doc, expected, decided ?? NOTHING_DECIDED, deletes);
       }),
 
     findByDigest: (registry, repository, digest) =>

@@ -303,6 +303,67 @@ export function storeContract(name: string, fresh: () => StoreUnderTest): void {
       ]);
     });
 
+    it('lands a write checking deletes only while they are as it saw them', async () => {
+      const { store } = fresh();
+      const stored = await aTag(store, 'checked');
+      const digest = stored.record.evaluation.digest ?? '';
+      const next = (minute: number): TagRecord => ({
+        ...stored.record,
+        updatedAt: at(`2026-03-14T11:0${minute}:00.000Z`),
+      });
+      // Nothing recorded for the digest: a write that saw nothing lands, and says the new version.
+      const unseen = await store.deletions.get('contoso.azurecr.io', 'team/app', digest);
+      expect(unseen).toEqual({ digest, regions: {}, version: null, updatedAt: null });
+      const first = await store.tags.save(next(1), { etag: stored.etag }, undefined, unseen);
+      if (!first.ok || first.deletesVersion === undefined) throw new Error('the write lost');
+      // Its check is no delete: the digest still reads as never deleted, and the sweep skips it.
+      const checked = await store.deletions.get('contoso.azurecr.io', 'team/app', digest);
+      expect(checked).toEqual({ ...unseen, version: first.deletesVersion });
+      expect(await store.deletions.listChangedSince(at('2026-03-14T00:00:00.000Z'))).toEqual([]);
+      // Seeing nothing again is out of date now; so is the version once a delete is recorded.
+      expect(await store.tags.save(next(2), { etag: first.etag }, undefined, unseen)).toEqual({
+        ok: false,
+        reason: 'deletes-changed',
+      });
+      await store.deletions.record(
+        'contoso.azurecr.io',
+        'team/app',
+        digest,
+        'eastus',
+        at('2026-03-14T11:02:00Z'),
+        at('2026-03-14T11:02:00.000Z'),
+      );
+      expect(await store.tags.save(next(3), { etag: first.etag }, undefined, checked)).toEqual({
+        ok: false,
+        reason: 'deletes-changed',
+      });
+      // Refused writes stored nothing; a write that saw the delete lands and keeps it.
+      expect((await store.tags.get(stored.record.state))?.etag).toBe(first.etag);
+      const deleted = await store.deletions.get('contoso.azurecr.io', 'team/app', digest);
+      expect(deleted.regions).toEqual({ eastus: at('2026-03-14T11:02:00Z') });
+      const last = await store.tags.save(next(4), { etag: first.etag }, undefined, deleted);
+      expect(last).toMatchObject({ ok: true });
+      expect(await store.deletions.get('contoso.azurecr.io', 'team/app', digest)).toEqual({
+        ...deleted,
+        version: last.ok ? last.deletesVersion : 'lost',
+      });
+      expect(await store.deletions.listChangedSince(at('2026-03-14T11:02:00.000Z'))).toEqual([
+        {
+          registry: 'contoso.azurecr.io',
+          repository: 'team/app',
+          digest,
+          regions: deleted.regions,
+        },
+      ]);
+      // A tag conflict beside a current check is a conflict (the tag is read again, not the deletes).
+      expect(
+        await store.tags.save(next(5), { etag: stored.etag }, undefined, {
+          ...deleted,
+          version: last.ok ? (last.deletesVersion ?? null) : null,
+        }),
+      ).toEqual({ ok: false, reason: 'conflict' });
+    });
+
     it('lists tags newest first in pages, and refuses a token it did not issue', async () => {
       const { store } = fresh();
       for (const [i, tag] of ['a', 'b', 'c'].entries()) {
@@ -524,11 +585,11 @@ export function storeContract(name: string, fresh: () => StoreUnderTest): void {
         at('2026-03-14T09:05:00Z'),
         at('2026-03-14T09:05:00.000Z'),
       );
-      expect(await store.deletions.get('r.azurecr.io', 'app', digest)).toEqual({
+      expect((await store.deletions.get('r.azurecr.io', 'app', digest)).regions).toEqual({
         westus: at('2026-03-14T09:00:00Z'),
         eastus: at('2026-03-14T09:05:00Z'),
       });
-      expect(await store.deletions.get('r.azurecr.io', 'app', aDigest())).toEqual({});
+      expect((await store.deletions.get('r.azurecr.io', 'app', aDigest())).regions).toEqual({});
       expect(await store.deletions.listChangedSince(at('2026-03-14T09:05:00.000Z'))).toEqual([
         {
           registry: 'r.azurecr.io',

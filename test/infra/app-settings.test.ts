@@ -3,7 +3,7 @@ import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SETTINGS_SCHEMA } from '../../src/config/settings';
-import { INDEXING_POLICY } from '../../src/store/cosmos-store';
+import { CONTAINER_DEFAULT_TTL, INDEXING_POLICY } from '../../src/store/cosmos-store';
 import {
   declarations,
   keysOfVar,
@@ -103,6 +103,7 @@ describe('infra/ and the app agree on', () => {
     const body = container?.body ?? [];
     expect(literal(propertyValue(body, 'partitionKey'))).toMatchObject({ paths: ['/pk'] });
     expect(literal(propertyValue(body, 'indexingPolicy'))).toEqual(INDEXING_POLICY);
+    expect(literal(propertyValue(body, 'defaultTtl'))).toBe(CONTAINER_DEFAULT_TTL);
     const account = declarations(db).find((d) => d.name === 'account')?.body ?? [];
     expect(text(propertyValue(account, 'disableLocalAuth'))).toBe('true');
   });

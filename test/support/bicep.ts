@@ -236,6 +236,10 @@ function parseLiteral(tokens: Token[], i: number): [unknown, number] {
   if (t === undefined) throw new Error('expected a literal');
   if (t.kind === 'string' && !t.interpolated) return [t.text, i + 1];
   if (t.kind === 'number') return [Number(t.text), i + 1];
+  const next = tokens[i + 1];
+  if (t.kind === 'punct' && t.text === '-' && next?.kind === 'number') {
+    return [-Number(next.text), i + 2];
+  }
   if (t.kind === 'ident' && (t.text === 'true' || t.text === 'false')) {
     return [t.text === 'true', i + 1];
   }

@@ -9,6 +9,7 @@ import {
   type DeliveryRecord,
   type GithubEnvironmentMapping,
   MAX_ITEMS_PER_WRITE,
+  noDeletesSeen,
   type SaveResult,
   type Store,
   type TagSaveResult,
@@ -64,6 +65,7 @@ export function makeMemoryStore(): MemoryStore {
 
   const tags = new Map<string, Versioned<TagRecord>>();
   const tagKey = (key: TagKey) => `${tagPartition(key.registry, key.repository)}|${tagId(key)}`;
+  /** As stored: `updatedAt` null is the adapter's no-deletion item (a completing write's check). */
   const deletions = new Map<
     string,
     {
@@ -71,9 +73,12 @@ export function makeMemoryStore(): MemoryStore {
       repository: string;
       digest: string;
       regions: Record<string, Instant>;
-      updatedAt: Instant;
+      updatedAt: Instant | null;
+      version: string;
     }
   >();
+  const deletionKey = (registry: string, repository: string, digest: string) =>
+    `${registry}/${repository}|${digest}`;
   const registries = new Map<string, { regions: string[]; updatedAt: Instant }>();
   const events = new Map<string, StoredEvent & { sortKey: string }>();
   const subscriptions = new Map<string, Subscription>();
@@ -113,10 +118,17 @@ export function makeMemoryStore(): MemoryStore {
           const found = tags.get(tagKey(key));
           return found && storedTag(found);
         }),
-      save: (record, expected, decided) =>
+      save: (record, expected, decided, deletes) =>
         reachable((): TagSaveResult => {
           const key = tagKey(record.state);
           const current = tags.get(key);
+          const { registry, repository } = record.state;
+          const deletesKey = deletes && deletionKey(registry, repository, deletes.digest);
+          const checked = deletesKey === undefined ? undefined : deletions.get(deletesKey);
+          // Checked first, as the adapter's batch does.
+          if (deletes && (checked?.version ?? null) !== deletes.version) {
+            return { ok: false, reason: 'deletes-changed' };
+          }
           if (expected === 'absent' ? current !== undefined : current?.etag !== expected.etag) {
             return { ok: false, reason: 'conflict' };
           }
@@ -140,7 +152,20 @@ export function makeMemoryStore(): MemoryStore {
             deliveries.set(deliveryKey(delivery.eventId, delivery.subscriptionId), value);
             return { record: copy(delivery), etag: value.etag };
           });
-          return { ok: true, etag, deliveries: stored };
+          if (deletes === undefined || deletesKey === undefined) {
+            return { ok: true, etag, deliveries: stored };
+          }
+          // The check stores what it saw again: only the version changes.
+          const deletesVersion = nextEtag();
+          deletions.set(deletesKey, {
+            registry,
+            repository,
+            digest: deletes.digest,
+            regions: copy(deletes.regions),
+            updatedAt: deletes.updatedAt,
+            version: deletesVersion,
+          });
+          return { ok: true, etag, deliveries: stored, deletesVersion };
         }),
       findByDigest: (registry, repository, digest) =>
         reachable(() =>
@@ -287,10 +312,20 @@ export function makeMemoryStore(): MemoryStore {
 
     deletions: {
       get: (registry, repository, digest) =>
-        reachable(() => copy(deletions.get(`${registry}/${repository}|${digest}`)?.regions ?? {})),
+        reachable(() => {
+          const known = deletions.get(deletionKey(registry, repository, digest));
+          return known
+            ? copy({
+                digest,
+                regions: known.regions,
+                version: known.version,
+                updatedAt: known.updatedAt,
+              })
+            : noDeletesSeen(digest);
+        }),
       record: (registry, repository, digest, region, at, now) =>
         reachable(() => {
-          const key = `${registry}/${repository}|${digest}`;
+          const key = deletionKey(registry, repository, digest);
           const known = deletions.get(key);
           const before = known?.regions[region];
           if (before !== undefined && before >= at) return;
@@ -300,12 +335,13 @@ export function makeMemoryStore(): MemoryStore {
             digest,
             regions: { ...known?.regions, [region]: at },
             updatedAt: now,
+            version: nextEtag(),
           });
         }),
       listChangedSince: (since) =>
         reachable(() =>
           [...deletions.values()]
-            .filter((d) => d.updatedAt >= since)
+            .filter((d) => d.updatedAt !== null && d.updatedAt >= since)
             .map(({ registry, repository, digest, regions }) =>
               copy({ registry, repository, digest, regions }),
             ),

@@ -109,7 +109,7 @@ function counted(store: Store): { store: Store; calls: string[] } {
 }
 
 describe('what each arrival of a round asks of the store', () => {
-  it('one write for an arrival that does not complete; regions, deletes and one write for the one that does', async () => {
+  it('one write for an arrival that does not complete; the regions and one write (checking the deletes) for the one that does', async () => {
     const { store, calls } = counted(makeMemoryStore());
     await store.subscriptions.create(subscription('s0'));
     const deps: RegionsDeps = {
@@ -136,9 +136,84 @@ describe('what each arrival of a round asks of the store', () => {
     expect(perArrival.slice(1)).toEqual([
       ['tags.save'],
       ['tags.save'],
-      ['registries.getRegions', 'deletions.get', 'tags.save'],
+      ['registries.getRegions', 'tags.save'],
       ['tags.get'],
     ]);
+  });
+
+  /** An instance over `store` whose calls are counted per push. */
+  function anInstance(store: Store, calls: string[]) {
+    const deps: RegionsDeps = {
+      store: withShortLivedCache(store, 60_000),
+      clock: { now: () => instantFromDate(new Date()) },
+      defaultRegions: REGIONS,
+      maxAttempts: 12,
+      tagCache: makeTagCache(),
+    };
+    return async (tag: string, digest: string, region: string) => {
+      calls.length = 0;
+      const event = aPushEvent({
+        tag,
+        digest,
+        repository: 'team/app',
+        timestamp: '2026-03-14T09:00:00Z',
+      });
+      const intent = toIntent(acrEventSchema.parse(event), { countQuarantine: false });
+      if (intent.kind !== 'push') throw new Error('not a push');
+      const outcome = await recordArrival(deps, intent, region);
+      if (outcome.kind !== 'push') throw new Error('not a push');
+      return { calls: [...calls], completed: outcome.result.completed !== null };
+    };
+  }
+
+  it('a delete recorded before the completing push refuses its write, is read, and the round stays open', async () => {
+    const { store, calls } = counted(makeMemoryStore());
+    const push = anInstance(store, calls);
+    const digest = aDigest();
+    for (const region of REGIONS.slice(0, 3)) await push('v1', digest, region);
+    // Recorded (by a delete webhook elsewhere) but not yet applied to the tag.
+    await store.deletions.record(
+      'contoso.azurecr.io',
+      'team/app',
+      digest,
+      'westeurope',
+      instantFromDate(new Date('2026-03-14T09:05:00Z')),
+      instantFromDate(new Date()),
+    );
+    const last = await push('v1', digest, 'westeurope');
+    expect(last).toEqual({
+      calls: ['registries.getRegions', 'tags.save', 'deletions.get', 'tags.save'],
+      completed: false,
+    });
+    const stored = await store.tags.get({
+      registry: 'contoso.azurecr.io',
+      repository: 'team/app',
+      tag: 'v1',
+    });
+    expect(stored?.record.evaluation.status).not.toBe('replicated');
+  });
+
+  it('a second tag of the same digest completes on one instance without a read; on another, with one', async () => {
+    const { store, calls } = counted(makeMemoryStore());
+    const one = anInstance(store, calls);
+    const other = anInstance(store, calls);
+    const digest = aDigest();
+    const completing: Record<string, string[]> = {};
+    for (const tag of ['latest', '1.2.3']) {
+      for (const region of REGIONS) {
+        const { calls: made, completed } = await one(tag, digest, region);
+        if (completed) completing[tag] = made;
+      }
+    }
+    for (const region of REGIONS) {
+      const { calls: made, completed } = await other('1.2', digest, region);
+      if (completed) completing['1.2'] = made;
+    }
+    expect(completing).toEqual({
+      latest: ['registries.getRegions', 'tags.save'],
+      '1.2.3': ['registries.getRegions', 'tags.save'],
+      '1.2': ['registries.getRegions', 'tags.save', 'deletions.get', 'tags.save'],
+    });
   });
 });
 
