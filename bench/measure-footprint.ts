@@ -105,6 +105,25 @@ export async function startBaseline(
   return withFirstWebhook(child, name);
 }
 
+/**
+ * The bare server's upsert as a function served by the same local host as the app (measurement 2's
+ * second baseline); `root` is from support/bare-function.ts.
+ */
+export async function startBareFunction(
+  env: BenchEnv,
+  database: string,
+  name: string,
+  root: string,
+): Promise<Started> {
+  const child = await startChild(path.join(__dirname, 'support/host-process.js'), {
+    APP_ROOT: root,
+    COSMOS_ENDPOINT: env.endpoint,
+    COSMOS_KEY: env.key,
+    COSMOS_DATABASE: database,
+  });
+  return withFirstWebhook(child, name);
+}
+
 /** A child whose first webhook fails is stopped here: nobody else knows about it yet. */
 async function withFirstWebhook(child: Child, name: string): Promise<Started> {
   try {

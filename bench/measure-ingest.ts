@@ -26,6 +26,8 @@ export interface IngestResult {
   durationSeconds: number;
   app: IngestRun;
   baseline: IngestRun;
+  /** The baseline's upsert as a function on the app's host: what the host path costs alone. */
+  hostedFunction?: IngestRun;
 }
 
 const REPOSITORIES = 16;
@@ -101,18 +103,29 @@ export async function measureIngest(
   env: BenchEnv,
   app: Child,
   baseline: Child,
+  hostedFunction: Child,
 ): Promise<IngestResult> {
   const connections = 8;
   const seconds = env.quick ? 3 : 10;
   const warmup = env.quick ? 1 : 2;
   const appUrl = String(app.info.url);
   const baselineUrl = String(baseline.info.url);
-  // Warm both (JIT, SDK caches, sockets) before anything is recorded.
+  const functionUrl = String(hostedFunction.info.url);
+  // Warm all three (JIT, SDK caches, sockets) before anything is recorded.
   await cannon(env, appUrl, 'warm-app', connections, warmup);
   await cannon(env, baselineUrl, 'warm-base', connections, warmup);
+  await cannon(env, functionUrl, 'warm-function', connections, warmup);
   const appRun = await cannon(env, appUrl, 'app', connections, seconds);
   env.log(`  ingest: app ${appRun.requestsPerSecond.toFixed(0)} webhooks/s`);
   const baselineRun = await cannon(env, baselineUrl, 'base', connections, seconds);
   env.log(`  ingest: baseline ${baselineRun.requestsPerSecond.toFixed(0)} webhooks/s`);
-  return { connections, durationSeconds: seconds, app: appRun, baseline: baselineRun };
+  const functionRun = await cannon(env, functionUrl, 'function', connections, seconds);
+  env.log(`  ingest: hosted function ${functionRun.requestsPerSecond.toFixed(0)} webhooks/s`);
+  return {
+    connections,
+    durationSeconds: seconds,
+    app: appRun,
+    baseline: baselineRun,
+    hostedFunction: functionRun,
+  };
 }

@@ -199,6 +199,37 @@ function ingestRows(i: IngestResult): Row[] {
       base,
       i.baseline.non2xx + i.baseline.errors,
     ],
+    ...hostedFunctionRows(i),
+  ];
+}
+
+/** The host path alone: the bare server's upsert as a function, beside the server and the app. */
+function hostedFunctionRows(i: IngestResult): Row[] {
+  const f = i.hostedFunction;
+  if (!f) return [];
+  const hosted = 'the same upsert as a function, same host';
+  return [
+    [
+      'webhooks/s, the upsert as a function on the local host',
+      f.requestsPerSecond,
+      '/s',
+      'bare server, 1 upsert',
+      i.baseline.requestsPerSecond,
+    ],
+    [
+      'latency p99, the upsert as a function on the local host',
+      f.latencyP99Ms,
+      'ms',
+      'bare server, 1 upsert',
+      i.baseline.latencyP99Ms,
+    ],
+    [
+      'webhooks/s, the app beside the upsert as a function',
+      i.app.requestsPerSecond,
+      '/s',
+      hosted,
+      f.requestsPerSecond,
+    ],
   ];
 }
 

@@ -11,6 +11,7 @@ import {
   medianColdStart,
   memoryOf,
   startApp,
+  startBareFunction,
   startBaseline,
   type ColdStart,
   type Started,
@@ -31,6 +32,7 @@ import {
   type BenchResults,
   type Machine,
 } from './report';
+import { bareFunctionRoot } from './support/bare-function';
 import { prepareDatabase, type BenchEnv } from './support/bench-env';
 import { startChild, type Child } from './support/child-rpc';
 
@@ -243,7 +245,15 @@ async function main(): Promise<void> {
     }
     if (args.only.has('ingest')) {
       log('2 ingest throughput');
-      results.ingest = await measureIngest(env, appA.child, bare.child);
+      await prepareDatabase(env, 'bench-function');
+      const functionRoot = bareFunctionRoot();
+      try {
+        const hosted = await track(startBareFunction(env, 'bench-function', 'f1', functionRoot));
+        results.ingest = await measureIngest(env, appA.child, bare.child, hosted.child);
+        await hosted.child.stop();
+      } finally {
+        fs.rmSync(functionRoot, { recursive: true, force: true });
+      }
       const bad = results.ingest.app.non2xx + results.ingest.app.errors;
       if (bad > 0)
         results.warnings.push(`INGEST: the app answered ${bad} webhooks with non-2xx or errors`);
