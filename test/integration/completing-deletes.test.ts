@@ -1,0 +1,156 @@
+// Adversarial cases for the completing write's check of its digest's deletes (one operation in the
+// tag's batch instead of a read first), against the embedded Cosmos DB through the real SDK, with
+// two instances (two CosmosClients, two tag caches) on one database.
+import { createServer, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { StoreUnavailableError } from '../../src/app/ports';
+import { readStatus } from '../../src/app/read-status';
+import { recordArrival } from '../../src/app/record-arrival';
+import type { RegionsDeps } from '../../src/app/required-regions';
+import { sweepRounds } from '../../src/app/sweep-rounds';
+import { REPLICATED_EVENT_TYPE } from '../../src/events/event-types';
+import type { Instant } from '../../src/replication/timestamp';
+import { deletionId, tagPartition } from '../../src/store/ids';
+import { anInstance, cosmosSettings, freshDatabase, useEmbeddedCosmos } from '../support/cosmos';
+import { aDeleteEvent, aDigest, aPushEvent, aSubscription, intentOf } from '../support/fixtures';
+
+const REGIONS = ['canadacentral', 'eastus', 'westeurope', 'westus'] as const;
+const REGISTRY = 'contoso.azurecr.io';
+const REPOSITORY = 'team/app';
+/** The production default of STORE_MAX_ATTEMPTS (src/config/settings.ts). */
+const PRODUCTION_MAX_ATTEMPTS = 12;
+const NEVER_STALL = 100 * 365 * 86_400_000;
+
+const cosmos = useEmbeddedCosmos();
+
+const stamp = (second: number): string =>
+  `2026-03-14T09:${String(Math.floor(second / 60)).padStart(2, '0')}:${String(second % 60).padStart(2, '0')}.000000000Z`;
+
+async function push(
+  deps: RegionsDeps,
+  tag: string | null,
+  digest: string,
+  region: string,
+  second: number,
+) {
+  const payload = aPushEvent({
+    registry: REGISTRY,
+    repository: REPOSITORY,
+    tag: tag ?? undefined,
+    digest,
+    timestamp: stamp(second),
+  });
+  const outcome = await recordArrival(deps, intentOf(payload), region, payload);
+  if (outcome.kind !== 'push') throw new Error('not a push');
+  return outcome.result;
+}
+
+async function remove(deps: RegionsDeps, digest: string, region: string, second: number) {
+  const payload = aDeleteEvent({
+    registry: REGISTRY,
+    repository: REPOSITORY,
+    digest,
+    timestamp: stamp(second),
+  });
+  return recordArrival(deps, intentOf(payload), region, payload);
+}
+
+/** Two instances on a fresh database; `production` keeps STORE_MAX_ATTEMPTS at its default. */
+function twoInstances(endpoints: { second?: string } = {}) {
+  const database = freshDatabase();
+  const settings = cosmosSettings(cosmos.endpoint, cosmos.key, database);
+  const production = (deps: RegionsDeps): RegionsDeps => ({
+    ...deps,
+    maxAttempts: PRODUCTION_MAX_ATTEMPTS,
+  });
+  const one = production(anInstance(settings, REGIONS));
+  const other = production(
+    anInstance({ ...settings, endpoint: endpoints.second ?? cosmos.endpoint }, REGIONS),
+  );
+  const container = cosmos.reader.database(database).container('replication');
+  return { database, one, other, container };
+}
+
+async function replicatedEvents(deps: RegionsDeps) {
+  const { items } = await deps.store.events.list(undefined, 1000);
+  return items.filter((e) => e.event.type === REPLICATED_EVENT_TYPE);
+}
+
+const statusOf = (deps: RegionsDeps, tag: string) =>
+  readStatus(deps, REGISTRY, { kind: 'tag', repository: REPOSITORY, tag });
+
+/**
+ * A hop in front of Cosmos DB that holds the first transactional batch (a tag write with what it
+ * decided, and the deletes' check) until released; every other request passes.
+ */
+async function aBatchGate(upstream: string) {
+  const target = new URL(upstream);
+  let release = (): void => undefined;
+  const opened = new Promise<void>((resolve) => (release = resolve));
+  let holding = (): void => undefined;
+  const held = new Promise<void>((resolve) => (holding = resolve));
+  let batches = 0;
+  const isBatch = (headers: IncomingHttpHeaders) =>
+    String(headers['x-ms-cosmos-is-batch-request'] ?? '').toLowerCase() === 'true';
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      const hold = isBatch(req.headers) && batches++ === 0;
+      if (hold) holding();
+      void (hold ? opened : Promise.resolve()).then(() => {
+        const forward = httpRequest(
+          {
+            host: target.hostname,
+            port: target.port,
+            method: req.method,
+            path: req.url,
+            headers: req.headers,
+          },
+          (answer) => {
+            res.writeHead(answer.statusCode ?? 502, answer.headers);
+            answer.pipe(res);
+          },
+        );
+        forward.on('error', () => res.destroy());
+        forward.end(body);
+      });
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`,
+    held,
+    release,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+describe('the completing write beside what it decided', () => {
+  it('lands with 99 events and deliveries: the deletes check is one more operation of the batch', async () => {
+    // 97 subscriptions to replicated events: the completing write decides the last region's
+    // arrival and the round's event (2 events) and 97 deliveries, 99 items beside the tag: inline
+    // by the count of one request (100 items), but the check of the deletes makes it 101.
+    const { one, database } = twoInstances();
+    for (let i = 0; i < 97; i++) {
+      await one.store.subscriptions.create(
+        aSubscription({ id: `s${i}`, url: `https://hooks.example.net/${i}` }),
+      );
+    }
+    const digest = aDigest();
+    for (const [i, region] of REGIONS.slice(0, 3).entries()) await push(one, 'v1', digest, region, i);
+    const last = await push(one, 'v1', digest, 'westus', 10);
+    expect(last.completed).not.toBeNull();
+    const [event, ...more] = await replicatedEvents(one);
+    expect(more).toEqual([]);
+    expect(await one.store.deliveries.listForEvent(event?.event.id ?? '')).toHaveLength(97);
+    expect((await statusOf(one, 'v1'))?.status).toBe('replicated');
+    await cosmos.reader.database(database).delete();
+  });
+});
