@@ -86,7 +86,8 @@ export interface TagRepository {
   /**
    * Create (`expected` 'absent') or replace only if the ETag still matches; with `decided`, its
    * events and deliveries in the same request (at most MAX_ITEMS_PER_WRITE items in all); with
-   * `deletes`, only if the digest's deletes are still as seen, checked in the same request.
+   * `deletes`, only if the digest's deletes are still as seen, checked in the same request (and
+   * counted among its items).
    */
   save(
     record: TagRecord,

@@ -247,13 +247,17 @@ async function writeTag(
       state = withStall(state, round);
     }
     const decided = await decide(deps, decidedEntries, now);
+    // A completing write also checks the digest's deletes: one more item of the same request.
+    const checksDeletes = completed !== null && fresh !== undefined;
     // Too many deliveries for one request: the events wait in the outbox and are published after.
-    const inline = decided.events.length + decided.deliveries.length < MAX_ITEMS_PER_WRITE;
+    const inline =
+      decided.events.length + decided.deliveries.length + (checksDeletes ? 1 : 0) <
+      MAX_ITEMS_PER_WRITE;
     const outbox = [...(existing?.record.outbox ?? []), ...(inline ? [] : decidedEntries)];
     const record: TagRecord = { state, evaluation, outbox, arrivals, updatedAt: now };
     const expected = existing ? { etag: existing.etag } : 'absent';
     const saved =
-      completed === null || fresh === undefined
+      !checksDeletes || fresh === undefined
         ? await deps.store.tags.save(record, expected, inline ? decided : undefined)
         : await saveCompleting(deps, key, fresh.deletes, (deletes) =>
             deps.store.tags.save(record, expected, inline ? decided : undefined, deletes),

@@ -132,7 +132,12 @@ export function makeMemoryStore(): MemoryStore {
           if (expected === 'absent' ? current !== undefined : current?.etag !== expected.etag) {
             return { ok: false, reason: 'conflict' };
           }
-          const items = 1 + (decided?.events.length ?? 0) + (decided?.deliveries.length ?? 0);
+          // The deletes' check is an item of the request too, as in the adapter's batch.
+          const items =
+            1 +
+            (deletes ? 1 : 0) +
+            (decided?.events.length ?? 0) +
+            (decided?.deliveries.length ?? 0);
           if (items > MAX_ITEMS_PER_WRITE) {
             throw new StoreUnavailableError(`Cosmos DB write failed: ${items} items in one batch`);
           }
