@@ -4,14 +4,12 @@
 import { createServer, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { StoreUnavailableError } from '../../src/app/ports';
 import { readStatus } from '../../src/app/read-status';
 import { recordArrival } from '../../src/app/record-arrival';
 import type { RegionsDeps } from '../../src/app/required-regions';
 import { sweepRounds } from '../../src/app/sweep-rounds';
 import { REPLICATED_EVENT_TYPE } from '../../src/events/event-types';
 import type { Instant } from '../../src/replication/timestamp';
-import { deletionId, tagPartition } from '../../src/store/ids';
 import { anInstance, cosmosSettings, freshDatabase, useEmbeddedCosmos } from '../support/cosmos';
 import { aDeleteEvent, aDigest, aPushEvent, aSubscription, intentOf } from '../support/fixtures';
 
@@ -56,6 +54,12 @@ async function remove(deps: RegionsDeps, digest: string, region: string, second:
   return recordArrival(deps, intentOf(payload), region, payload);
 }
 
+/** One more instance on `database`, reaching Cosmos DB through `endpoint`. */
+function anInstanceOn(database: string, endpoint: string): RegionsDeps {
+  const settings = cosmosSettings(endpoint, cosmos.key, database);
+  return { ...anInstance(settings, REGIONS), maxAttempts: PRODUCTION_MAX_ATTEMPTS };
+}
+
 /** Two instances on a fresh database; `production` keeps STORE_MAX_ATTEMPTS at its default. */
 function twoInstances(endpoints: { second?: string } = {}) {
   const database = freshDatabase();
@@ -81,8 +85,8 @@ const statusOf = (deps: RegionsDeps, tag: string) =>
   readStatus(deps, REGISTRY, { kind: 'tag', repository: REPOSITORY, tag });
 
 /**
- * A hop in front of Cosmos DB that holds the first transactional batch (a tag write with what it
- * decided, and the deletes' check) until released; every other request passes.
+ * A hop in front of Cosmos DB that holds the first transactional batch carrying a check of the
+ * deletes (a completing write) until released; every other request passes.
  */
 async function aBatchGate(upstream: string) {
   const target = new URL(upstream);
@@ -98,7 +102,7 @@ async function aBatchGate(upstream: string) {
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
       const body = Buffer.concat(chunks);
-      const hold = isBatch(req.headers) && batches++ === 0;
+      const hold = isBatch(req.headers) && body.includes('"id":"deleted:') && batches++ === 0;
       if (hold) holding();
       void (hold ? opened : Promise.resolve()).then(() => {
         const forward = httpRequest(
@@ -144,13 +148,78 @@ describe('the completing write beside what it decided', () => {
       );
     }
     const digest = aDigest();
-    for (const [i, region] of REGIONS.slice(0, 3).entries()) await push(one, 'v1', digest, region, i);
+    for (const [i, region] of REGIONS.slice(0, 3).entries())
+      await push(one, 'v1', digest, region, i);
     const last = await push(one, 'v1', digest, 'westus', 10);
     expect(last.completed).not.toBeNull();
     const [event, ...more] = await replicatedEvents(one);
     expect(more).toEqual([]);
     expect(await one.store.deliveries.listForEvent(event?.event.id ?? '')).toHaveLength(97);
     expect((await statusOf(one, 'v1'))?.status).toBe('replicated');
+    await cosmos.reader.database(database).delete();
+  });
+});
+
+describe('a delete racing the completing write', () => {
+  it.each([
+    ['recorded and applied to the tag', true],
+    ['recorded only (its instance stopped before applying it)', false],
+  ])(
+    'a delete %s while the completing batch is on its way: no event, the tag reads deleted',
+    async (_name, applied) => {
+      const { one, database } = twoInstances();
+      const gate = await aBatchGate(cosmos.endpoint);
+      try {
+        const slow = anInstanceOn(database, gate.endpoint);
+        const digest = aDigest();
+        for (const [i, region] of REGIONS.slice(0, 3).entries()) {
+          await push(one, 'v1', digest, region, i);
+        }
+        const completing = push(slow, 'v1', digest, 'westus', 10);
+        await gate.held;
+        // eastus had the image at second 1; it is deleted there at second 30.
+        if (applied) await remove(one, digest, 'eastus', 30);
+        else {
+          await one.store.deletions.record(
+            REGISTRY,
+            REPOSITORY,
+            digest,
+            'eastus',
+            stamp(30) as Instant,
+            stamp(30) as Instant,
+          );
+        }
+        gate.release();
+        const result = await completing;
+        expect(result.completed).toBeNull();
+        expect(result.record.evaluation.status).toBe('deleted');
+        expect(await replicatedEvents(one)).toEqual([]);
+        expect((await statusOf(one, 'v1'))?.status).toBe('deleted');
+        // Nothing left for the sweep to get wrong either.
+        expect((await sweepRounds({ ...one, stallAfterMs: NEVER_STALL })).completed).toBe(0);
+        expect(await replicatedEvents(one)).toEqual([]);
+      } finally {
+        await gate.close();
+        await cosmos.reader.database(database).delete();
+      }
+    },
+  );
+
+  it('a delete recorded after the completing batch landed is applied to the completed tag', async () => {
+    const { one, other, database } = twoInstances();
+    const digest = aDigest();
+    for (const [i, region] of REGIONS.slice(0, 3).entries())
+      await push(one, 'v1', digest, region, i);
+    const completing = await push(other, 'v1', digest, 'westus', 10);
+    expect(completing.completed).not.toBeNull();
+    const deleted = await remove(one, digest, 'eastus', 30);
+    expect(deleted.kind === 'delete' && deleted.results.map((r) => r.written)).toEqual([true]);
+    expect((await statusOf(other, 'v1'))?.status).toBe('deleted');
+    expect(await replicatedEvents(one)).toHaveLength(1);
+    // The delete replaced the no-deletion item: the sweep sees it, once, with its region.
+    expect(await one.store.deletions.listChangedSince(stamp(0) as Instant)).toEqual([
+      { registry: REGISTRY, repository: REPOSITORY, digest, regions: { eastus: stamp(30) } },
+    ]);
     await cosmos.reader.database(database).delete();
   });
 });
