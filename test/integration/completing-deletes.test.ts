@@ -223,3 +223,42 @@ describe('a delete racing the completing write', () => {
     await cosmos.reader.database(database).delete();
   });
 });
+
+describe('tags of one digest completing at once', () => {
+  it.each([
+    [2, 16],
+    [6, 120],
+  ])(
+    'on %i instances, %i tags: one event per tag, none given up on',
+    async (count, tags) => {
+      const { database } = twoInstances();
+      const instances = Array.from({ length: count }, () =>
+        anInstanceOn(database, cosmos.endpoint),
+      );
+      const on = (i: number): RegionsDeps => instances[i % count] as RegionsDeps;
+      const digest = aDigest();
+      const names = Array.from({ length: tags }, (_, i) => `1.${i}`);
+      for (const [t, tag] of names.entries()) {
+        for (const [i, region] of REGIONS.slice(0, 3).entries()) {
+          await push(on(t + i), tag, digest, region, i);
+        }
+      }
+      // The last region's webhooks of every tag at once, spread over the instances.
+      const settled = await Promise.allSettled(
+        names.map((tag, t) => push(on(t), tag, digest, 'westus', 10)),
+      );
+      const refused = settled.flatMap((s): unknown[] =>
+        s.status === 'rejected' ? [s.reason] : [],
+      );
+      // A refused webhook is a 503, and ACR does not retry it: that region's arrival is lost.
+      expect(refused.map(String)).toEqual([]);
+      const results = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+      expect(results.filter((r) => r.completed !== null)).toHaveLength(tags);
+      const events = await replicatedEvents(on(0));
+      const perTag = events.map((e) => (e.event.data as { tag: string }).tag).sort();
+      expect(perTag).toEqual([...names].sort());
+      await cosmos.reader.database(database).delete();
+    },
+    60_000,
+  );
+});
