@@ -184,6 +184,7 @@ async function writeTag(
 ): Promise<UpdateResult> {
   let required = requiredRegions;
   let fresh: CompletionFacts | undefined;
+  let deletesRefused = 0;
   let guess: StoredTag | 'absent' | undefined =
     deps.tagCache?.get(key) ?? (options.likelyNew ? 'absent' : undefined);
   for (let attempt = 1; attempt <= deps.maxAttempts; attempt++) {
@@ -256,12 +257,14 @@ async function writeTag(
     const outbox = [...(existing?.record.outbox ?? []), ...(inline ? [] : decidedEntries)];
     const record: TagRecord = { state, evaluation, outbox, arrivals, updatedAt: now };
     const expected = existing ? { etag: existing.etag } : 'absent';
+    let checked: string | null = null;
     const saved =
       !checksDeletes || fresh === undefined
         ? await deps.store.tags.save(record, expected, inline ? decided : undefined)
-        : await saveCompleting(deps, key, fresh.deletes, (deletes) =>
-            deps.store.tags.save(record, expected, inline ? decided : undefined, deletes),
-          );
+        : await saveCompleting(deps, key, fresh.deletes, (deletes) => {
+            checked = deletes.version;
+            return deps.store.tags.save(record, expected, inline ? decided : undefined, deletes);
+          });
     if (!saved.ok && saved.reason === 'deletes-changed' && fresh !== undefined) {
       // A delete of the digest was recorded since it was seen: read it, and decide again.
       fresh = {
@@ -270,6 +273,13 @@ async function writeTag(
       };
       deps.tagCache?.rememberDeletes(key, fresh.deletes);
       guess = existing ?? 'absent';
+      // Refused because another write landed on the deletes (a delete, or the check of another
+      // tag of the digest completing): that is progress elsewhere, finite, not a failed attempt
+      // of this one; without it, a retag over many instances gave up with a 503. A refusal that
+      // finds the version it checked is counted. A pause spreads racing instances out.
+      if (fresh.deletes.version !== checked) attempt -= 1;
+      deletesRefused += 1;
+      await backoff(deletesRefused);
       continue;
     }
     if (saved.ok) {
