@@ -10,6 +10,7 @@ import type { RegionsDeps } from '../../src/app/required-regions';
 import { sweepRounds } from '../../src/app/sweep-rounds';
 import { REPLICATED_EVENT_TYPE } from '../../src/events/event-types';
 import type { Instant } from '../../src/replication/timestamp';
+import { deletionId, tagPartition } from '../../src/store/ids';
 import { anInstance, cosmosSettings, freshDatabase, useEmbeddedCosmos } from '../support/cosmos';
 import { aDeleteEvent, aDigest, aPushEvent, aSubscription, intentOf } from '../support/fixtures';
 
@@ -261,4 +262,131 @@ describe('tags of one digest completing at once', () => {
     },
     60_000,
   );
+});
+
+describe('what the check leaves in the store', () => {
+  it('a check applied beside a refused tag write (the embedded server does not roll back) misleads nothing', async () => {
+    const { one: plain, other, container, database } = twoInstances();
+    // The reads of the deletes `one` makes (none, but after a refused check).
+    const reads: string[] = [];
+    const deletions = plain.store.deletions;
+    const one: RegionsDeps = {
+      ...plain,
+      store: {
+        ...plain.store,
+        deletions: {
+          ...deletions,
+          get: (registry, repository, digest) => {
+            reads.push(digest);
+            return deletions.get(registry, repository, digest);
+          },
+        },
+      },
+    };
+    const digest = aDigest();
+    for (const [i, region] of REGIONS.slice(0, 3).entries())
+      await push(one, 'v1', digest, region, i);
+    // Another instance writes the tag (eastus reports the digest again, later): `one`'s copy is stale.
+    expect((await push(other, 'v1', digest, 'eastus', 5)).written).toBe(true);
+    const completing = await push(one, 'v1', digest, 'westus', 10);
+    expect(completing.completed).not.toBeNull();
+    // Refused on the tag (a counted attempt), then on the deletes: its own check, applied by the
+    // refused batch, moved their version; read once, and not counted.
+    expect(completing.attempts).toBe(2);
+    expect(reads).toEqual([digest]);
+    expect(await replicatedEvents(one)).toHaveLength(1);
+    const { resource } = await container
+      .item(deletionId(digest), tagPartition(REGISTRY, REPOSITORY))
+      .read<{ type: string; regions?: unknown }>();
+    expect(resource).toMatchObject({ type: 'no-deletion' });
+    expect(resource?.regions).toBeUndefined();
+    // It is no deletion: not for the sweep, not for the digest's status.
+    expect(await one.store.deletions.listChangedSince(stamp(0) as Instant)).toEqual([]);
+    expect(
+      (await readStatus(one, REGISTRY, { kind: 'digest', repository: REPOSITORY, digest }))?.status,
+    ).toBe('replicated');
+    // A delete after it replaces it, and every instance's next completing write sees it.
+    await remove(other, digest, 'eastus', 30);
+    expect((await statusOf(one, 'v1'))?.status).toBe('deleted');
+    for (const [i, region] of REGIONS.entries()) await push(one, 'v2', digest, region, i);
+    expect((await statusOf(one, 'v2'))?.status).toBe('deleted');
+    expect(await replicatedEvents(one)).toHaveLength(1);
+    await cosmos.reader.database(database).delete();
+  });
+
+  it('a no-deletion item gone (expired) while an instance holds its version: the next write re-creates it, a delete recorded since still refuses', async () => {
+    const { one, other, container, database } = twoInstances();
+    const digest = aDigest();
+    const item = container.item(deletionId(digest), tagPartition(REGISTRY, REPOSITORY));
+    for (const [i, region] of REGIONS.entries()) await push(one, 'v1', digest, region, i);
+    expect(await replicatedEvents(one)).toHaveLength(1);
+    // Its ttl ran out (the embedded server keeps no clock for ttl: removed by hand).
+    await item.delete();
+    for (const [i, region] of REGIONS.entries()) await push(one, 'v2', digest, region, i);
+    expect((await statusOf(one, 'v2'))?.status).toBe('replicated');
+    expect(await replicatedEvents(one)).toHaveLength(2);
+    expect((await item.read<{ type: string }>()).resource?.type).toBe('no-deletion');
+    // Gone again, and a delete recorded on the other instance where it was (a new item, a new
+    // version): `one` still holds the version of the expired one.
+    await item.delete();
+    await remove(other, digest, 'eastus', 30);
+    for (const [i, region] of REGIONS.entries()) await push(one, 'v3', digest, region, i);
+    expect((await statusOf(one, 'v3'))?.status).toBe('deleted');
+    expect(await replicatedEvents(one)).toHaveLength(2);
+    await cosmos.reader.database(database).delete();
+  });
+
+  it.each([
+    ['before its push there (re-pushed after it): the round completes', 0, 'replicated', 1],
+    ['after its push there: the round never completes', 30, 'deleted', 0],
+  ])(
+    'a deletion item an earlier version wrote, its delete %s',
+    async (_name, deletedAtSecond, status, events) => {
+      const { one, other, container, database } = twoInstances();
+      const digest = aDigest();
+      // As earlier versions stored it (no ttl, no version of ours), before any push below.
+      const legacy = {
+        id: deletionId(digest),
+        pk: tagPartition(REGISTRY, REPOSITORY),
+        type: 'deletion',
+        registry: REGISTRY,
+        repository: REPOSITORY,
+        digest,
+        regions: { eastus: stamp(deletedAtSecond) },
+        updatedAt: '2026-03-14T08:00:00.000000000Z',
+      };
+      await one.store.deletions.get(REGISTRY, REPOSITORY, digest); // creates the container
+      await container.items.create(legacy);
+      // eastus pushes at second 1; regions spread over both instances.
+      for (const [i, region] of REGIONS.entries()) {
+        await push(i % 2 === 0 ? one : other, 'v1', digest, region, i);
+      }
+      expect((await statusOf(one, 'v1'))?.status).toBe(status);
+      expect(await replicatedEvents(one)).toHaveLength(events);
+      // The check wrote back what it read: regions and updatedAt as they were.
+      const { resource } = await container.item(legacy.id, legacy.pk).read<typeof legacy>();
+      expect(resource).toMatchObject(legacy);
+      await cosmos.reader.database(database).delete();
+    },
+  );
+
+  it('an untagged digest (a digest: tag) with a delete recorded before its completing push does not complete', async () => {
+    const { one, other, database } = twoInstances();
+    const digest = aDigest();
+    for (const [i, region] of REGIONS.slice(0, 3).entries())
+      await push(one, null, digest, region, i);
+    await other.store.deletions.record(
+      REGISTRY,
+      REPOSITORY,
+      digest,
+      'canadacentral',
+      stamp(20) as Instant,
+      stamp(20) as Instant,
+    );
+    const last = await push(one, null, digest, 'westus', 10);
+    expect(last.completed).toBeNull();
+    expect(last.record.evaluation.status).toBe('deleted');
+    expect(await replicatedEvents(one)).toEqual([]);
+    await cosmos.reader.database(database).delete();
+  });
 });
