@@ -67,6 +67,9 @@ import { aDeleteEvent, aPushEvent, intentOf } from '../support/fixtures';
  *  Hence 4 and 5 rather than "exactly the model's completions", except:
  *  6. When every batch holds one step, the events are exactly the model's completions, with the
  *     same replicatedAt.
+ *  7. No event completes a round past a delete delivered in an earlier batch (so recorded before
+ *     the deciding write began) that undoes one of its regions: the completing write's check of
+ *     its digest's deletes must see every such delete.
  *
  * Deletes may overtake every push of their digest (the store remembers deletes per digest, and
  * the sweep settles a delete racing a first push). Like production, a run ends with one sweep,
@@ -493,11 +496,17 @@ const arrivalsIn = (outcome: ArrivalOutcome): number =>
 
 /** Arrival events decided by the calls of the last `execute`: each must be stored exactly once. */
 let arrivalsDecided = 0;
+/** The batch whose call decided each replicated event (by event id), as the calls reported it. */
+const decidedInBatch = new Map<string, number>();
+/** Each delete delivery, with the batch it was delivered (and so recorded) in. */
+let deletesDelivered: { step: Delivery; batch: number }[] = [];
 
 async function execute(batches: Scheduled[][], instances: RegionsDeps[]): Promise<number> {
   let decided = 0;
   arrivalsDecided = 0;
-  for (const batch of batches) {
+  decidedInBatch.clear();
+  deletesDelivered = [];
+  for (const [b, batch] of batches.entries()) {
     await Promise.all(
       batch.map(async ({ step, instance }) => {
         const deps = at(instances, instance);
@@ -509,6 +518,10 @@ async function execute(batches: Scheduled[][], instances: RegionsDeps[]): Promis
           const outcome = await recordArrival(deps, step.intent, step.region, step.payload);
           decided += decidedIn(outcome);
           arrivalsDecided += arrivalsIn(outcome);
+          for (const r of outcome.kind === 'push' ? [outcome.result] : outcome.results) {
+            if (r.completed) decidedInBatch.set(r.completed.event.id, b);
+          }
+          if (step.kind === 'delete') deletesDelivered.push({ step, batch: b });
         }
       }),
     );
@@ -523,6 +536,7 @@ async function check(spec: Spec, batches: Scheduled[][]): Promise<void> {
   const settings = cosmosSettings(cosmos.endpoint, cosmos.key, database);
   const instances = Array.from({ length: spec.instances }, () => anInstance(settings, REGIONS));
   let decided = await execute(batches, instances);
+  const beforeSweep = new Set((await replicatedIn(database)).map((e) => e.event.id));
   // As in production, the sweep completes rounds written with regions a concurrent PUT replaced.
   decided += (await sweepRounds({ ...at(instances, 0), stallAfterMs: NEVER_STALL })).completed;
 
@@ -622,6 +636,34 @@ async function check(spec: Spec, batches: Scheduled[][]): Promise<void> {
         .map((r) => r.arrivedAt)
         .sort()
         .at(-1),
+    );
+  }
+
+  // 7. No round completes past a delete recorded before the write deciding it began: an event
+  // decided in batch b (the sweep: after every batch) names no region where its digest was
+  // deleted, after the push the event reports there, by a delete delivered in an earlier batch.
+  // (A region change's completions are not attributed to a batch, so are left out.)
+  for (const e of events) {
+    const batch = beforeSweep.has(e.id) ? decidedInBatch.get(e.id) : batches.length;
+    if (batch === undefined) continue;
+    const { registry, repository, tag, digest } = e.data;
+    const undone = e.data.regions.flatMap((r) =>
+      deletesDelivered
+        .filter(
+          ({ step: d, batch: deletedIn }) =>
+            deletedIn < batch &&
+            d.registry === registry &&
+            d.repository === repository &&
+            d.digest === digest &&
+            d.region === r.region &&
+            d.intent.timestamp > r.arrivedAt,
+        )
+        .map(
+          ({ step: d, batch: deletedIn }) => `${d.region} ${d.intent.timestamp} (#${deletedIn})`,
+        ),
+    );
+    expect(undone, `event of ${repository}:${tag ?? ''} @ ${short(digest)} (#${batch})`).toEqual(
+      [],
     );
   }
 
