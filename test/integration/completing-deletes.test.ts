@@ -1,8 +1,7 @@
 // Adversarial cases for the completing write's check of its digest's deletes (one operation in the
 // tag's batch instead of a read first), against the embedded Cosmos DB through the real SDK, with
 // two instances (two CosmosClients, two tag caches) on one database.
-import { createServer, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingHttpHeaders } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { readStatus } from '../../src/app/read-status';
 import { recordArrival } from '../../src/app/record-arrival';
@@ -13,6 +12,7 @@ import type { Instant } from '../../src/replication/timestamp';
 import { deletionId, tagPartition } from '../../src/store/ids';
 import { anInstance, cosmosSettings, freshDatabase, useEmbeddedCosmos } from '../support/cosmos';
 import { aDeleteEvent, aDigest, aPushEvent, aSubscription, intentOf } from '../support/fixtures';
+import { aGate } from '../support/holding-gate';
 
 const REGIONS = ['canadacentral', 'eastus', 'westeurope', 'westus'] as const;
 const REGISTRY = 'contoso.azurecr.io';
@@ -86,55 +86,17 @@ const statusOf = (deps: RegionsDeps, tag: string) =>
   readStatus(deps, REGISTRY, { kind: 'tag', repository: REPOSITORY, tag });
 
 /**
- * A hop in front of Cosmos DB that holds the first transactional batch carrying a check of the
- * deletes (a completing write) until released; every other request passes.
+ * Holds the first transactional batch carrying a check of the deletes (a completing write) until
+ * released; every other request passes.
  */
-async function aBatchGate(upstream: string) {
-  const target = new URL(upstream);
-  let release = (): void => undefined;
-  const opened = new Promise<void>((resolve) => (release = resolve));
-  let holding = (): void => undefined;
-  const held = new Promise<void>((resolve) => (holding = resolve));
+function aBatchGate(upstream: string) {
   let batches = 0;
   const isBatch = (headers: IncomingHttpHeaders) =>
     String(headers['x-ms-cosmos-is-batch-request'] ?? '').toLowerCase() === 'true';
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      const body = Buffer.concat(chunks);
-      const hold = isBatch(req.headers) && body.includes('"id":"deleted:') && batches++ === 0;
-      if (hold) holding();
-      void (hold ? opened : Promise.resolve()).then(() => {
-        const forward = httpRequest(
-          {
-            host: target.hostname,
-            port: target.port,
-            method: req.method,
-            path: req.url,
-            headers: req.headers,
-          },
-          (answer) => {
-            res.writeHead(answer.statusCode ?? 502, answer.headers);
-            answer.pipe(res);
-          },
-        );
-        forward.on('error', () => res.destroy());
-        forward.end(body);
-      });
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`,
-    held,
-    release,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  return aGate(
+    upstream,
+    (req, body) => isBatch(req.headers) && body.includes('"id":"deleted:') && batches++ === 0,
+  );
 }
 
 describe('the completing write beside what it decided', () => {

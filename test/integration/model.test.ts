@@ -1,7 +1,5 @@
 // Model-based test: random ACR delivery histories run concurrently against Cosmos DB, checked against the pure rules.
-import { createServer, request as httpRequest } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { AddressInfo } from 'node:net';
 import { HttpRequest, InvocationContext, type HttpResponseInit } from '@azure/functions';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -19,6 +17,7 @@ import { makeListHandler, makeStatusHandler } from '../../src/http/replication-h
 import { makeAcrWebhookHandler } from '../../src/http/webhook-handler';
 import type { EventCursor } from '../../src/app/ports';
 import { startFaultProxy } from '../support/fault-proxy';
+import { aGate } from '../support/holding-gate';
 import { setRequiredRegions, type RegionsDeps } from '../../src/app/required-regions';
 import type { Intent } from '../../src/replication/acr-event';
 import {
@@ -705,53 +704,6 @@ describe('replication state under random concurrent histories', () => {
 
 // ---- Cases found while building the model ---------------------------------------------------
 
-/** A hop in front of Cosmos DB that holds one client's tag writes until released. */
-async function aGate(upstream: string) {
-  const target = new URL(upstream);
-  let release = (): void => undefined;
-  const opened = new Promise<void>((resolve) => (release = resolve));
-  let holding = (): void => undefined;
-  const held = new Promise<void>((resolve) => (holding = resolve));
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      const body = Buffer.concat(chunks);
-      const tagWrite = req.method !== 'GET' && body.includes('"type":"tag"');
-      if (tagWrite) holding();
-      void (tagWrite ? opened : Promise.resolve()).then(() => {
-        const forward = httpRequest(
-          {
-            host: target.hostname,
-            port: target.port,
-            method: req.method,
-            path: req.url,
-            headers: req.headers,
-          },
-          (answer) => {
-            res.writeHead(answer.statusCode ?? 502, answer.headers);
-            answer.pipe(res);
-          },
-        );
-        forward.on('error', () => res.destroy());
-        forward.end(body);
-      });
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`,
-    /** Resolves when a tag write is being held. */
-    held,
-    release,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
-}
-
 describe('cases found while building the model', () => {
   it('completes a round whose last arrival is written while the required regions change', async () => {
     // Found by reasoning about invariant 4 (the random histories rarely hit the window): the
@@ -761,7 +713,11 @@ describe('cases found while building the model', () => {
     // registries whose regions changed in the last 10 minutes, which decides it.
     const database = freshDatabase();
     const settings = cosmosSettings(cosmos.endpoint, cosmos.key, database);
-    const gate = await aGate(cosmos.endpoint);
+    // Holds this client's tag writes until released.
+    const gate = await aGate(
+      cosmos.endpoint,
+      (req, body) => req.method !== 'GET' && body.includes('"type":"tag"'),
+    );
     try {
       const fast = anInstance(settings, REGIONS);
       const slow = anInstance({ ...settings, endpoint: gate.endpoint }, REGIONS);

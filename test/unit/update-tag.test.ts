@@ -108,17 +108,20 @@ function counted(store: Store): { store: Store; calls: string[] } {
   return { store: wrapped, calls };
 }
 
+/** One instance's dependencies over `store`: its caches as the app wires them. */
+const anInstanceOver = (store: Store): RegionsDeps => ({
+  store: withShortLivedCache(store, 60_000),
+  clock: { now: () => instantFromDate(new Date()) },
+  defaultRegions: REGIONS,
+  maxAttempts: 12,
+  tagCache: makeTagCache(),
+});
+
 describe('what each arrival of a round asks of the store', () => {
   it('one write for an arrival that does not complete; the regions and one write (checking the deletes) for the one that does', async () => {
     const { store, calls } = counted(makeMemoryStore());
     await store.subscriptions.create(subscription('s0'));
-    const deps: RegionsDeps = {
-      store: withShortLivedCache(store, 60_000),
-      clock: { now: () => instantFromDate(new Date()) },
-      defaultRegions: REGIONS,
-      maxAttempts: 12,
-      tagCache: makeTagCache(),
-    };
+    const deps = anInstanceOver(store);
     const digest = aDigest();
     const perArrival: string[][] = [];
     const arrive = async (region: string) => {
@@ -143,13 +146,7 @@ describe('what each arrival of a round asks of the store', () => {
 
   /** An instance over `store` whose calls are counted per push. */
   function anInstance(store: Store, calls: string[]) {
-    const deps: RegionsDeps = {
-      store: withShortLivedCache(store, 60_000),
-      clock: { now: () => instantFromDate(new Date()) },
-      defaultRegions: REGIONS,
-      maxAttempts: 12,
-      tagCache: makeTagCache(),
-    };
+    const deps = anInstanceOver(store);
     return async (tag: string, digest: string, region: string) => {
       calls.length = 0;
       const event = aPushEvent({
