@@ -30,11 +30,11 @@ export interface TagCache {
   seenDeletes(key: TagKey, digest: string): SeenDeletes | undefined;
   rememberDeletes(key: TagKey, seen: SeenDeletes): void;
   /**
-   * Runs `work` once earlier work for the same digest's deletes has finished: the completing
-   * writes of tags sharing a digest each check (and so touch) its deletes, and would otherwise
-   * refuse each other.
+   * Waits until no earlier holder of the digest's deletes on this instance holds them, and answers
+   * the release: the completing writes of tags sharing a digest each check (and so touch) its
+   * deletes, and would otherwise refuse each other.
    */
-  checkingDeletes<T>(key: TagKey, digest: string, work: () => Promise<T>): Promise<T>;
+  holdDeletes(key: TagKey, digest: string): Promise<() => void>;
 }
 
 interface Group {
@@ -125,6 +125,9 @@ export function makeTagCache(max = 2_000): TagCache {
     seenDeletes: (key, digest) => deletes.get(deletesKey(key, digest)),
     rememberDeletes: (key, seen) =>
       void deletes.set(deletesKey(key, seen.digest), deepFreeze(seen)),
-    checkingDeletes: (key, digest, work) => inLane(`deletes|${deletesKey(key, digest)}`, work),
+    holdDeletes: (key, digest) =>
+      new Promise<() => void>((held) => {
+        void inLane(`deletes|${deletesKey(key, digest)}`, () => new Promise<void>(held));
+      }),
   };
 }

@@ -28,7 +28,6 @@ import type {
   StoredDelivery,
   StoredTag,
   TagRecord,
-  TagSaveResult,
 } from './ports';
 import { MAX_ITEMS_PER_WRITE, StoreUnavailableError, noDeletesSeen } from './ports';
 import {
@@ -208,92 +207,106 @@ async function writeTag(
       if (!sameSet(fresh.regions, required)) required = fresh.regions;
       evaluation = evaluate(after, required);
     }
-    const now = deps.clock.now();
-    const stall =
-      options.stallAfterMs !== undefined &&
-      isStallDue(after, evaluation, now, options.stallAfterMs);
+    // A completing write holds its digest's deletes on this instance from before its stamp to
+    // its answer: time spent waiting for another tag's write is not time its events are late.
+    const release =
+      evaluation.newCompletion && fresh !== undefined
+        ? await deps.tagCache?.holdDeletes(key, fresh.digest)
+        : undefined;
+    try {
+      if (release && fresh !== undefined)
+        fresh = { ...fresh, deletes: latestSeen(deps, key, fresh.deletes) };
+      const now = deps.clock.now();
+      const stall =
+        options.stallAfterMs !== undefined &&
+        isStallDue(after, evaluation, now, options.stallAfterMs);
 
-    if (
-      existing &&
-      after === before &&
-      !stall &&
-      sameDerived(existing.record.evaluation, evaluation)
-    ) {
-      // A duplicate: already stored (the cached copy was stored too). A leftover outbox is published.
-      if (existing.record.outbox.length > 0) await publishOutbox(deps, existing);
-      return {
-        record: existing.record,
-        written: false,
-        completed: null,
-        arrived: [],
-        attempts: attempt,
-      };
-    }
+      if (
+        existing &&
+        after === before &&
+        !stall &&
+        sameDerived(existing.record.evaluation, evaluation)
+      ) {
+        // A duplicate: already stored (the cached copy was stored too). A leftover outbox is published.
+        if (existing.record.outbox.length > 0) await publishOutbox(deps, existing);
+        return {
+          record: existing.record,
+          written: false,
+          completed: null,
+          arrived: [],
+          attempts: attempt,
+        };
+      }
 
-    let state = after;
-    let completed: OutboxEntry | null = null;
-    const decidedEntries: OutboxEntry[] = [];
-    // Arrivals first: the region that completes a round is announced before the round.
-    const { arrivals, entries } = newArrivals(after, evaluation, existing?.record.arrivals ?? {});
-    decidedEntries.push(...entries);
-    if (evaluation.newCompletion) {
-      // The event rides in the same conditional write that decides completion.
-      completed = toReplicatedEvent(after, evaluation);
-      state = withCompletion(after, { ...evaluation.newCompletion, eventId: completed.event.id });
-      decidedEntries.push(completed);
-    }
-    const round = roundKey(evaluation);
-    if (stall && round !== null) {
-      decidedEntries.push(toStalledEvent(state, evaluation, now));
-      state = withStall(state, round);
-    }
-    const decided = await decide(deps, decidedEntries, now);
-    // A completing write also checks the digest's deletes: one more item of the same request.
-    const checksDeletes = completed !== null && fresh !== undefined;
-    // Too many deliveries for one request: the events wait in the outbox and are published after.
-    const inline =
-      decided.events.length + decided.deliveries.length + (checksDeletes ? 1 : 0) <
-      MAX_ITEMS_PER_WRITE;
-    const outbox = [...(existing?.record.outbox ?? []), ...(inline ? [] : decidedEntries)];
-    const record: TagRecord = { state, evaluation, outbox, arrivals, updatedAt: now };
-    const expected = existing ? { etag: existing.etag } : 'absent';
-    let checked: string | null = null;
-    const saved =
-      !checksDeletes || fresh === undefined
-        ? await deps.store.tags.save(record, expected, inline ? decided : undefined)
-        : await saveCompleting(deps, key, fresh.deletes, (deletes) => {
-            checked = deletes.version;
-            return deps.store.tags.save(record, expected, inline ? decided : undefined, deletes);
-          });
-    if (!saved.ok && saved.reason === 'deletes-changed' && fresh !== undefined) {
-      // A delete of the digest was recorded since it was seen: read it, and decide again.
-      fresh = {
-        ...fresh,
-        deletes: await deps.store.deletions.get(key.registry, key.repository, fresh.digest),
-      };
-      deps.tagCache?.rememberDeletes(key, fresh.deletes);
-      guess = existing ?? 'absent';
-      // Refused because another write landed on the deletes (a delete, or the check of another
-      // tag of the digest completing): that is progress elsewhere, finite, not a failed attempt
-      // of this one; without it, a retag over many instances gave up with a 503. A refusal that
-      // finds the version it checked is counted. A pause spreads racing instances out.
-      if (fresh.deletes.version !== checked) attempt -= 1;
-      deletesRefused += 1;
-      await backoff(deletesRefused);
-      continue;
-    }
-    if (saved.ok) {
-      const stored = { record, etag: saved.etag };
-      deps.tagCache?.set(key, stored);
-      reportTagWrite(deps.telemetry, key.registry, existing?.record.evaluation, evaluation, {
-        completed: completed !== null,
-        stalled: stall && evaluation.digest !== null,
-      });
-      deps.notifier?.notify(repositoryTopic(key.registry, key.repository));
-      deps.onTagWritten?.(key);
-      if (inline) await afterInlineWrite(deps, decided, saved.deliveries);
-      if (outbox.length > 0) await publishOutbox(deps, stored);
-      return { record, written: true, completed, arrived: entries, attempts: attempt };
+      let state = after;
+      let completed: OutboxEntry | null = null;
+      const decidedEntries: OutboxEntry[] = [];
+      // Arrivals first: the region that completes a round is announced before the round.
+      const { arrivals, entries } = newArrivals(after, evaluation, existing?.record.arrivals ?? {});
+      decidedEntries.push(...entries);
+      if (evaluation.newCompletion) {
+        // The event rides in the same conditional write that decides completion.
+        completed = toReplicatedEvent(after, evaluation);
+        state = withCompletion(after, { ...evaluation.newCompletion, eventId: completed.event.id });
+        decidedEntries.push(completed);
+      }
+      const round = roundKey(evaluation);
+      if (stall && round !== null) {
+        decidedEntries.push(toStalledEvent(state, evaluation, now));
+        state = withStall(state, round);
+      }
+      const decided = await decide(deps, decidedEntries, now);
+      // A completing write also checks the digest's deletes: one more item of the same request.
+      const checksDeletes = completed !== null && fresh !== undefined;
+      // Too many deliveries for one request: the events wait in the outbox and are published after.
+      const inline =
+        decided.events.length + decided.deliveries.length + (checksDeletes ? 1 : 0) <
+        MAX_ITEMS_PER_WRITE;
+      const outbox = [...(existing?.record.outbox ?? []), ...(inline ? [] : decidedEntries)];
+      const record: TagRecord = { state, evaluation, outbox, arrivals, updatedAt: now };
+      const expected = existing ? { etag: existing.etag } : 'absent';
+      const checked = checksDeletes ? fresh?.deletes : undefined;
+      const saved = await deps.store.tags.save(
+        record,
+        expected,
+        inline ? decided : undefined,
+        checked,
+      );
+      if (saved.ok && checked && saved.deletesVersion !== undefined) {
+        deps.tagCache?.rememberDeletes(key, { ...checked, version: saved.deletesVersion });
+      }
+      if (!saved.ok && saved.reason === 'deletes-changed' && fresh !== undefined) {
+        // A delete of the digest was recorded since it was seen: read it, and decide again.
+        fresh = {
+          ...fresh,
+          deletes: await deps.store.deletions.get(key.registry, key.repository, fresh.digest),
+        };
+        deps.tagCache?.rememberDeletes(key, fresh.deletes);
+        guess = existing ?? 'absent';
+        // Refused because another write landed on the deletes (a delete, or the check of another
+        // tag of the digest completing): that is progress elsewhere, finite, not a failed attempt
+        // of this one; without it, a retag over many instances gave up with a 503. A refusal that
+        // finds the version it checked is counted. A pause spreads racing instances out.
+        if (fresh.deletes.version !== checked?.version) attempt -= 1;
+        deletesRefused += 1;
+        await backoff(deletesRefused);
+        continue;
+      }
+      if (saved.ok) {
+        const stored = { record, etag: saved.etag };
+        deps.tagCache?.set(key, stored);
+        reportTagWrite(deps.telemetry, key.registry, existing?.record.evaluation, evaluation, {
+          completed: completed !== null,
+          stalled: stall && evaluation.digest !== null,
+        });
+        deps.notifier?.notify(repositoryTopic(key.registry, key.repository));
+        deps.onTagWritten?.(key);
+        if (inline) await afterInlineWrite(deps, decided, saved.deliveries);
+        if (outbox.length > 0) await publishOutbox(deps, stored);
+        return { record, written: true, completed, arrived: entries, attempts: attempt };
+      }
+    } finally {
+      release?.();
     }
     deps.tagCache?.delete(key);
     await backoff(attempt);
@@ -327,28 +340,12 @@ async function completionFacts(
 }
 
 /**
- * The completing write, one at a time per digest on this instance: each checks (and so touches)
- * the digest's deletes, so a tag completing beside another of the same digest checks the version
- * the other left, when what it saw is still what that one checked.
+ * What this instance last saw of the deletes, when it is what `seen` saw but newer: the version
+ * another tag's completing write of the digest left (its check touched them).
  */
-async function saveCompleting(
-  deps: UpdateDeps,
-  key: TagKey,
-  seen: SeenDeletes,
-  save: (deletes: SeenDeletes) => Promise<TagSaveResult>,
-): Promise<TagSaveResult> {
-  const cache = deps.tagCache;
-  if (!cache) return save(seen);
-  return cache.checkingDeletes(key, seen.digest, async () => {
-    const latest = cache.seenDeletes(key, seen.digest);
-    const deletes =
-      latest !== undefined && sameDeletes(latest.regions, seen.regions) ? latest : seen;
-    const saved = await save(deletes);
-    if (saved.ok && saved.deletesVersion !== undefined) {
-      cache.rememberDeletes(key, { ...deletes, version: saved.deletesVersion });
-    }
-    return saved;
-  });
+function latestSeen(deps: UpdateDeps, key: TagKey, seen: SeenDeletes): SeenDeletes {
+  const latest = deps.tagCache?.seenDeletes(key, seen.digest);
+  return latest !== undefined && sameDeletes(latest.regions, seen.regions) ? latest : seen;
 }
 
 const sameDeletes = (a: Record<string, Instant>, b: Record<string, Instant>): boolean =>

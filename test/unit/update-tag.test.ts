@@ -254,3 +254,46 @@ describe('arrivals of one tag that come at once', () => {
     expect(tag?.record.evaluation.missingRegions).toEqual(['japaneast']);
   });
 });
+
+describe('tags of one digest completing at once on one instance', () => {
+  it('take turns, and each stamps its events when its turn comes, not before it waited', async () => {
+    // Each write takes 1.5 s of the instance's clock: a stamp taken before waiting for the other
+    // tag's write would be 3 s old when its own write lands, late for the feed (FEED_SETTLE_MS).
+    const store = makeMemoryStore();
+    let clockMs = Date.parse('2026-03-14T10:00:00Z');
+    const save = store.tags.save.bind(store.tags);
+    const slow: Store = {
+      ...store,
+      tags: {
+        ...store.tags,
+        save: async (...args) => {
+          clockMs += 1_500;
+          return save(...args);
+        },
+      },
+    };
+    const deps: RegionsDeps = {
+      ...anInstanceOver(slow),
+      clock: { now: () => instantFromDate(new Date(clockMs)) },
+    };
+    const digest = aDigest();
+    const push = async (tag: string, region: string) => {
+      const event = aPushEvent({ tag, digest, timestamp: '2026-03-14T09:00:00Z' });
+      const intent = toIntent(acrEventSchema.parse(event), { countQuarantine: false });
+      if (intent.kind !== 'push') throw new Error('not a push');
+      return recordArrival(deps, intent, region);
+    };
+    for (const tag of ['latest', '1.2.3']) {
+      for (const region of REGIONS.slice(0, 3)) await push(tag, region);
+    }
+    await Promise.all([push('latest', 'westeurope'), push('1.2.3', 'westeurope')]);
+    const { items } = await store.events.list(undefined, 100);
+    const stamps = items
+      .filter((e) => e.event.type === REPLICATED_EVENT_TYPE)
+      .map((e) => Date.parse(e.recordedAt.slice(0, 23) + 'Z'))
+      .sort((a, b) => a - b);
+    expect(stamps).toHaveLength(2);
+    const [first = 0, second = 0] = stamps;
+    expect(second - first).toBeGreaterThanOrEqual(1_500);
+  });
+});
