@@ -422,15 +422,31 @@ function regionView(
   return { region, required, status: 'pending' };
 }
 
-/** The round a completion belongs to: it completed the current round of its digest if it came after it started. */
-const completes = (c: Completion, digest: string | null, start: Instant | null): boolean =>
-  c.digest === digest && start !== null && (c.pushedAt ?? c.replicatedAt) >= start;
+/**
+ * Whether a completion already announced the round of `digest` that started at `start`: it
+ * completed that round (it came after the round started), or the arrivals it announced reach into
+ * the round. A delete (or a report of another digest) delivered after a round completed can move
+ * the start of its digest's round past the pushes that completed it; those arrivals are announced
+ * once, whatever order they came in. A round whose required regions all arrived before it started
+ * (only a region not required reported in it) was announced by a completion at or after its
+ * `replicatedAt`: the required regions have held the digest since.
+ */
+const completes = (
+  c: Completion,
+  digest: string | null,
+  start: Instant | null,
+  replicatedAt: Instant | null,
+): boolean =>
+  c.digest === digest &&
+  start !== null &&
+  ((c.pushedAt ?? c.replicatedAt) >= start ||
+    c.replicatedAt >= (replicatedAt !== null && replicatedAt < start ? replicatedAt : start));
 
 /** The completion of the evaluated round, if it has one. */
 export function completionOf(state: TagState, evaluation: Evaluation): Completion | undefined {
   return [...state.completions]
     .reverse()
-    .find((c) => completes(c, evaluation.digest, evaluation.pushedAt));
+    .find((c) => completes(c, evaluation.digest, evaluation.pushedAt, evaluation.replicatedAt));
 }
 
 /** A round's identity, for its stall: the digest and when its round started. */
@@ -478,7 +494,7 @@ export function evaluate(state: TagState, requiredRegions: readonly string[]): E
       undefined,
     ) as Instant;
   }
-  const alreadyCompleted = state.completions.some((c) => completes(c, digest, start));
+  const alreadyCompleted = state.completions.some((c) => completes(c, digest, start, replicatedAt));
   return {
     digest,
     status,

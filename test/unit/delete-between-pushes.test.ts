@@ -73,11 +73,12 @@ function expectOrderFree(history: readonly Step[], required = REQUIRED) {
     expect(got.evaluation, describeOrder(order)).toEqual(inTimeOrder.evaluation);
     // The status API names the event that was sent, not none.
     expect(got.covering?.eventId, describeOrder(order)).toBe('event-1');
-    expect(got.completions[0]?.replicatedAt, describeOrder(order)).toBe(
-      inTimeOrder.evaluation.replicatedAt,
-    );
   }
 }
+
+/** The replicatedAt each delivery order's one event announced. */
+const announced = (history: readonly Step[]): Set<string | undefined> =>
+  new Set(permutations(history).map((order) => deliver(order).completions[0]?.replicatedAt));
 
 describe('a delete stamped between the pushes of a round', () => {
   it('the reported history: push westus :00, delete eastus :05, push eastus :10 is one event in every order', () => {
@@ -91,29 +92,40 @@ describe('a delete stamped between the pushes of a round', () => {
       ['2026-03-14T09:00:00.000000000Z', '2026-03-14T09:00:10.000000000Z'],
     ]);
     expectOrderFree(history);
+    // And it announces what the final state reads: eastus at :10 completed it.
+    expect(announced(history)).toEqual(new Set(['2026-03-14T09:00:10.000000000Z']));
   });
 
   it('the delete in the region pushed first: push westus :00, delete westus :05, push eastus :10, push westus :15', () => {
     // In timestamp order eastus :10 follows the delete: its round starts at :10 and completes when
     // westus reports again at :15 (one event). Delivered with the delete last, westus :00 and
     // eastus :10 completed the round of :00; the late delete must not make :10's round a second one.
-    expectOrderFree([
+    const history = [
       push('westus', '00.000'),
       del('westus', '05.000'),
       push('eastus', '10.000'),
       push('westus', '15.000'),
-    ]);
+    ];
+    expectOrderFree(history);
+    // What the one event says still depends on the order: delivered after eastus :10, the delete
+    // of westus comes too late to stop the event at :10 (a known limit, docs/rounds.md); in time,
+    // the event waits for westus :15.
+    expect(announced(history)).toEqual(
+      new Set(['2026-03-14T09:00:10.000000000Z', '2026-03-14T09:00:15.000000000Z']),
+    );
   });
 
   it('a region not required deleted and reported D: the required regions, holding D throughout, announce it once', () => {
     // canadacentral's report after its delete starts a round; westus and eastus never lost D, so
     // the round is replicated on the very arrivals the first event announced (at :02).
-    expectOrderFree([
+    const history = [
       push('westus', '00.000'),
       push('eastus', '02.000'),
       del('canadacentral', '05.000'),
       push('canadacentral', '10.000'),
-    ]);
+    ];
+    expectOrderFree(history);
+    expect(announced(history)).toEqual(new Set(['2026-03-14T09:00:02.000000000Z']));
   });
 
   it('still announces a genuine re-push: push, delete everywhere, push again is two events', () => {
