@@ -1,6 +1,7 @@
 // A delete stamped between two pushes of one round: the events decided must not depend on whether
 // the delete is delivered in timestamp order or after the pushes (ACR's webhooks are late and
 // reordered; a region's webhook that never comes is common, as ACR does not retry).
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { recordArrival } from '../../src/app/record-arrival';
 import type { RegionsDeps } from '../../src/app/required-regions';
@@ -148,6 +149,51 @@ describe('a delete stamped between the pushes of a round', () => {
         ['2026-03-14T09:00:10.000000000Z', '2026-03-14T09:00:12.000000000Z'],
       ]);
     }
+  });
+});
+
+describe('whatever the order of delivery', () => {
+  const DIGESTS = [D, `sha256:${'e'.repeat(64)}`];
+  const stepArb = fc.record({
+    kind: fc.constantFrom<'push' | 'delete'>('push', 'push', 'delete'),
+    region: fc.constantFrom('eastus', 'westus', 'canadacentral'),
+    digest: fc.constantFrom(...DIGESTS),
+  });
+
+  it('no two replicated events of a tag announce the same arrivals', () => {
+    // What an event says: its digest and the arrival it names in each required region. Two events
+    // saying the same are one replication announced twice (the history above, delete last).
+    fc.assert(
+      fc.property(
+        fc.array(stepArb, { minLength: 2, maxLength: 7 }),
+        fc.array(fc.nat(), { minLength: 7, maxLength: 7 }),
+        fc.constantFrom(REQUIRED, [...REQUIRED, 'canadacentral']),
+        (steps, keys, required) => {
+          const history = steps.map((s, i) => ({ ...s, t: i * 3 + 1 }));
+          const shuffled = history
+            .map((s, i) => ({ s, k: keys[i] ?? 0 }))
+            .sort((a, b) => a.k - b.k)
+            .map(({ s }) => s);
+          for (const order of [history, shuffled]) {
+            let state: TagState = emptyTagState(key);
+            const said: string[] = [];
+            for (const s of order) {
+              const at = toInstant(`2026-03-14T09:00:${String(s.t).padStart(2, '0')}Z`) as Instant;
+              const r = { region: s.region, digest: s.digest, timestamp: at };
+              state = s.kind === 'push' ? applyPush(state, r) : applyDelete(state, r);
+              const e = evaluate(state, required);
+              if (e.newCompletion === null) continue;
+              const arrivals = e.regions.filter((v) => v.required).map((v) => v.arrivedAt);
+              said.push(`${e.newCompletion.digest} ${arrivals.join()}`);
+              state = withCompletion(state, { ...e.newCompletion, eventId: `e${said.length}` });
+            }
+            const where = order.map((s) => `${s.kind} ${s.region} ${s.digest.slice(7, 8)} :${s.t}`);
+            expect(new Set(said).size, where.join(', ')).toBe(said.length);
+          }
+        },
+      ),
+      { numRuns: 5_000 },
+    );
   });
 });
 
