@@ -71,7 +71,8 @@ import { aDeleteEvent, aPushEvent, intentOf } from '../support/fixtures';
  *     its digest's deletes must see every such delete.
  *
  * Deletes may overtake every push of their digest (the store remembers deletes per digest, and
- * the sweep settles a delete racing a first push). Like production, a run ends with one sweep,
+ * the sweep settles a delete racing a first push), and may be stamped between a round's pushes
+ * (a region's delete before its own replica push: two events of one digest once, delivered last). Like production, a run ends with one sweep,
  * which also completes rounds written with regions that a concurrent PUT replaced. The option
  * holdDeletes (a delete only after the first push of its digest to each tag) remains for
  * narrowing a failure down.
