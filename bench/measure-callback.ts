@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { randomUUID } from 'node:crypto';
 import { aPushEvent } from '../test/support/fixtures';
-import { prepareDatabase, type BenchEnv } from './support/bench-env';
+import { benchEnvOf, prepareDatabase, type BenchEnv } from './support/bench-env';
 import { startApp } from './measure-footprint';
 import { startChild, type Child } from './support/child-rpc';
 import { summarize, type Summary } from './support/stats';
@@ -164,14 +164,7 @@ async function main(): Promise<void> {
   try {
     const cosmos = await startChild(path.join(__dirname, 'support/cosmos-process.js'), {});
     children.push(cosmos);
-    const env = {
-      cosmos,
-      endpoint: String(cosmos.info.endpoint),
-      directEndpoint: String(cosmos.info.directEndpoint),
-      key: String(cosmos.info.key),
-      quick,
-      log,
-    };
+    const env = benchEnvOf(cosmos, log, quick);
     const database = 'bench-callback';
     await prepareDatabase(env, database);
     // The same app settings as every bench instance (its loopback stand-in is on the allowlist).

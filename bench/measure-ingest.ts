@@ -60,15 +60,14 @@ export function webhookRequests(prefix: string): autocannon.Request[] {
   ];
 }
 
-async function cannon(
-  env: BenchEnv,
+/** autocannon posting `webhookRequests(prefix)` as ACR does, with a webhook token. */
+export function postWebhooks(
   url: string,
   prefix: string,
   connections: number,
   seconds: number,
-): Promise<IngestRun> {
-  const before = await snapshot(env);
-  const result = await autocannon({
+): Promise<autocannon.Result> {
+  return autocannon({
     url,
     connections,
     duration: seconds,
@@ -80,6 +79,17 @@ async function cannon(
     },
     requests: webhookRequests(prefix),
   });
+}
+
+async function cannon(
+  env: BenchEnv,
+  url: string,
+  prefix: string,
+  connections: number,
+  seconds: number,
+): Promise<IngestRun> {
+  const before = await snapshot(env);
+  const result = await postWebhooks(url, prefix, connections, seconds);
   // Webhooks still in flight when autocannon stopped finish before the count is taken.
   await quiesce(env);
   const counts = diffCounts(await snapshot(env), before);

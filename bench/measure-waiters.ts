@@ -2,7 +2,7 @@
 import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { memoryOf, startApp, type MemoryFigures } from './measure-footprint';
-import { prepareDatabase, snapshot, type BenchEnv } from './support/bench-env';
+import { benchEnvOf, prepareDatabase, snapshot, type BenchEnv } from './support/bench-env';
 import { startChild, type Child } from './support/child-rpc';
 import { diffCounts, type Counts } from './support/counting-proxy';
 import { READ_TOKEN } from './support/workload';
@@ -149,14 +149,7 @@ async function main(): Promise<void> {
   const cosmos = await startChild(path.join(__dirname, 'support/cosmos-process.js'), {});
   let app: Child | undefined;
   try {
-    const env: BenchEnv = {
-      cosmos,
-      endpoint: String(cosmos.info.endpoint),
-      directEndpoint: String(cosmos.info.directEndpoint),
-      key: String(cosmos.info.key),
-      quick: false,
-      log,
-    };
+    const env = benchEnvOf(cosmos, log);
     await prepareDatabase(env, 'bench-waiters');
     app = (await startApp(env, 'bench-waiters', 'w')).child;
     const result = await measureWaiters(env, app);

@@ -11,10 +11,9 @@ import { fork } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import autocannon from 'autocannon';
-import { webhookRequests } from './measure-ingest';
+import { postWebhooks } from './measure-ingest';
 import { bareFunctionRoot } from './support/bare-function';
-import { prepareDatabase, quiesce, snapshot, type BenchEnv } from './support/bench-env';
+import { benchEnvOf, prepareDatabase, quiesce, snapshot } from './support/bench-env';
 import { startChild } from './support/child-rpc';
 import { diffCounts, totalRequests } from './support/counting-proxy';
 import { ADMIN_TOKEN, FOUR_REGIONS, READ_TOKEN, WEBHOOK_TOKEN } from './support/workload';
@@ -42,14 +41,7 @@ async function main(): Promise<void> {
   const profileDir = arg('cpu-prof');
 
   const cosmos = await startChild(path.join(__dirname, 'support/cosmos-process.js'), {});
-  const env: BenchEnv = {
-    cosmos,
-    endpoint: String(cosmos.info.endpoint),
-    directEndpoint: String(cosmos.info.directEndpoint),
-    key: String(cosmos.info.key),
-    quick: false,
-    log: (line) => process.stderr.write(`${line}\n`),
-  };
+  const env = benchEnvOf(cosmos, (line) => process.stderr.write(`${line}\n`));
   const appRoot = target === 'function' ? bareFunctionRoot() : undefined;
   try {
     await prepareDatabase(env, DATABASE);
@@ -84,19 +76,7 @@ async function main(): Promise<void> {
         if (m.type === 'ready') resolve(String(m.info?.url));
       });
     });
-    const load = (prefix: string, duration: number) =>
-      autocannon({
-        url,
-        connections: 8,
-        duration,
-        timeout: 30,
-        headers: {
-          'content-type': 'application/json',
-          authorization: `Bearer ${WEBHOOK_TOKEN}`,
-          'user-agent': 'AzureContainerRegistry/1.0',
-        },
-        requests: webhookRequests(prefix),
-      });
+    const load = (prefix: string, duration: number) => postWebhooks(url, prefix, 8, duration);
     await load('warm', 2);
     await quiesce(env);
     const before = {

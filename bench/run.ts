@@ -33,7 +33,7 @@ import {
   type Machine,
 } from './report';
 import { bareFunctionRoot } from './support/bare-function';
-import { prepareDatabase, type BenchEnv } from './support/bench-env';
+import { benchEnvOf, prepareDatabase } from './support/bench-env';
 import { startChild, type Child } from './support/child-rpc';
 
 // Cold starts (measurement 6) are always taken: the instances have to be started anyway.
@@ -152,14 +152,7 @@ async function main(): Promise<void> {
     log(`machine: ${machineLine(results.machine)}${args.quick ? ' (quick run)' : ''}`);
     const cosmos = await startChild(path.join(__dirname, 'support/cosmos-process.js'), {});
     children.push(cosmos);
-    const env: BenchEnv = {
-      cosmos,
-      endpoint: String(cosmos.info.endpoint),
-      directEndpoint: String(cosmos.info.directEndpoint),
-      key: String(cosmos.info.key),
-      quick: args.quick,
-      log,
-    };
+    const env = benchEnvOf(cosmos, log, args.quick);
     const httpDatabase = 'bench-http';
     const baselineDatabase = 'bench-baseline';
     for (const db of [httpDatabase, baselineDatabase, GROWTH_DATABASE])

@@ -9,7 +9,7 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { webhookRequests } from './measure-ingest';
-import { prepareDatabase, quiesce, type BenchEnv } from './support/bench-env';
+import { benchEnvOf, prepareDatabase, quiesce } from './support/bench-env';
 import { startChild, type Child } from './support/child-rpc';
 import { ADMIN_TOKEN, FOUR_REGIONS, WEBHOOK_TOKEN } from './support/workload';
 
@@ -82,14 +82,7 @@ async function main(): Promise<void> {
   try {
     const cosmos = await startChild(path.join(__dirname, 'support/cosmos-process.js'), {});
     children.push(cosmos);
-    const env: BenchEnv = {
-      cosmos,
-      endpoint: String(cosmos.info.endpoint),
-      directEndpoint: String(cosmos.info.directEndpoint),
-      key: String(cosmos.info.key),
-      quick: false,
-      log,
-    };
+    const env = benchEnvOf(cosmos, log);
     await prepareDatabase(env, 'soak');
     const app = await startChild(
       path.join(__dirname, 'support/host-process.js'),

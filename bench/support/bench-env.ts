@@ -20,6 +20,20 @@ export interface BenchEnv {
   log(line: string): void;
 }
 
+/** The environment of measurements against the Cosmos DB child (support/cosmos-process.ts). */
+export const benchEnvOf = (
+  cosmos: Child,
+  log: (line: string) => void,
+  quick = false,
+): BenchEnv => ({
+  cosmos,
+  endpoint: String(cosmos.info.endpoint),
+  directEndpoint: String(cosmos.info.directEndpoint),
+  key: String(cosmos.info.key),
+  quick,
+  log,
+});
+
 export function settingsFor(env: BenchEnv, database: string, direct = false): CosmosSettings {
   return {
     endpoint: direct ? env.directEndpoint : env.endpoint,
