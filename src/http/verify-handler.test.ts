@@ -1,8 +1,6 @@
 // The verify handler called directly: the in-memory store, and Debian's docker-registry with TLS as
 // the registry's home and regional endpoints.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ImageDeps } from '../app/follow-image';
-import { makeManifestReader } from '../registry/manifest-reader';
 import { aDigest, aPushEvent } from '../../test/support/fixtures';
 import {
   call,
@@ -16,6 +14,7 @@ import {
   pushBlob,
   pushManifest,
   registryAvailable,
+  imagesOnFleet,
   startRegistries,
   type ImageManifest,
   type RegistryFleet,
@@ -36,15 +35,7 @@ describe.skipIf(!registryAvailable())('POST /api/verify/{registry}/{*reference}'
   });
 
   const deps = () => {
-    const images: ImageDeps = {
-      reader: makeManifestReader({ auth: 'anonymous', tls: { ca: fleet.certificate.ca } }),
-      endpoints: { [REGISTRY]: fleet.url('home') },
-      regionalEndpoints: Object.fromEntries(REGIONS.map((r) => [r, fleet.url(r)])),
-      requireAttestations: false,
-      onUnreadableIndex: 'wait',
-      verifyRegions: false,
-      boundMs: 5_000,
-    };
+    const images = imagesOnFleet(fleet, REGISTRY, REGIONS);
     return { ...handlerDeps({ defaultRegions: REGIONS }), images };
   };
   type Deps = ReturnType<typeof deps>;

@@ -9,7 +9,6 @@ import type { ImageDeps } from '../../src/app/follow-image';
 import type { RegionsDeps } from '../../src/app/required-regions';
 import { sweepRounds } from '../../src/app/sweep-rounds';
 import { toIntent, acrEventSchema } from '../../src/replication/acr-event';
-import { makeManifestReader } from '../../src/registry/manifest-reader';
 import { instantFromDate } from '../../src/replication/timestamp';
 import { stableEventId, STALLED_EVENT_TYPE } from '../../src/events/replicated-event';
 import { startEmbeddedCosmos, type EmbeddedCosmos } from '../../dev/embedded-cosmos';
@@ -20,6 +19,7 @@ import {
   OCI_INDEX,
   pushIndex,
   registryAvailable,
+  imagesOnFleet,
   startRegistries,
   type BuiltIndex,
   type RegistryFleet,
@@ -56,13 +56,7 @@ describe.skipIf(!available)('multi-platform images against real registries', () 
     return {
       ...deps,
       images: {
-        reader: makeManifestReader({ auth: 'anonymous', tls: { ca: fleet.certificate.ca } }),
-        endpoints: { [REGISTRY]: fleet.url('home') },
-        regionalEndpoints: Object.fromEntries(REGIONS.map((r) => [r, fleet.url(r)])),
-        requireAttestations: false,
-        onUnreadableIndex: 'wait',
-        verifyRegions: false,
-        boundMs: 5_000,
+        ...imagesOnFleet(fleet, REGISTRY, REGIONS),
         reads: { count: 0 },
         ...options,
       },

@@ -7,6 +7,8 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tls from 'node:tls';
+import type { ImageDeps } from '../../src/app/follow-image';
+import { makeManifestReader } from '../../src/registry/manifest-reader';
 
 export const REGISTRY_BINARY = '/usr/bin/docker-registry';
 export const REGISTRY_PACKAGE = 'docker-registry';
@@ -369,4 +371,24 @@ export async function pushRawManifest(
   return request(ca, 'PUT', `${base}/v2/${repository}/manifests/${tag}`, bytes, {
     'content-type': mediaType,
   });
+}
+
+/**
+ * How the app follows images on a fleet: `home` serves `registry`, each region its own registry;
+ * attestations not required, an unreadable index waits, regions not verified.
+ */
+export function imagesOnFleet(
+  fleet: RegistryFleet,
+  registry: string,
+  regions: readonly string[],
+): ImageDeps {
+  return {
+    reader: makeManifestReader({ auth: 'anonymous', tls: { ca: fleet.certificate.ca } }),
+    endpoints: { [registry]: fleet.url('home') },
+    regionalEndpoints: Object.fromEntries(regions.map((r) => [r, fleet.url(r)])),
+    requireAttestations: false,
+    onUnreadableIndex: 'wait',
+    verifyRegions: false,
+    boundMs: 5_000,
+  };
 }
