@@ -32,7 +32,7 @@ export interface TagCache {
   /**
    * Waits until no earlier holder of the digest's deletes on this instance holds them, and answers
    * the release: the completing writes of tags sharing a digest each check (and so touch) its
-   * deletes, and would otherwise refuse each other.
+   * deletes, and would otherwise refuse each other. Releasing again does nothing.
    */
   holdDeletes(key: TagKey, digest: string): Promise<() => void>;
 }

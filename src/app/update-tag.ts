@@ -207,14 +207,14 @@ async function writeTag(
       if (!sameSet(fresh.regions, required)) required = fresh.regions;
       evaluation = evaluate(after, required);
     }
-    // A completing write holds its digest's deletes on this instance from before its stamp to
-    // its answer: time spent waiting for another tag's write is not time its events are late.
+    // A completing write checks the digest's deletes, and holds them on this instance from before
+    // its stamp to its answer: time spent waiting for another tag's write is not time its events
+    // are late.
+    const checksDeletes = evaluation.newCompletion !== null && fresh !== undefined;
     const release =
-      evaluation.newCompletion && fresh !== undefined
-        ? await deps.tagCache?.holdDeletes(key, fresh.digest)
-        : undefined;
+      checksDeletes && fresh ? await deps.tagCache?.holdDeletes(key, fresh.digest) : undefined;
     try {
-      if (release && fresh !== undefined)
+      if (checksDeletes && fresh)
         fresh = { ...fresh, deletes: latestSeen(deps, key, fresh.deletes) };
       const now = deps.clock.now();
       const stall =
@@ -256,10 +256,9 @@ async function writeTag(
         state = withStall(state, round);
       }
       const decided = await decide(deps, decidedEntries, now);
-      // A completing write also checks the digest's deletes: one more item of the same request.
-      const checksDeletes = completed !== null && fresh !== undefined;
       // Too many deliveries for one request: the events wait in the outbox and are published after.
       const inline =
+        // The check of the deletes is one more item of the same request.
         decided.events.length + decided.deliveries.length + (checksDeletes ? 1 : 0) <
         MAX_ITEMS_PER_WRITE;
       const outbox = [...(existing?.record.outbox ?? []), ...(inline ? [] : decidedEntries)];
@@ -275,6 +274,9 @@ async function writeTag(
       if (saved.ok && checked && saved.deletesVersion !== undefined) {
         deps.tagCache?.rememberDeletes(key, { ...checked, version: saved.deletesVersion });
       }
+      // The turn ends with the answer (the finally covers the ways out before it): what follows,
+      // a read of the deletes or sending deliveries, need not keep the digest's next writer waiting.
+      release?.();
       if (!saved.ok && saved.reason === 'deletes-changed' && fresh !== undefined) {
         // A delete of the digest was recorded since it was seen: read it, and decide again.
         fresh = {
