@@ -1,7 +1,10 @@
-// `node dist/bench/profile-ingest.js [--target=app|function|server] [--seconds=8] [--connections=8] [--cpu-prof=DIR]`:
+// `node dist/bench/profile-ingest.js [--target=app|app-memory|function|server] [--seconds=8] [--connections=8]
+// [--cpu-prof=DIR]`:
 // measurement 2's load on one target alone, with the CPU it took per webhook (not part of `npm run bench`).
 //
 // Targets: `app` is instance A as the bench starts it (dev/local-host.ts serving dist/functions);
+// `app-memory` is the same app on the handler tests' in-memory store (support/memory-store-preload.ts),
+// what the app costs without Cosmos DB;
 // `function` is the bare server's one upsert written as an Azure Function and hosted the same way
 // (what the host and @azure/functions cost by themselves); `server` is the bare server. The CPU
 // figures are the target's and the Cosmos DB child's user + system time (Linux /proc) over the
@@ -35,7 +38,7 @@ async function main(): Promise<void> {
   const arg = (name: string) =>
     process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
   const target = arg('target') ?? 'app';
-  if (!['app', 'function', 'server'].includes(target))
+  if (!['app', 'app-memory', 'function', 'server'].includes(target))
     throw new Error(`unknown --target ${target}`);
   const seconds = Number(arg('seconds') ?? 8);
   // Measurement 2 uses 8; more lets the app's writes of one tag go together more often.
@@ -67,7 +70,12 @@ async function main(): Promise<void> {
           READ_TOKENS: READ_TOKEN,
           AZURE_PIPELINES_HOSTS: '127.0.0.1',
         },
-        execArgv: profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
+        execArgv: [
+          ...(target === 'app-memory'
+            ? ['--require', path.join(__dirname, 'support/memory-store-preload.js')]
+            : []),
+          ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
+        ],
         stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
       },
     );
